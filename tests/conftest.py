@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+Commit = Callable[..., str]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's git sees a pinned identity and no user/system config (pre-commit's tox.ini)."""
+    home = tmp_path_factory.mktemp("githome")
+    cfg = home / "gitconfig"
+    cfg.write_text("[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(cfg))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Test Author")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "test@example.com")
+    for var in ("GITHUB_ACTIONS", "GITHUB_BASE_REF", "GITHUB_STEP_SUMMARY", "PRE_COMMIT_FROM_REF", "PRE_COMMIT_TO_REF"):
+        monkeypatch.delenv(var, raising=False)
+
+
+class GitRepo:
+    """A real repository in tmp_path, driven through GitPython (never mocked)."""
+
+    def __init__(self, path: Path) -> None:
+        import git
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.repo = git.Repo.init(path, initial_branch="main")
+
+    def write(self, files: dict[str, str | bytes | None]) -> None:
+        for rel, content in files.items():
+            p = self.path / rel
+            if content is None:
+                if p.is_symlink() or p.is_file():
+                    p.unlink()
+                continue
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                p.write_bytes(content)
+            else:
+                p.write_text(content, encoding="utf-8")
+
+    def commit(self, files: dict[str, str | bytes | None] | None = None, msg: str = "change") -> str:
+        """Write (None deletes), stage everything, commit; return the 40-hex sha."""
+        if files:
+            self.write(files)
+        self.repo.git.add("-A")
+        self.repo.git.commit("--allow-empty", "-q", "-m", msg)
+        return self.repo.head.commit.hexsha
+
+    def sha(self, ref: str = "HEAD") -> str:
+        return self.repo.commit(ref).hexsha
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Iterator[GitRepo]:
+    yield GitRepo(tmp_path / "repo")
+
+
+@pytest.fixture
+def pytester_repo(pytester: pytest.Pytester) -> GitRepo:
+    """A git repository at pytester.path, so plugin runs see it as their repo."""
+    return GitRepo(pytester.path)
+
+
+# The seed incident: one deploy moves context, model and infra together.
+SEED_APP_BASE = """\
+# LLM support assistant
+llm:
+  provider: openai
+  model: gpt-4-turbo-preview
+  temperature: 0.2
+  top_p: 1.0
+  max_tokens: 512
+  context_window: 8192
+retrieval:
+  chunk_size: 512
+  top_k: 4
+  embedding_model: text-embedding-3-small
+"""
+SEED_SERVING_BASE = """\
+serving:
+  batch_size: 8
+  timeout_s: 30
+  max_concurrency: 16
+"""
+
+
+def seed_head(app: str = SEED_APP_BASE, serving: str = SEED_SERVING_BASE) -> tuple[str, str]:
+    return (
+        app.replace("gpt-4-turbo-preview", "gpt-4o").replace("8192", "32768"),
+        serving.replace("batch_size: 8", "batch_size: 32"),
+    )
+
+
+os.environ.setdefault("PYTHONHASHSEED", "0")
