@@ -1,6 +1,126 @@
-"""Command line (placeholder)."""
+"""``pytest-rollout``: the gate without pytest (pre-push, scripts) and the store tools.
+
+Exit codes: 0 pass, 1 blocked (``check``), 2 usage/configuration error or the
+gate could not decide. This module must not import pytest or scipy: the
+pre-push hook runs it and must answer well under a second.
+"""
+
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 
-def main(argv: list[str] | None = None) -> int:
-    return 0
+from pytest_rollout import __version__
+from pytest_rollout.errors import RolloutError
+
+EXIT_PASS, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
+
+
+def _window_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", help="Base ref (default: settings `base`, GITHUB_BASE_REF, upstream, origin/HEAD)")
+    p.add_argument("--head", help="Head ref (default: HEAD)")
+    p.add_argument("--repo", default=".", type=Path, help="Folder inside the git repository (default: .)")
+    p.add_argument("--config", help="Settings file (default: rollout.yaml, then pyproject.toml)")
+    p.add_argument("--json", action="store_true", help="Print the JSON document instead of the table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pytest-rollout",
+        description="Layer-aware release gate for AI systems: which layers moved, and may they ship together?",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    diff = sub.add_parser("diff", help="Show which layers moved between two commits, and how")
+    _window_args(diff)
+
+    check = sub.add_parser("check", help="Decide pass/blocked (exit 0/1; 2 when it cannot decide)")
+    _window_args(check)
+    check.add_argument("--allow-bundle", metavar="REASON", help="Let a deliberate bundle through, with a reason")
+    check.add_argument("--per-commit", action="store_true", help="Also judge each commit of the window alone")
+    check.add_argument("--report", metavar="PATH", help="Also write the JSON document to PATH")
+
+    sub.add_parser("schema", help="Print the JSON Schema of the report")
+    _baseline_parser(sub)
+    return parser
+
+
+def _baseline_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    base = sub.add_parser("baseline", help="Inspect and move the stored eval baselines")
+    base.add_argument("--store", help="Store file (default: .rollout/store.sqlite at the repo root)")
+    base.add_argument("--repo", default=".", type=Path, help="Folder inside the git repository (default: .)")
+    verbs = base.add_subparsers(dest="verb", metavar="VERB", required=True)
+    verbs.add_parser("list", help="Recorded runs and their evals")
+    show = verbs.add_parser("show", help="One eval's latest baseline, its interval and detectable drop")
+    show.add_argument("nodeid")
+    exp = verbs.add_parser("export", help="Write complete runs as JSON Lines")
+    exp.add_argument("file")
+    imp = verbs.add_parser("import", help="Read runs from JSON Lines")
+    imp.add_argument("file")
+    prune = verbs.add_parser("prune", help="Keep only the newest N complete runs")
+    prune.add_argument("--keep", type=int, required=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_dispatch(args))
+    except RolloutError as exc:
+        print(f"pytest-rollout: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # pragma: no cover - `| head`
+        return EXIT_PASS
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "schema":
+        from pytest_rollout.report import report_schema
+
+        sys.stdout.write(report_schema())
+        return EXIT_PASS
+    if args.command == "baseline":
+        from pytest_rollout.baseline_cli import run_baseline
+
+        return run_baseline(args)
+    return _diff_or_check(args)
+
+
+def _diff_or_check(args: argparse.Namespace) -> int:
+    from pytest_rollout import pipeline, report
+
+    env = dict(os.environ)
+    base, head = args.base, args.head
+    if args.command == "check" and not base and env.get("PRE_COMMIT_FROM_REF"):
+        # pre-commit's pre-push stage names the pushed range.
+        base, head = env["PRE_COMMIT_FROM_REF"], head or env.get("PRE_COMMIT_TO_REF")
+    req = pipeline.Request(
+        repo=args.repo, base=base, head=head, config=args.config, env=env,
+        allow_bundle=getattr(args, "allow_bundle", None), per_commit=getattr(args, "per_commit", False),
+    )
+    res = pipeline.run_gate(req) if args.command == "check" else pipeline.run_diff(req)
+    doc = report.build_report(res.diff, res.decision)
+    if getattr(args, "report", None):
+        Path(args.report).write_text(report.report_json(doc), encoding="utf-8")
+    if args.json:
+        sys.stdout.write(report.report_json(doc))
+    else:
+        print("\n".join(report.gate_text(res.diff, res.decision)))
+    for warning in res.diff.warnings:
+        print(f"pytest-rollout: warning: {warning}", file=sys.stderr)
+    if res.decision is not None:
+        _github_outputs(res, env)
+        return EXIT_BLOCKED if res.decision.status == "blocked" else EXIT_PASS
+    return EXIT_PASS
+
+
+def _github_outputs(res: object, env: dict[str, str]) -> None:
+    from pytest_rollout.ci import write_github_outputs
+    from pytest_rollout.pipeline import GateResult
+
+    assert isinstance(res, GateResult) and res.decision is not None
+    for line in write_github_outputs(res.diff, res.decision, (), env):
+        print(line)

@@ -1,0 +1,107 @@
+"""The chain of DESIGN.md, up to the gate: settings -> refs -> changes -> layers -> gate.
+
+The CLI and the pytest plugin both call ``run_gate``/``run_diff``; neither
+re-implements a step. Nothing here imports pytest or scipy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from pytest_rollout.models import CommitCheck, Decision, DiffResult
+from pytest_rollout.settings import LoadedSettings, load_settings
+
+if TYPE_CHECKING:
+    from pytest_rollout.layers import LayerMap
+    from pytest_rollout.refs import Commit, Window
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, from flags, ini keys or the CLI."""
+
+    repo: Path = Path(".")
+    base: str | None = None
+    head: str | None = None
+    config: Path | str | None = None
+    allow_bundle: str | None = None
+    per_commit: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass(frozen=True)
+class GateResult:
+    loaded: LoadedSettings
+    root: Path
+    window: Window
+    diff: DiffResult
+    decision: Decision | None
+
+
+def run_diff(req: Request) -> GateResult:
+    """Everything but the decision: which layers moved, and how."""
+    from pytest_rollout.layers import LayerMap
+    from pytest_rollout.refs import repo_root, resolve_window
+
+    root = repo_root(req.repo)
+    loaded = load_settings(root, req.config)
+    window = resolve_window(root, req.base, req.head, loaded.settings.base, req.env)
+    lmap = LayerMap.from_settings(loaded.settings)
+    diff = _diff(root, window.merge_base, window.head, lmap, loaded)
+    diff = diff.model_copy(update={"base": window.base, "merge_base": window.merge_base})
+    return GateResult(loaded, root, window, diff, None)
+
+
+def run_gate(req: Request) -> GateResult:
+    """The full decision for the window ``merge-base(base, head)..head``."""
+    from pytest_rollout.gate import OverrideRequest, decide, find_overrides
+    from pytest_rollout.refs import window_commits
+
+    res = run_diff(req)
+    settings = res.loaded.settings
+    commits = window_commits(res.root, res.window)
+    requests = find_overrides([(c.sha, c.author, c.message) for c in commits], settings.override.trailer)
+    if req.allow_bundle is not None:
+        requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
+    checks = _per_commit(res.root, commits, res.loaded) if req.per_commit else None
+    decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks)
+    return GateResult(res.loaded, res.root, res.window, res.diff, decision)
+
+
+def _diff(root: Path, base: str, head: str, lmap: LayerMap, loaded: LoadedSettings) -> DiffResult:
+    from pytest_rollout.changes import diff_commits
+    from pytest_rollout.layers import classify, layers_changed
+
+    out = diff_commits(root, base, head, lmap.watches, max_bytes=loaded.settings.max_file_size)
+    changes, unclassified = classify(out.changes, lmap)
+    return DiffResult(
+        base=base, head=head, layers_changed=layers_changed(changes),
+        changes=changes, unclassified=unclassified, warnings=list(out.warnings),
+    )
+
+
+def _per_commit(root: Path, commits: list[Commit], loaded: LoadedSettings) -> list[CommitCheck]:
+    from pytest_rollout.gate import coupling_reasons
+    from pytest_rollout.layers import LayerMap
+    from pytest_rollout.refs import first_parent
+
+    lmap = LayerMap.from_settings(loaded.settings)
+    checks = []
+    for commit in commits:
+        parent = first_parent(root, commit.sha) or _EMPTY_TREE
+        diff = _diff(root, parent, commit.sha, lmap, loaded)
+        reasons = coupling_reasons(diff.layers_changed, loaded.settings)
+        checks.append(
+            CommitCheck(commit=commit.sha, subject=commit.subject, layers_changed=diff.layers_changed,
+                        status="blocked" if reasons else "pass", reasons=reasons)
+        )
+    return checks
+
+
+# git's well-known empty tree: the "parent" of a root commit.
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

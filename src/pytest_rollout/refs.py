@@ -1,0 +1,129 @@
+"""Resolve the release window: base and head commits, their merge-base, its commits.
+
+The base comes from, in order: the flag, the settings' ``base``,
+``GITHUB_BASE_REF`` (as ``origin/<ref>``), the branch's upstream, then
+``origin/HEAD``. The window is ``merge-base(base, head)..head``: deploying head
+deploys every commit in it. Anything that stops us deciding is a ``GitError``
+whose message says the fix; nothing here ever guesses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_rollout.errors import GitError
+from pytest_rollout.gitio import git_ok, run_git
+
+SHALLOW_FIX = (
+    "fetch the full history (actions/checkout: `fetch-depth: 0`; GitLab: `GIT_DEPTH: 0`; "
+    "locally: `git fetch --unshallow`)"
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    base: str  # the base commit the user named (resolved)
+    head: str
+    merge_base: str
+    base_label: str  # how the base was chosen, for messages ("origin/main from GITHUB_BASE_REF")
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    message: str
+
+    @property
+    def subject(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
+def repo_root(path: Path | str) -> Path:
+    """The top of the work tree that contains ``path``."""
+    p = Path(path)
+    if not p.exists():
+        raise GitError(f"{p}: no such folder: pass --repo DIR pointing at a git clone")
+    if not git_ok(p, "rev-parse", "--git-dir"):
+        raise GitError(f"{p.resolve()}: not a git repository: run inside a clone, or pass --repo DIR")
+    top = run_git(p, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()
+    return Path(top)
+
+
+def resolve_window(
+    repo: Path,
+    base: str | None = None,
+    head: str | None = None,
+    settings_base: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Window:
+    env = env if env is not None else {}
+    head_ref = head or "HEAD"
+    head_sha = _resolve(repo, head_ref, "head")
+    base_ref, label = _pick_base(repo, base, settings_base, env)
+    base_sha = _resolve(repo, base_ref, "base")
+    mb = run_git(repo, "merge-base", base_sha, head_sha, check=False).decode().strip()
+    if not mb:
+        hint = SHALLOW_FIX if _is_shallow(repo) else "check that both refs share history"
+        raise GitError(f"no merge-base between base {base_ref} and head {head_ref}: {hint}")
+    return Window(base_sha, head_sha, mb, label)
+
+
+def _pick_base(
+    repo: Path, flag: str | None, settings_base: str | None, env: Mapping[str, str]
+) -> tuple[str, str]:
+    if flag:
+        return flag, flag
+    if settings_base:
+        return settings_base, f"{settings_base} (settings `base:`)"
+    if env.get("GITHUB_BASE_REF"):
+        ref = f"origin/{env['GITHUB_BASE_REF']}"
+        return ref, f"{ref} (GITHUB_BASE_REF)"
+    if git_ok(repo, "rev-parse", "--verify", "-q", "@{upstream}"):
+        up = run_git(repo, "rev-parse", "--abbrev-ref", "@{upstream}").decode().strip()
+        return up, f"{up} (upstream)"
+    if git_ok(repo, "rev-parse", "--verify", "-q", "refs/remotes/origin/HEAD"):
+        return "origin/HEAD", "origin/HEAD"
+    raise GitError(
+        "no base ref to compare against: pass --base REF (pytest: --rollout-base), "
+        "set `base:` in rollout.yaml, or give the branch an upstream"
+    )
+
+
+def _resolve(repo: Path, ref: str, what: str) -> str:
+    if ref.startswith("-"):
+        raise GitError(f"{what} ref {ref!r} looks like an option: name a branch, tag or commit")
+    out = run_git(repo, "rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    sha = out.decode().strip()
+    if sha:
+        return sha
+    if _is_shallow(repo):
+        raise GitError(f"{what} ref {ref!r} is not in this shallow clone: {SHALLOW_FIX}")
+    raise GitError(
+        f"unknown {what} ref {ref!r}: check the name, or fetch it (`git fetch origin {ref.removeprefix('origin/')}`)"
+    )
+
+
+def _is_shallow(repo: Path) -> bool:
+    return run_git(repo, "rev-parse", "--is-shallow-repository", check=False).decode().strip() == "true"
+
+
+def window_commits(repo: Path, window: Window) -> list[Commit]:
+    """Commits of ``merge_base..head``, oldest first, with author and full message."""
+    fmt = "%H%x1f%an <%ae>%x1f%B%x1e"
+    out = run_git(repo, "log", "--reverse", f"--format={fmt}", f"{window.merge_base}..{window.head}")
+    commits = []
+    for rec in out.decode("utf-8", "replace").split("\x1e"):
+        rec = rec.lstrip("\n")
+        if rec:
+            sha, author, message = rec.split("\x1f", 2)
+            commits.append(Commit(sha, author, message.strip("\n")))
+    return commits
+
+
+def first_parent(repo: Path, sha: str) -> str | None:
+    """The commit's first parent, or None for a root commit."""
+    out = run_git(repo, "rev-parse", "--verify", "-q", f"{sha}^1", check=False).decode().strip()
+    return out or None

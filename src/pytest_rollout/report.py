@@ -1,0 +1,176 @@
+"""Render results as text: terminal lines, JSON, GitHub job summary and annotations.
+
+Every function returns strings; callers decide where they go (pytest's
+terminal reporter, stdout, a file). Values arrive already redacted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pytest_rollout.models import Change, Decision, DiffResult, EvalResult, Report
+
+_WIDTH = 48
+
+
+def fmt_value(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+
+
+def fmt_change(c: Change) -> str:
+    """``config/app.yaml: llm.model gpt-4-turbo-preview -> gpt-4o``."""
+    where = f"{c.path}: {c.key}" if c.key else c.path
+    if c.kind == "renamed" and c.key is None:
+        return f"{c.old_path} renamed to {c.path}"
+    if c.kind == "added":
+        return f"{where} added ({fmt_value(c.new)})" if c.key else f"{where} added"
+    if c.kind == "deleted":
+        return f"{where} deleted (was {fmt_value(c.old)})" if c.key else f"{where} deleted"
+    return f"{where} {fmt_value(c.old)} -> {fmt_value(c.new)}"
+
+
+def window_line(diff: DiffResult) -> str:
+    moved = ", ".join(diff.layers_changed) or "none"
+    n = len(diff.layers_changed)
+    return f"rollout: {diff.merge_base or diff.base:.7}..{diff.head:.7}: {n} layer(s) moved: {moved}"
+
+
+def layers_table(diff: DiffResult) -> list[str]:
+    rows = [(c.layer or "", c.path, c.key or "(whole file)", _old_new(c)) for c in diff.changes]
+    rows += [("unclassified", c.path, c.key or "(whole file)", _old_new(c)) for c in diff.unclassified]
+    if not rows:
+        return ["no AI config changed"]
+    return _table(("layer", "file", "key", "change"), rows)
+
+
+def _old_new(c: Change) -> str:
+    if c.kind == "renamed" and c.key is None:
+        return f"renamed from {c.old_path}"
+    if c.kind in ("added", "deleted") and c.key is None:
+        return c.kind
+    return f"{fmt_value(c.old)} -> {fmt_value(c.new)}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [line(header), *(line(r) for r in rows)]
+
+
+def decision_lines(decision: Decision) -> list[str]:
+    lines = [f"decision: {decision.status.upper()}"]
+    lines += [f"  - {r}" for r in decision.reasons]
+    if decision.override:
+        o = decision.override
+        who = f" (commit {o.commit[:10]} by {o.author})" if o.commit else " (--rollout-allow-bundle)"
+        lines.append(f"  bundle approved: {o.reason}{who}")
+    if decision.status == "blocked" and decision.plan:
+        lines += plan_lines(decision)
+    for c in decision.commits or ():
+        layers = ", ".join(c.layers_changed) or "none"
+        lines.append(f"  commit {c.commit[:10]} {c.status.upper():7} {layers}  {c.subject[:60]}")
+    return lines
+
+
+def plan_lines(decision: Decision) -> list[str]:
+    lines = [f"plan: split this release into {len(decision.plan)} steps, in this order:"]
+    for step in decision.plan:
+        lines.append(f"  step {step.step}: {step.layer}")
+        lines += [f"      {fmt_change(c)}" for c in step.changes]
+        lines.append(f"      -> {step.instruction}")
+    return lines
+
+
+def gate_text(diff: DiffResult, decision: Decision | None) -> list[str]:
+    lines = [window_line(diff), *layers_table(diff)]
+    lines += [f"warning: {w}" for w in diff.warnings]
+    if decision is not None:
+        lines += decision_lines(decision)
+    return lines
+
+
+def build_report(
+    diff: DiffResult | None,
+    decision: Decision | None,
+    evals: Sequence[EvalResult] | None = None,
+    deselected: Iterable[Any] | None = None,
+) -> Report:
+    fields: dict[str, Any] = {}
+    if diff is not None:
+        fields.update(base=diff.base, head=diff.head, layers_changed=diff.layers_changed,
+                      changes=diff.changes, unclassified=diff.unclassified)
+    if decision is not None:
+        fields["decision"] = decision
+    if evals is not None:
+        fields["evals"] = list(evals)
+    if deselected is not None:
+        fields["deselected"] = list(deselected)
+    return Report(**fields)
+
+
+def report_json(report: Report) -> str:
+    return json.dumps(report.to_json_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def report_schema() -> str:
+    return json.dumps(Report.model_json_schema(), indent=2) + "\n"
+
+
+# --- GitHub Actions -------------------------------------------------------
+
+def github_summary(diff: DiffResult, decision: Decision | None, evals: Sequence[EvalResult] = ()) -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``."""
+    out = ["## pytest-rollout", "", f"`{diff.merge_base or diff.base:.7}..{diff.head:.7}`, layers moved: "
+           f"**{', '.join(diff.layers_changed) or 'none'}**", ""]
+    if diff.changes or diff.unclassified:
+        out += ["| layer | file | key | change |", "|---|---|---|---|"]
+        for c in [*diff.changes, *diff.unclassified]:
+            out.append(f"| {c.layer or 'unclassified'} | `{c.path}` | `{c.key or '(whole file)'}` | {_md(_old_new(c))} |")
+        out.append("")
+    if decision is not None:
+        mark = "✅" if decision.status == "pass" else "❌"
+        out.append(f"**Decision: {mark} {decision.status.upper()}**")
+        out += [f"- {_md(r)}" for r in decision.reasons]
+        if decision.override:
+            out.append(f"- bundle approved: {_md(decision.override.reason)}")
+        if decision.status == "blocked" and decision.plan:
+            out += ["", "**Plan**", ""]
+            for step in decision.plan:
+                out.append(f"{step.step}. **{step.layer}**: " + "; ".join(_md(fmt_change(c)) for c in step.changes)
+                           + f" ({_md(step.instruction)})")
+    if evals:
+        out += ["", "| eval | verdict | result |", "|---|---|---|"]
+        out += [f"| `{e.nodeid}` | {e.verdict} | {_md(e.line)} |" for e in evals]
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def github_annotations(decision: Decision) -> list[str]:
+    """``::error file=...,line=...::`` for each change of a blocked release."""
+    if decision.status != "blocked":
+        return []
+    lines = []
+    for step in decision.plan:
+        for c in step.changes:
+            msg = f"{c.layer} change in a release that moves several coupled layers; ship it as plan step {step.step}"
+            lines.append(f"::error file={_esc_prop(c.path)},line={c.line or 1}::{_esc_data(msg + ': ' + fmt_change(c))}")
+    if not lines:
+        lines = [f"::error::{_esc_data(r)}" for r in decision.reasons]
+    return lines
+
+
+def _esc_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _esc_prop(text: str) -> str:
+    return _esc_data(text).replace(":", "%3A").replace(",", "%2C")

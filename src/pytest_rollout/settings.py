@@ -1,0 +1,257 @@
+"""The settings file: ``rollout.yaml`` or ``[tool.pytest-rollout]`` in ``pyproject.toml``.
+
+One entry point, ``load_settings``, and one exception type, ``SettingsError``
+(pre-commit's ``clientlib`` pattern). Models forbid unknown keys so a misplaced
+key is an error, not a silently ignored setting; a validation error names the
+file, the line (from the YAML node marks) and the field path.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pytest_rollout.errors import SettingsError
+from pytest_rollout.models import DEFAULT_ORDER
+
+SETTINGS_FILES = ("rollout.yaml", "rollout.yml")
+PYPROJECT_TABLE = "pytest-rollout"
+_LAYER_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayerRule(_Strict):
+    """One layer of the map: whole files, and keys of structured files."""
+
+    files: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+
+    @field_validator("keys")
+    @classmethod
+    def _key_rules_have_a_file_and_a_path(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for rule in keys:
+            glob, sep, path = rule.partition(":")
+            if not sep or not glob.strip() or not path.strip():
+                raise ValueError(f'expected "FILEGLOB:KEYPATH" (e.g. "config/app.yaml:llm.model"), got {rule!r}')
+        return keys
+
+
+class Coupling(_Strict):
+    groups: tuple[tuple[str, ...], ...] | None = Field(
+        default=None, description="Layers that must not ship together; default: every layer in one group"
+    )
+    max_layers_per_release: int = Field(default=1, ge=1)
+
+
+class OverrideSettings(_Strict):
+    trailer: str = Field(default="Rollout-Bundle-Approved", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+    allowed: bool = True
+
+
+class Settings(_Strict):
+    base: str | None = Field(default=None, description="Default base ref when --base is not given")
+    layers: dict[str, LayerRule] | None = Field(default=None, description="The layer map; omit for defaults")
+    extend_defaults: bool = Field(
+        default=False, description="With `layers:`, keep the built-in defaults as a fallback"
+    )
+    coupling: Coupling = Coupling()
+    order: tuple[str, ...] | None = Field(default=None, description="Ship order of a plan")
+    override: OverrideSettings = OverrideSettings()
+    strict: bool = False
+    max_file_size: int = Field(default=1_048_576, ge=1, description="Bytes; larger files are not parsed")
+
+    @field_validator("layers")
+    @classmethod
+    def _layer_names(cls, layers: dict[str, LayerRule] | None) -> dict[str, LayerRule] | None:
+        if layers is not None:
+            if not layers:
+                raise ValueError("expected at least one layer (or omit `layers:` to use the defaults)")
+            for name in layers:
+                if not _LAYER_NAME.match(name) or name == "unclassified":
+                    raise ValueError(f"layer name {name!r}: use lower-case letters, digits, '-' or '_'")
+        return layers
+
+    @model_validator(mode="after")
+    def _names_are_known(self) -> Settings:
+        known = set(self.layer_names)
+        for where, names in (("order", self.order or ()), *self._group_names()):
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(f"{where}: unknown layer {unknown[0]!r}; known layers: {', '.join(self.layer_names)}")
+        if self.order is not None and len(set(self.order)) != len(self.order):
+            raise ValueError("order: a layer is listed twice")
+        return self
+
+    def _group_names(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [(f"coupling.groups[{i}]", g) for i, g in enumerate(self.coupling.groups or ())]
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Declared layers (or the defaults), in declaration order."""
+        if self.layers is None:
+            return DEFAULT_ORDER
+        names = tuple(self.layers)
+        if self.extend_defaults:
+            names += tuple(n for n in DEFAULT_ORDER if n not in names)
+        return names
+
+    @property
+    def ship_order(self) -> tuple[str, ...]:
+        """``order``, completed with any layer it leaves out (in the default order, then declared)."""
+        given = self.order or ()
+        rest = [n for n in DEFAULT_ORDER if n in self.layer_names and n not in given]
+        rest += [n for n in self.layer_names if n not in given and n not in rest]
+        return (*given, *rest)
+
+    @property
+    def coupling_groups(self) -> tuple[tuple[str, ...], ...]:
+        return self.coupling.groups if self.coupling.groups is not None else (self.layer_names,)
+
+    @property
+    def uses_defaults(self) -> bool:
+        return self.layers is None or self.extend_defaults
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    source: Path | None  # None: no settings file, built-in defaults
+
+    @property
+    def label(self) -> str:
+        return str(self.source) if self.source else "built-in defaults"
+
+
+def load_settings(repo_root: Path, path: Path | str | None = None) -> LoadedSettings:
+    """Find, parse and validate the settings: explicit path, rollout.yaml, pyproject.toml, defaults."""
+    if path is not None:
+        p = Path(path)
+        if not p.is_absolute() and not p.exists():
+            p = repo_root / p
+        if not p.is_file():
+            raise SettingsError(f"{path}: settings file not found: check --rollout-config / --config")
+        return _load_file(p)
+    for name in SETTINGS_FILES:
+        if (repo_root / name).is_file():
+            return _load_file(repo_root / name)
+    pyproject = repo_root / "pyproject.toml"
+    if pyproject.is_file():
+        table = _pyproject_table(pyproject)
+        if table is not None:
+            return LoadedSettings(_validate(table, pyproject, None, f"[tool.{PYPROJECT_TABLE}]."), pyproject)
+    return LoadedSettings(Settings(), None)
+
+
+def _load_file(path: Path) -> LoadedSettings:
+    if path.suffix == ".toml":
+        table = _pyproject_table(path) if path.name == "pyproject.toml" else _read_toml(path)
+        return LoadedSettings(_validate(table or {}, path, None, ""), path)
+    import yaml
+
+    text = _read_text(path)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SettingsError(f"{path}{line}: not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}:1: expected a mapping of settings (base, layers, coupling, ...)")
+    return LoadedSettings(_validate(data, path, node, ""), path)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        return tomllib.loads(_read_text(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _pyproject_table(path: Path) -> dict[str, Any] | None:
+    table = _read_toml(path).get("tool", {}).get(PYPROJECT_TABLE)
+    if table is not None and not isinstance(table, dict):
+        raise SettingsError(f"{path}: [tool.{PYPROJECT_TABLE}] must be a table")
+    return table
+
+
+def _validate(data: dict[str, Any], path: Path, node: Any, prefix: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if not loc and (m := re.match(r"^([a-z_]+)(?:\.([a-z_]+))?(?:\[(\d+)\])?: (.*)$", msg)):
+            # A cross-field check names its field in the message: point at its line.
+            loc = tuple(p if not p.isdigit() else int(p) for p in m.groups()[:3] if p)
+            msg = m.group(4)
+        line = _line_of(node, loc)
+        where = f"{path}:{line}" if line else str(path)
+        field = prefix + _format_loc(loc) if loc else prefix.rstrip(".") or "settings"
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown setting; allowed here: {', '.join(_allowed_at(loc))}"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise SettingsError(f"{where}: {field}: {msg}{more}") from None
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allowed_at(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            model = LayerRule if model is Settings and loc[0] == "layers" else model
+            continue
+        ann = field.annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else model
+    return sorted(model.model_fields)
+
+
+def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or its nearest existing parent)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child = None
+        if isinstance(node.value, list) and node.value and isinstance(node.value[0], tuple):
+            for key, value in node.value:
+                if key.value == part:
+                    child = key if part == loc[-1] else value
+                    break
+        elif isinstance(node.value, list) and isinstance(part, int) and part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
