@@ -1,1 +1,435 @@
-"""pytest11 entry point (placeholder until the gate lands)."""
+"""pytest11 entry point: options, ini keys, markers, and the wiring of the steps.
+
+This module only wires: every decision is made by a step module (pipeline,
+selection, evaluation, store, report). It imports nothing heavy at load time,
+so a run without ``--rollout-gate`` and without evals costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_rollout.errors import RolloutError
+
+if TYPE_CHECKING:
+    from pytest_rollout.evalspec import EvalSpec
+    from pytest_rollout.models import Decision, DiffResult, EvalResult
+
+PLUGIN_NAME = "rollout-session"
+GATE_NODE = "rollout::gate"
+
+
+@dataclass
+class SessionState:
+    """What the controller computed once, and what workers receive as plain JSON."""
+
+    gate: bool = False
+    seed: int = 0
+    diff: DiffResult | None = None
+    decision: Decision | None = None
+    forced_layers: tuple[str, ...] | None = None
+    known_layers: tuple[str, ...] | None = None
+    deselected: dict[str, str] = field(default_factory=dict)
+    evals: list[EvalResult] = field(default_factory=list)
+    eval_count: int = 0
+    annotations: list[str] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "gate": self.gate, "seed": self.seed,
+            "diff": self.diff.model_dump(mode="json") if self.diff else None,
+            "decision": self.decision.model_dump(mode="json") if self.decision else None,
+            "forced_layers": list(self.forced_layers) if self.forced_layers is not None else None,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> SessionState:
+        from pytest_rollout.models import Decision, DiffResult
+
+        forced = data.get("forced_layers")
+        return cls(
+            gate=data["gate"], seed=data["seed"],
+            diff=DiffResult.model_validate(data["diff"]) if data.get("diff") else None,
+            decision=Decision.model_validate(data["decision"]) if data.get("decision") else None,
+            forced_layers=tuple(forced) if forced is not None else None,
+        )
+
+    @property
+    def moved(self) -> tuple[str, ...]:
+        if self.forced_layers is not None:
+            return self.forced_layers
+        return tuple(self.diff.layers_changed) if self.diff else ()
+
+
+STATE_KEY = pytest.StashKey[SessionState]()
+SPEC_KEY = pytest.StashKey["EvalSpec"]()
+LAYERS_KEY = pytest.StashKey["tuple[str, ...]"]()
+RESULT_KEY = pytest.StashKey["EvalResult"]()
+
+
+# --- options ---------------------------------------------------------------
+
+def _layers_list(value: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of layers, e.g. prompt,model")
+    return names
+
+
+def _seed(value: str) -> int:
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer seed") from None
+    if not 0 <= seed < 2**63:
+        raise argparse.ArgumentTypeError(f"{value!r}: the seed must be between 0 and 2**63-1")
+    return seed
+
+
+_CHOICES = {
+    "rollout_inconclusive": ("fail", "pass"),
+    "rollout_correction": ("bonferroni", "sidak", "none"),
+    "rollout_missing_baseline": ("fail", "skip"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rollout", "pytest-rollout: sequenced releases of AI systems")
+    group.addoption("--rollout-gate", action="store_true", default=None, dest="rollout_gate",
+                    help="Diff the AI config between base and head, block coupled releases, run only moved layers' evals")
+    group.addoption("--rollout-base", dest="rollout_base", metavar="REF",
+                    help="Base ref of the release (default: settings `base`, GITHUB_BASE_REF, upstream, origin/HEAD)")
+    group.addoption("--rollout-head", dest="rollout_head", metavar="REF", help="Head ref of the release (default: HEAD)")
+    group.addoption("--rollout-config", dest="rollout_config", metavar="PATH",
+                    help="Settings file (default: rollout.yaml, then [tool.pytest-rollout] in pyproject.toml)")
+    group.addoption("--rollout-allow-bundle", dest="rollout_allow_bundle", metavar="REASON",
+                    help="Let a release that moves several coupled layers through, recording REASON")
+    group.addoption("--rollout-per-commit", action="store_true", default=None, dest="rollout_per_commit",
+                    help="Also judge each commit of the release on its own")
+    group.addoption("--rollout-report", dest="rollout_report", metavar="PATH",
+                    help="Write the JSON report (changes, decision, eval verdicts) to PATH")
+    group.addoption("--rollout-layers", dest="rollout_layers", type=_layers_list, metavar="A,B",
+                    help="Run the evals of these layers, whatever moved")
+    group.addoption("--rollout-seed", dest="rollout_seed", type=_seed, metavar="INT",
+                    help="Seed for trial seeds and case order (default: random, printed in the header)")
+    group.addoption("--rollout-inconclusive", dest="rollout_inconclusive", choices=_CHOICES["rollout_inconclusive"],
+                    help="How an eval that spent its budget undecided counts (default: fail)")
+    group.addoption("--rollout-correction", dest="rollout_correction", choices=_CHOICES["rollout_correction"],
+                    help="Family-wise false-FAIL control across evals (default: bonferroni)")
+    group.addoption("--rollout-store", dest="rollout_store", metavar="PATH",
+                    help="Baseline store (default: .rollout/store.sqlite at the repo root)")
+    group.addoption("--rollout-record", action="store_true", default=None, dest="rollout_record",
+                    help="Record this session's eval outcomes as the baseline of HEAD")
+    group.addoption("--rollout-missing-baseline", dest="rollout_missing_baseline",
+                    choices=_CHOICES["rollout_missing_baseline"],
+                    help="What a max_regression eval without a baseline does (default: fail)")
+    group.addoption("--rollout-drift", action="store_true", default=None, dest="rollout_drift",
+                    help="Run max_regression evals against the latest baseline with HEAD's fingerprints")
+
+    parser.addini("rollout_gate", "Turn the gate on (as --rollout-gate)", type="bool", default=False)
+    parser.addini("rollout_base", "Base ref of the release (as --rollout-base)", default="")
+    parser.addini("rollout_config", "Settings file (as --rollout-config)", default="")
+    parser.addini("rollout_per_commit", "Also judge each commit (as --rollout-per-commit)", type="bool", default=False)
+    parser.addini("rollout_report", "JSON report path (as --rollout-report)", default="")
+    parser.addini("rollout_seed", "Seed for trials (as --rollout-seed)", default="")
+    parser.addini("rollout_inconclusive", "fail (default) or pass", default="fail")
+    parser.addini("rollout_correction", "bonferroni (default), sidak or none", default="bonferroni")
+    parser.addini("rollout_store", "Baseline store path (as --rollout-store)", default="")
+    parser.addini("rollout_missing_baseline", "fail (default) or skip", default="fail")
+
+
+def setting(config: pytest.Config, name: str) -> Any:
+    """CLI value, else ini value (pytest-timeout's precedence); choices are checked."""
+    value = config.getoption(name, default=None)
+    if value is None:
+        try:
+            value = config.getini(name)
+        except ValueError:
+            return None
+        value = value or None
+    choices = _CHOICES.get(name)
+    if choices and value is not None and value not in choices:
+        raise pytest.UsageError(f"ini {name} = {value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+# --- configure ---------------------------------------------------------------
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "layer(*names): the AI-system layers this eval measures (infra, model, params, context, prompt, tools, "
+        "or the settings' layers); under --rollout-gate it runs only when one of them moved",
+    )
+    config.addinivalue_line(
+        "markers",
+        "eval(trials, pass_rate=None, min_score=None, max_regression=None, confidence=0.95, margin=0.05, "
+        "power=None, cases=None, epochs=1, concurrency=1, timeout=None, max_error_rate=0.1): run the test as "
+        "repeated trials with a sequential statistical verdict (PASS, FAIL, INCONCLUSIVE, ERROR)",
+    )
+    config.pluginmanager.register(RolloutPlugin(config), PLUGIN_NAME)
+
+
+def _raise_usage(exc: RolloutError) -> None:
+    raise pytest.UsageError(f"rollout: {exc}") from None
+
+
+class RolloutPlugin:
+    """Per-session work: the gate once on the controller, evals on whoever runs them."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.is_worker = hasattr(config, "workerinput")
+        self.gate = bool(setting(config, "rollout_gate"))
+
+    # -- the gate, computed once per session on the controller -------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.is_worker:
+            wire = self.config.workerinput.get("rollout")  # type: ignore[attr-defined]
+            state = SessionState.from_wire(wire) if wire else SessionState()
+        else:
+            state = self._controller_state()
+        self.config.stash[STATE_KEY] = state
+
+    def _controller_state(self) -> SessionState:
+        forced = self.config.getoption("rollout_layers", default=None)
+        state = SessionState(gate=self.gate, seed=self._seed(), forced_layers=forced)
+        if self.gate:
+            from pytest_rollout import pipeline
+
+            req = pipeline.Request(
+                repo=self.config.rootpath, base=setting(self.config, "rollout_base"),
+                head=self.config.getoption("rollout_head", default=None),
+                config=setting(self.config, "rollout_config"),
+                allow_bundle=self.config.getoption("rollout_allow_bundle", default=None),
+                per_commit=bool(setting(self.config, "rollout_per_commit")),
+            )
+            try:
+                res = pipeline.run_gate(req)
+            except RolloutError as exc:
+                _raise_usage(exc)
+            state.diff, state.decision = res.diff, res.decision
+            state.known_layers = res.loaded.settings.layer_names
+        return state
+
+    def _seed(self) -> int:
+        value = setting(self.config, "rollout_seed")
+        if value is None:
+            return int.from_bytes(os.urandom(4), "big")
+        try:
+            return _seed(str(value))
+        except argparse.ArgumentTypeError as exc:
+            raise pytest.UsageError(f"rollout_seed: {exc}") from None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["rollout"] = self.config.stash[STATE_KEY].to_wire()
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        state = config.stash.get(STATE_KEY, None)
+        if state is None or not (state.gate or state.forced_layers is not None):
+            return []
+        lines = []
+        if state.diff is not None:
+            d = state.diff
+            moved = ", ".join(d.layers_changed) or "none"
+            lines.append(f"rollout: {d.merge_base or d.base:.7}..{d.head:.7}, moved: {moved}")
+        if state.forced_layers is not None:
+            lines.append(f"rollout: layers forced by --rollout-layers: {', '.join(state.forced_layers)}")
+        lines.append(f"rollout: seed {state.seed} (replay with --rollout-seed {state.seed})")
+        return lines
+
+    # -- collection: validate markers, add the gate item, select evals ------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> Generator[None, Any, Any]:
+        result = yield
+        items = result if isinstance(result, list) else [result] if result is not None else []
+        for item in items:
+            if isinstance(item, pytest.Function):
+                self._attach_spec(item)
+        return result
+
+    def _attach_spec(self, item: pytest.Function) -> None:
+        """Parse the item's eval/layer markers; a bad one is a collection error of its module."""
+        layer_marks = [m.args for m in item.iter_markers("layer")]
+        eval_mark = item.get_closest_marker("eval")
+        if not layer_marks and eval_mark is None:
+            return
+        from pytest_rollout.evalspec import parse_eval_marker, parse_layer_markers
+
+        try:
+            if layer_marks:
+                item.stash[LAYERS_KEY] = parse_layer_markers(layer_marks, self._known_layers(), where=item.nodeid)
+            if eval_mark is not None:
+                item.stash[SPEC_KEY] = parse_eval_marker(eval_mark.args, eval_mark.kwargs, where=item.nodeid)
+        except RolloutError as exc:
+            raise pytest.Collector.CollectError(str(exc)) from None
+
+    def _known_layers(self) -> tuple[str, ...]:
+        state = self.config.stash.get(STATE_KEY, None)
+        if state is not None and state.known_layers is not None:
+            return state.known_layers
+        from pytest_rollout.settings import load_settings
+
+        try:
+            loaded = load_settings(_repo_root_or(self.config.rootpath), setting(self.config, "rollout_config"))
+        except RolloutError as exc:
+            raise pytest.Collector.CollectError(str(exc)) from None
+        if state is not None:
+            state.known_layers = loaded.settings.layer_names
+        return loaded.settings.layer_names
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        state = config.stash[STATE_KEY]
+        if state.gate or state.forced_layers is not None:
+            from pytest_rollout.selection import select
+
+            keep, dropped = select(
+                [(it.nodeid, it.stash.get(LAYERS_KEY, None), SPEC_KEY in it.stash) for it in items],
+                moved=state.moved if (state.gate or state.forced_layers is not None) else None,
+                blocked=bool(state.decision and state.decision.status == "blocked"),
+            )
+            if dropped:
+                gone = set(dropped)
+                config.hook.pytest_deselected(items=[it for it in items if it.nodeid in gone])
+                items[:] = [it for it in items if it.nodeid not in gone]
+                state.deselected.update(dropped)
+        state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash)
+        if state.gate:
+            items.insert(0, GateItem.from_parent(session, name=GATE_NODE))
+
+    # -- running evals --------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        spec = pyfuncitem.stash.get(SPEC_KEY, None)
+        if spec is None:
+            return None
+        from pytest_rollout.evaluation import EvalFailed, run_eval_item
+
+        state = self.config.stash[STATE_KEY]
+        result = run_eval_item(pyfuncitem, spec, pyfuncitem.stash.get(LAYERS_KEY, ()), state, self.config)
+        pyfuncitem.stash[RESULT_KEY] = result
+        pyfuncitem.user_properties.extend(
+            (f"rollout_{k}", v) for k, v in (("verdict", result.verdict), ("estimate", result.estimate),
+                                              ("interval", result.interval), ("n", result.n))
+        )
+        if result.verdict != "PASS" and not (result.verdict == "INCONCLUSIVE" and
+                                             setting(self.config, "rollout_inconclusive") == "pass"):
+            raise EvalFailed(result)
+        return True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        result = item.stash.get(RESULT_KEY, None)
+        if result is not None and call.when == "call":
+            # Rides on the report so xdist carries it to the controller (STYLE.md §3.7).
+            report.rollout_eval = result.model_dump(mode="json")  # type: ignore[attr-defined]
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "rollout_eval", None)
+        if data and not self.is_worker:
+            from pytest_rollout.models import EvalResult
+
+            self.config.stash[STATE_KEY].evals.append(EvalResult.model_validate(data))
+
+    # -- xdist: deselection reasons come back from workers ---------------------
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = self.config.stash.get(STATE_KEY, None)
+        if state is None:
+            return
+        if self.is_worker:
+            self.config.workeroutput["rollout_deselected"] = state.deselected  # type: ignore[attr-defined]
+            return
+        self._write_outputs(state)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        out = getattr(node, "workeroutput", {}) or {}
+        self.config.stash[STATE_KEY].deselected.update(out.get("rollout_deselected", {}))
+
+    def _write_outputs(self, state: SessionState) -> None:
+        from pytest_rollout.evaluation import finalize_family
+
+        state.evals = finalize_family(state.evals)
+        path = setting(self.config, "rollout_report")
+        if path and (state.gate or state.evals):
+            from pytest_rollout.report import build_report, report_json
+
+            report = build_report(state.diff, state.decision, state.evals, _deselected(state))
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(report_json(report), encoding="utf-8")
+        if state.diff is not None:
+            from pytest_rollout.ci import write_github_outputs
+
+            state.annotations = write_github_outputs(state.diff, state.decision, state.evals, os.environ)
+
+    # -- reporting ---------------------------------------------------------------
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        state = self.config.stash.get(STATE_KEY, None)
+        if state is None or self.is_worker or not (state.gate or state.evals or state.deselected):
+            return
+        from pytest_rollout.report import eval_lines, gate_text
+
+        tr = terminalreporter
+        tr.write_sep("=", "rollout")
+        if state.diff is not None:
+            for line in gate_text(state.diff, state.decision):
+                tr.write_line(line)
+        for line in eval_lines(state.evals, _deselected(state)):
+            tr.write_line(line)
+        for line in state.annotations:
+            tr.write_line(line)
+
+
+def _deselected(state: SessionState) -> list[Any]:
+    from pytest_rollout.models import Deselected
+
+    return [Deselected(nodeid=n, reason=r) for n, r in sorted(state.deselected.items())]
+
+
+def _repo_root_or(path: Path) -> Path:
+    from pytest_rollout.gitio import git_ok, run_git
+
+    if git_ok(path, "rev-parse", "--show-toplevel"):
+        return Path(run_git(path, "rev-parse", "--show-toplevel").decode().strip())
+    return path
+
+
+class GateBlocked(Exception):
+    """The release moves coupled layers: the failure text is the reasons and the plan."""
+
+
+class GateItem(pytest.Item):
+    """``rollout::gate``: the gate's decision as one test, so it shows in summaries and junitxml."""
+
+    def runtest(self) -> None:
+        state = self.config.stash[STATE_KEY]
+        decision = state.decision
+        if decision is not None:
+            self.user_properties.append(("rollout_decision", decision.status))
+            if decision.override is not None:
+                self.user_properties.append(("rollout_override", decision.override.reason))
+        if decision is None or decision.status != "blocked":
+            return
+        from pytest_rollout.report import decision_lines
+
+        raise GateBlocked("\n".join(decision_lines(decision)))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, GateBlocked):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "rollout", None, GATE_NODE

@@ -174,3 +174,19 @@ def _esc_data(text: str) -> str:
 
 def _esc_prop(text: str) -> str:
     return _esc_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+# --- evals ----------------------------------------------------------------
+
+def eval_lines(evals: Sequence[EvalResult], deselected: Sequence[Any] = ()) -> list[str]:
+    """One line per eval (sorted by node id), then the deselected ones with their reason."""
+    lines: list[str] = []
+    if evals:
+        width = max(len(e.nodeid) for e in evals)
+        lines.append("evals:")
+        for e in sorted(evals, key=lambda e: e.nodeid):
+            lines.append(f"  {e.nodeid:<{width}}  {e.verdict:<12}  {e.line}")
+    if deselected:
+        lines.append(f"not run ({len(deselected)}):")
+        lines += [f"  {d.nodeid}: {d.reason}" for d in deselected]
+    return lines

@@ -1,0 +1,41 @@
+"""Which tests run: evals of the layers that moved; everything else as usual (pure).
+
+Rules (DESIGN.md "Selection"): a test with a ``layer`` marker runs only when one
+of its layers moved; evals without a ``layer`` marker and ordinary tests always
+run; when the gate blocks, no eval runs at all (split first, spend no budget).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+BLOCKED_REASON = "the gate blocked this release: split it first (see rollout::gate)"
+
+
+def select(
+    items: Sequence[tuple[str, tuple[str, ...] | None, bool]],
+    moved: Sequence[str] | None,
+    blocked: bool,
+) -> tuple[list[str], dict[str, str]]:
+    """``items`` are (nodeid, layers or None, is_eval). Returns (kept nodeids, {dropped: reason})."""
+    keep: list[str] = []
+    dropped: dict[str, str] = {}
+    for nodeid, layers, is_eval in items:
+        reason = _reason(layers, is_eval, moved, blocked)
+        if reason is None:
+            keep.append(nodeid)
+        else:
+            dropped[nodeid] = reason
+    return keep, dropped
+
+
+def _reason(layers: tuple[str, ...] | None, is_eval: bool, moved: Sequence[str] | None, blocked: bool) -> str | None:
+    scoped = is_eval or layers is not None
+    if blocked and scoped:
+        return BLOCKED_REASON
+    if moved is None or not layers:
+        return None
+    if set(layers) & set(moved):
+        return None
+    names = ", ".join(layers)
+    return f"layer {names} did not move" if len(layers) == 1 else f"layers {names} did not move"
