@@ -1,0 +1,127 @@
+"""``pytest-rollout`` as a subprocess (what a hook runs) and in-process (fast)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, seed_head
+from pytest_rollout.cli import main
+
+
+def _seed(repo: GitRepo, rollout_yaml: str | None = None) -> tuple[str, str]:
+    files = {"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE}
+    if rollout_yaml:
+        files["rollout.yaml"] = rollout_yaml
+    base = repo.commit(files, "base")
+    app, serving = seed_head()
+    head = repo.commit({"config/app.yaml": app, "deploy/serving.yaml": serving}, "bundled deploy")
+    return base, head
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest_rollout", *args], cwd=cwd, capture_output=True, text=True)
+
+
+LAYER_MAP = """\
+layers:
+  infra:   {files: ["deploy/**/*.yaml"]}
+  model:   {keys: ["config/app.yaml:llm.model", "config/app.yaml:llm.provider"]}
+  params:  {keys: ["config/app.yaml:llm.temperature", "config/app.yaml:llm.top_p", "config/app.yaml:llm.max_tokens"]}
+  context: {keys: ["config/app.yaml:llm.context_window", "config/app.yaml:retrieval.top_k", "config/app.yaml:retrieval.chunk_size"]}
+  prompt:  {files: ["prompts/**"]}
+  tools:   {files: ["tools/*.json"], keys: ["config/app.yaml:retrieval.embedding_model"]}
+"""
+
+
+@pytest.mark.parametrize("rollout_yaml", [None, LAYER_MAP], ids=["defaults", "layer-map"])
+def test_seed_incident_json(git_repo: GitRepo, rollout_yaml: str | None) -> None:
+    base, head = _seed(git_repo, rollout_yaml)
+    proc = _run("diff", "--base", base, "--head", head, "--json", cwd=git_repo.path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["layers_changed"] == ["context", "infra", "model"]
+    assert doc["base"] == base and doc["head"] == head
+    model = next(c for c in doc["changes"] if c["layer"] == "model")
+    assert model == {"path": "config/app.yaml", "key": "llm.model", "layer": "model", "kind": "modified",
+                     "old": "gpt-4-turbo-preview", "new": "gpt-4o", "old_path": None, "line": 4}
+    assert "decision" not in doc
+
+
+def test_diff_table(git_repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    base, head = _seed(git_repo)
+    assert main(["diff", "--base", base, "--head", head, "--repo", str(git_repo.path)]) == 0
+    out = capsys.readouterr().out
+    assert "3 layer(s) moved: context, infra, model" in out
+    assert "model    config/app.yaml      llm.model           gpt-4-turbo-preview -> gpt-4o" in out
+
+
+def test_check_exit_codes(git_repo: GitRepo) -> None:
+    base, head = _seed(git_repo)
+    blocked = _run("check", "--base", base, cwd=git_repo.path)
+    assert blocked.returncode == 1
+    assert "plan: split this release into 3 steps" in blocked.stdout
+    ok = _run("check", "--base", base, "--allow-bundle", "measured together", cwd=git_repo.path)
+    assert ok.returncode == 0 and "bundle approved: measured together" in ok.stdout
+    same = _run("check", "--base", head, cwd=git_repo.path)
+    assert same.returncode == 0 and "decision: PASS" in same.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "--base", "nope"], "unknown base ref 'nope'"),
+        (["check"], "no base ref to compare against"),
+        (["diff", "--base", "HEAD", "--config", "missing.yaml"], "missing.yaml: settings file not found"),
+    ],
+)
+def test_errors_exit_2_without_traceback(git_repo: GitRepo, args: list[str], message: str) -> None:
+    git_repo.commit({"a.txt": "x"})
+    proc = _run(*args, cwd=git_repo.path)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_not_a_repo(tmp_path: Path) -> None:
+    proc = _run("check", "--base", "main", cwd=tmp_path)
+    assert proc.returncode == 2 and "not a git repository" in proc.stderr
+
+
+def test_check_does_not_import_scipy_or_pytest(git_repo: GitRepo) -> None:
+    base, _ = _seed(git_repo)
+    code = (
+        "import sys; from pytest_rollout.cli import main; rc = main(['check', '--base', %r]);"
+        "bad = [m for m in ('scipy', 'pytest', 'numpy') if m in sys.modules]; print('HEAVY', bad)" % base
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=git_repo.path, capture_output=True, text=True)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_secrets_never_printed(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"config/app.yaml": "llm:\n  model: a\n  api_key: sk-old-0123456789abcdefghij\n",
+                            ".env": "OPENAI_API_KEY=sk-env-0123456789abcdefghij\nMODEL=a\n"})
+    head = git_repo.commit({"config/app.yaml": "llm:\n  model: b\n  api_key: sk-new-0123456789abcdefghij\n"
+                                               "  note: 'token is AKIAIOSFODNN7EXAMPLE'\n",
+                            ".env": "OPENAI_API_KEY=sk-env-9999999999abcdefghij\nMODEL=b\n"})
+    for args in (["diff", "--json"], ["diff"], ["check"], ["check", "--json"]):
+        proc = _run(*args, "--base", base, "--head", head, cwd=git_repo.path)
+        text = proc.stdout + proc.stderr
+        assert "sk-" not in text and "AKIA" not in text, text
+        assert "***" in text
+
+
+def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "Report" and "decision" in schema["properties"]
+
+
+def test_help_and_version() -> None:
+    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "check" in proc.stdout and "diff" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check", "--help"], capture_output=True, text=True)
+    assert "--allow-bundle" in proc.stdout and "--per-commit" in proc.stdout
