@@ -4,7 +4,20 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import importlib
+import pkgutil
+
 import pytest
+import yaml  # noqa: F401
+
+import pytest_rollout
+
+# pytester's in-process runs snapshot sys.modules and drop what a run imported.
+# A module re-imported by the next run no longer matches objects made by the
+# old one (PyYAML's C loader: "no constructor for the tag None"; pydantic:
+# "Input should be an instance of Change"), so import everything up front.
+for _mod in pkgutil.iter_modules(pytest_rollout.__path__):
+    importlib.import_module(f"pytest_rollout.{_mod.name}")
 
 pytest_plugins = ["pytester"]
 

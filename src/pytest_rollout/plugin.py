@@ -305,7 +305,7 @@ class RolloutPlugin:
                 state.deselected.update(dropped)
         state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash)
         if state.gate:
-            items.insert(0, GateItem.from_parent(session, name=GATE_NODE))
+            items.insert(0, GateItem.from_parent(session, name=GATE_NODE, nodeid=GATE_NODE))
 
     # -- running evals --------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
