@@ -473,3 +473,14 @@ def test_designs_are_cached_and_hashable() -> None:
 
 def test_betaln_is_the_scipy_one() -> None:
     assert float(v.beta_binomial_log_mixture(np.array(0.0), np.array(0.0), 0.3)) == pytest.approx(special.betaln(1, 1))
+
+
+def test_pass_rate_on_cases_uses_the_betting_test() -> None:
+    d = v.design_for("pass_rate", *DEFAULT, budget=500, cases=True)
+    assert (d.criterion, d.method, d.calibrated) == ("pass_rate", "betting", False)
+    m = v.Monitor(d)
+    assert m.basis().startswith("betting test")
+    with pytest.raises(ValueError, match="SPRT"):
+        v.exact_oc(d, 0.8)
+    assert v.design_for("min_score", *DEFAULT, budget=500, cases=True).method == "betting"
+    assert v.design_for("pass_rate", *DEFAULT, budget=500).method == "sprt"

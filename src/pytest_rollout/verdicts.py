@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -40,6 +40,7 @@ import numpy.typing as npt
 from scipy import optimize, special, stats
 
 Criterion = Literal["pass_rate", "min_score", "max_regression"]
+Method = Literal["sprt", "betting"]
 Outcome = Literal["PASS", "FAIL"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 Correction = Literal["bonferroni", "sidak", "none"]
@@ -68,6 +69,7 @@ class Design:
     ``max_regression`` that is Y = (1 + d) / 2 (see :func:`regression_unit`):
     threshold 0.5 (no drop), margin delta / 2 (a drop of delta).
 
+    ``method`` is ``"sprt"`` (Wald's SPRT in counts; pass_rate on trials) or ``"betting"``.
     The test statistic is a pair of log e-processes, log K_F (evidence for H_bad,
     i.e. for FAIL) and log K_P (evidence for H_good, for PASS). The monitor FAILs
     when log K_F >= ``fail_bound`` and PASSes when log K_P >= ``pass_bound``.
@@ -85,6 +87,7 @@ class Design:
     fail_bound: float
     pass_bound: float
     terminal_cut: float | None = None
+    method: Method = "sprt"
 
     @property
     def bad(self) -> float:
@@ -102,7 +105,9 @@ class Design:
         return 2.0 * self.margin
 
 
-def design_for(criterion: str, threshold: float, margin: float, alpha: float, beta: float, budget: int) -> Design:
+def design_for(
+    criterion: str, threshold: float, margin: float, alpha: float, beta: float, budget: int, *, cases: bool = False
+) -> Design:
     """Build (and cache) the design for one eval.
 
     - ``pass_rate``: Wald's SPRT, p0 = threshold vs p1 = threshold - margin. If
@@ -114,9 +119,16 @@ def design_for(criterion: str, threshold: float, margin: float, alpha: float, be
       ``max_regression=`` value). H_good E[d] >= 0, H_bad E[d] <= -delta, monitored as
       E[Y] >= 1/2 vs E[Y] <= 1/2 - delta/2 (STATISTICS.md §4); ``margin`` is not used,
       because delta itself is the indifference zone.
+    - ``cases=True`` (units are case means over epochs): ``pass_rate`` uses the betting test
+      too. The SPRT stays valid on case means but bets as if they were 0/1 trials; the
+      plug-in bet adapts to their smaller variance (benchmarks: 0.77x against 1.29x the
+      fixed-n number of cases at case sd 0.2, 3 epochs).
     """
     _check_common(criterion, threshold, margin, alpha, beta, budget)
-    return _design_cached(criterion, round(threshold, 12), round(margin, 12), round(alpha, 15), round(beta, 15), budget)
+    key = (round(threshold, 12), round(margin, 12), round(alpha, 15), round(beta, 15), budget)
+    if cases and criterion == "pass_rate":
+        return replace(_design_cached("min_score", *key), criterion="pass_rate")
+    return _design_cached(criterion, *key)
 
 
 def _check_common(criterion: str, threshold: float, margin: float, alpha: float, beta: float, budget: int) -> None:
@@ -159,7 +171,7 @@ def wald_design(threshold: float, margin: float, alpha: float, beta: float, budg
 
 def _betting_design(criterion: Criterion, mu: float, margin: float, alpha: float, beta: float, budget: int) -> Design:
     """Ville's inequality: P(sup_t K_t >= 1/a) <= a for a test supermartingale K_0 = 1."""
-    return Design(criterion, mu, margin, alpha, beta, budget, math.log(1 / alpha), math.log(1 / beta))
+    return Design(criterion, mu, margin, alpha, beta, budget, math.log(1 / alpha), math.log(1 / beta), None, "betting")
 
 
 def fixed_n(threshold: float, margin: float, alpha: float, beta: float) -> int:
@@ -222,8 +234,8 @@ class CountBoundaries(NamedTuple):
 @functools.lru_cache(maxsize=64)
 def count_boundaries(design: Design) -> CountBoundaries:
     """The integer boundaries of a pass_rate design, n = 0..budget (read-only arrays)."""
-    if design.criterion != "pass_rate":
-        raise ValueError(f"count boundaries exist only for pass_rate designs, not {design.criterion}")
+    if design.method != "sprt":
+        raise ValueError(f"count boundaries exist only for SPRT designs, not {design.criterion}/{design.method}")
     n = np.arange(design.budget + 1, dtype=np.int64)
     f, p = _cuts(design.threshold, design.bad, np.array([[design.fail_bound]]), np.array([[design.pass_bound]]), n)
     f, p = f[0], p[0]
@@ -542,7 +554,7 @@ class Monitor:
         self._decided: Outcome | None = None
         self._max_log_kf = 0.0
         self._bet = bet_start()
-        self._bounds = count_boundaries(design) if design.criterion == "pass_rate" else None
+        self._bounds = count_boundaries(design) if design.method == "sprt" else None
 
     @property
     def n(self) -> int:
@@ -653,10 +665,13 @@ class Monitor:
         """Short description of the decision rule for the report line."""
         d = self.design
         ab = f"a={d.alpha:.2g}, b={d.beta:.2g}"
-        if d.criterion != "pass_rate":
+        if d.method == "betting":
             return f"betting test {ab}"
+        if d.calibrated and d.fail_bound == d.pass_bound:
+            return f"SPRT {ab}, calibrated +-{d.fail_bound:.3f}, terminal rule at {d.budget}"
         if d.calibrated:
-            return f"SPRT {ab}, calibrated +-{d.fail_bound:.3g}, terminal rule at {d.budget}"
+            bounds = f"A={d.fail_bound:.2f}, B=-{d.pass_bound:.2f}"
+            return f"SPRT {ab}, calibrated {bounds}, terminal rule at {d.budget}"
         return f"SPRT {ab}"
 
 

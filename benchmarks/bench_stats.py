@@ -1,0 +1,327 @@
+"""Operating characteristics of the eval verdicts, by seeded simulation next to exact DP.
+
+Run: ``.venv/bin/python benchmarks/bench_stats.py [--reps 10000] [--seed 20261125]``
+
+What it drives (printed again in the output):
+- pass_rate and case-level designs: ``verdicts.count_boundaries(design)``, the integer
+  boundaries the ``Monitor`` reads, vectorised over replications; the first ``--check``
+  replications of every point also go through ``verdicts.Monitor`` itself and must agree
+  verdict for verdict and n for n.
+- betting designs (min_score, case means, max_regression): ``verdicts.bet_step``, the very
+  function ``Monitor.update`` calls, vectorised over replications; ``--check`` replications
+  also go through ``Monitor``.
+- exact values: ``verdicts.exact_oc`` (lattice DP) where the units are 0/1.
+
+Goals (from the issue): false-FAIL at threshold <= 0.05 and false-PASS at threshold - margin
+<= 0.05 (within simulation error: the rate minus 2 SE), and mean units at most 0.6 of the
+fixed-n design with the same nominal error rates, at both design points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from pytest_rollout import verdicts as v  # noqa: E402
+
+Rng = np.random.Generator
+Draw = Callable[[Rng, int], np.ndarray]  # (rng, reps) -> one unit per replication
+ALPHA = BETA = 0.05
+EFFICIENCY_GOAL = 0.6
+GOALS: list[tuple[str, bool]] = []
+
+
+@dataclass
+class Sim:
+    """Verdicts (-1 FAIL, 0 INCONCLUSIVE, +1 PASS) and units used, per replication."""
+
+    verdict: np.ndarray
+    n: np.ndarray
+    checked: int = 0
+    mismatches: int = 0
+
+    def rate(self, code: int) -> float:
+        return float((self.verdict == code).mean())
+
+    def se(self, code: int) -> float:
+        r = self.rate(code)
+        return math.sqrt(max(r * (1 - r), 1e-12) / self.verdict.size)
+
+
+# ----------------------------------------------------------------- simulation engines
+
+
+def sim_counts(design: v.Design, draw: Draw, reps: int, rng: Rng, check: int) -> Sim:
+    """pass_rate designs: running sums against count_boundaries(design), whole paths at once."""
+    b = v.count_boundaries(design)
+    verdicts, used, mismatches, chunk = [], [], 0, 2000
+    for start in range(0, reps, chunk):
+        size = min(chunk, reps - start)
+        units = np.stack([draw(rng, size) for _ in range(design.budget)], axis=1)
+        verdict, n = _first_crossing(np.cumsum(units, axis=1), b, design.budget)
+        if start == 0:
+            mismatches += _check_monitor(design, units[:check], verdict[:check], n[:check])
+        verdicts.append(verdict)
+        used.append(n)
+    return Sim(np.concatenate(verdicts), np.concatenate(used), min(check, reps), mismatches)
+
+
+def _first_crossing(s: np.ndarray, b: v.CountBoundaries, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    hit_f, hit_p = s <= b.fail_max[1:], s >= b.pass_min[1:]
+    hit = hit_f | hit_p
+    stopped = hit.any(axis=1)
+    first = np.where(stopped, hit.argmax(axis=1), budget - 1)
+    verdict = np.where(stopped, np.where(hit_f[np.arange(len(s)), first], -1, 1), 0)
+    if b.terminal_fail_max is not None:
+        verdict = np.where(stopped, verdict, np.where(s[:, -1] <= b.terminal_fail_max, -1, 1))
+    return verdict, first + 1
+
+
+def sim_bets(design: v.Design, draw: Draw, reps: int, rng: Rng, check: int) -> Sim:
+    """Betting designs: verdicts.bet_step over all replications, one unit at a time."""
+    state = v.bet_start((reps,))
+    verdict, n = np.zeros(reps, dtype=int), np.full(reps, design.budget)
+    kept = np.zeros((min(check, reps), design.budget))
+    for t in range(design.budget):
+        x = draw(rng, reps)
+        kept[:, t] = x[: kept.shape[0]]
+        state = v.bet_step(design, state, x)
+        open_ = verdict == 0
+        fail = open_ & (state.log_kf >= design.fail_bound)
+        win = open_ & ~fail & (state.log_kp >= design.pass_bound)
+        verdict[fail], verdict[win], n[fail | win] = -1, 1, t + 1
+        if not (verdict == 0).any():
+            kept = kept[:, : t + 1]
+            break
+    mismatches = _check_monitor(design, kept, verdict[: kept.shape[0]], n[: kept.shape[0]])
+    return Sim(verdict, n, kept.shape[0], mismatches)
+
+
+def _check_monitor(design: v.Design, units: np.ndarray, verdict: np.ndarray, n: np.ndarray) -> int:
+    """Replay replications through verdicts.Monitor; count disagreements with the vectorised run."""
+    code = {"FAIL": -1, "PASS": 1, "INCONCLUSIVE": 0}
+    bad = 0
+    for row, want_v, want_n in zip(units, verdict, n):
+        m = v.Monitor(design)
+        for x in row:
+            if m.update(float(x)) is not None or m.closed:
+                break
+        bad += int(code[m.finish()] != want_v or m.n != want_n)
+    return bad
+
+
+# ------------------------------------------------------------------ samplers
+
+
+def bernoulli(p: float) -> Draw:
+    return lambda rng, k: (rng.random(k) < p).astype(float)
+
+
+def beta_scores(mean: float, kappa: float) -> Draw:
+    return lambda rng, k: rng.beta(kappa * mean, kappa * (1 - mean), k)
+
+
+def case_means(mean: float, sd: float, epochs: int) -> Draw:
+    """A fresh case from a Beta population of case pass rates (mean, sd); its mean over epochs."""
+    a, b = _beta_ab(mean, sd)
+    return lambda rng, k: rng.binomial(epochs, rng.beta(a, b, k)) / epochs
+
+
+def paired_units(psi: float, drop: float) -> Draw:
+    """0/1 cases, discordance psi, mean drop: d in {-1, 0, 1}, unit Y = (1 + d)/2."""
+    probs = np.array([(psi + drop) / 2, 1 - psi, (psi - drop) / 2])
+    return lambda rng, k: rng.choice(np.array([0.0, 0.5, 1.0]), size=k, p=probs)
+
+
+# ------------------------------------------------------------------ printing
+
+
+def header(title: str, design: v.Design, reps: int, engine: str) -> None:
+    rule = v.Monitor(design).basis()
+    print(f"\n== {title}   [{rule}; budget {design.budget}; {reps} reps per point]")
+    print(f"   engine: {engine}")
+    print(f"   {'':40} {'simulated':>18} {'exact DP':>10}   {'goal':<10}")
+
+
+def line(label: str, sim: str, exact: str = "", goal: str = "", ok: bool | None = None) -> None:
+    mark = "" if ok is None else ("PASS" if ok else "FAIL")
+    print(f"   {label:40} {sim:>18} {exact:>10}   {goal:<10} {mark}".rstrip())
+
+
+def rate_line(label: str, sim: Sim, code: int, exact: float | None, goal: float | None, tag: str) -> None:
+    ok = None if goal is None else sim.rate(code) - 2 * sim.se(code) <= goal and (exact is None or exact <= goal)
+    ex = "" if exact is None else f"{exact:.4f}"
+    line(label, f"{sim.rate(code):.4f} ±{sim.se(code):.4f}", ex, "" if goal is None else f"<= {goal:g}", ok)
+    if ok is not None:
+        GOALS.append((f"{tag}: {label.strip()}", ok))
+
+
+def efficiency_lines(tag: str, good: Sim, bad: Sim, fixed: float, exact: tuple[float, float] | None) -> None:
+    for name, sim, ex in (("at threshold", good, exact and exact[0]), ("at threshold - margin", bad, exact and exact[1])):
+        line(f"mean units {name}", f"{sim.n.mean():.1f}", "" if ex is None else f"{ex:.1f}")
+    worst = max(good.n.mean(), bad.n.mean()) / fixed
+    ok = worst <= EFFICIENCY_GOAL
+    line(f"worse mean / fixed n ({fixed:.0f})", f"{worst:.3f}", "", f"<= {EFFICIENCY_GOAL}", ok)
+    GOALS.append((f"{tag}: mean units <= {EFFICIENCY_GOAL} x fixed n", ok))
+
+
+def check_line(*sims: Sim) -> None:
+    checked, bad = sum(s.checked for s in sims), sum(s.mismatches for s in sims)
+    line("Monitor replay (verdict and n)", f"{checked - bad}/{checked} agree")
+    GOALS.append(("decision code: Monitor agrees with the vectorised engine", bad == 0))
+
+
+# ------------------------------------------------------------------ criteria
+
+
+def bench_pass_rate(threshold: float, margin: float, budget: int, reps: int, rng: Rng, check: int,
+                    wald: bool = False) -> None:
+    design = v.wald_design(threshold, margin, ALPHA, BETA, budget) if wald else v.design_for(
+        "pass_rate", threshold, margin, ALPHA, BETA, budget)
+    tag = f"pass_rate {threshold:.2f}/{margin:.2f} budget {budget}"
+    header(tag, design, reps, "count_boundaries(design) vectorised + Monitor replay; exact_oc DP")
+    good = sim_counts(design, bernoulli(threshold), reps, rng, check)
+    bad = sim_counts(design, bernoulli(threshold - margin), reps, rng, check)
+    ex_good, ex_bad = v.exact_oc(design, threshold), v.exact_oc(design, threshold - margin)
+    rate_line(f"false-FAIL at p = {threshold:.2f}", good, -1, ex_good[0], ALPHA, tag)
+    rate_line(f"false-PASS at p = {threshold - margin:.2f}", bad, 1, ex_bad[1], BETA, tag)
+    rate_line("INCONCLUSIVE at threshold", good, 0, ex_good[2], None, tag)
+    rate_line("INCONCLUSIVE at threshold - margin", bad, 0, ex_bad[2], None, tag)
+    efficiency_lines(tag, good, bad, v.fixed_n(threshold, margin, ALPHA, BETA), (ex_good[3], ex_bad[3]))
+    naive_pass_rate(threshold, reps, rng)
+    check_line(good, bad)
+
+
+def naive_pass_rate(threshold: float, reps: int, rng: Rng) -> None:
+    """The naive rule: 10 trials, FAIL when the observed rate is below the threshold."""
+    k = math.ceil(10 * threshold - 1e-9) - 1
+    sim = float((rng.binomial(10, threshold, reps) <= k).mean())
+    line("naive rule (10 trials) false-FAIL", f"{sim:.4f}", f"{stats.binom.cdf(k, 10, threshold):.4f}")
+
+
+def beta_fixed_n(mu: float, margin: float, var0: float, var1: float) -> float:
+    """Fixed-n one-sided z test on a mean: ((z_{1-a} sd0 + z_{1-b} sd1) / m)^2."""
+    z_a, z_b = stats.norm.ppf(1 - ALPHA), stats.norm.ppf(1 - BETA)
+    return float(((z_a * math.sqrt(var0) + z_b * math.sqrt(var1)) / margin) ** 2)
+
+
+def bench_min_score(mu: float, margin: float, kappa: float, budget: int, reps: int, rng: Rng, check: int) -> None:
+    design = v.design_for("min_score", mu, margin, ALPHA, BETA, budget)
+    tag = f"min_score {mu:.2f}/{margin:.2f} Beta(kappa={kappa:g})"
+    header(tag, design, reps, "bet_step vectorised + Monitor replay; no exact DP for scores")
+    good = sim_bets(design, beta_scores(mu, kappa), reps, rng, check)
+    bad = sim_bets(design, beta_scores(mu - margin, kappa), reps, rng, check)
+    rate_line(f"false-FAIL at mean = {mu:.2f}", good, -1, None, ALPHA, tag)
+    rate_line(f"false-PASS at mean = {mu - margin:.2f}", bad, 1, None, BETA, tag)
+    rate_line("INCONCLUSIVE at threshold", good, 0, None, None, tag)
+    var0, var1 = mu * (1 - mu) / (kappa + 1), (mu - margin) * (1 - mu + margin) / (kappa + 1)
+    efficiency_lines(tag, good, bad, beta_fixed_n(mu, margin, var0, var1), None)
+    naive = beta_scores(mu, kappa)(rng, reps * 10).reshape(reps, 10).mean(axis=1) < mu
+    line("naive rule (10 scores) false-FAIL", f"{naive.mean():.4f}")
+    check_line(good, bad)
+
+
+def bench_cases(mu: float, margin: float, sd: float, epochs: int, reps: int, rng: Rng, check: int) -> None:
+    """Cases as the unit: heterogeneous case rates (sd), `epochs` trials per case, the case mean fed in.
+
+    The default for ``cases=`` is the betting test (``design_for(..., cases=True)``); the SPRT on
+    case means is shown for comparison (valid, but it bets as if the units were 0/1).
+    """
+    var = [sd**2 + (m * (1 - m) - sd**2) / epochs for m in (mu, mu - margin)]
+    fixed = beta_fixed_n(mu, margin, *var)
+    good_draw, bad_draw = case_means(mu, sd, epochs), case_means(mu - margin, sd, epochs)
+    budget = v.minimum_budget("pass_rate", mu, margin, ALPHA, BETA) or 0
+    bet = v.design_for("pass_rate", mu, margin, ALPHA, BETA, budget, cases=True)
+    tag = f"cases pass_rate {mu:.2f}/{margin:.2f}, case sd {sd}, {epochs} epochs (cases=True: betting)"
+    header(tag, bet, reps, "bet_step vectorised + Monitor replay")
+    good, bad = sim_bets(bet, good_draw, reps, rng, check), sim_bets(bet, bad_draw, reps, rng, check)
+    rate_line(f"false-FAIL at {mu:.2f}", good, -1, None, ALPHA, tag)
+    rate_line(f"false-PASS at {mu - margin:.2f}", bad, 1, None, BETA, tag)
+    rate_line("INCONCLUSIVE at threshold", good, 0, None, None, tag)
+    efficiency_lines(tag, good, bad, fixed, None)
+    trials = rng.random((reps, 10)) < rng.beta(*_beta_ab(mu, sd), (reps, 10))
+    line("naive rule (10 trials) false-FAIL", f"{(trials.mean(axis=1) < mu).mean():.4f}")
+    check_line(good, bad)
+    print(f"   note: fixed n counts cases (unit variance {var[0]:.3f}); Miller's formula gives "
+          f"{beta_fixed_n(mu, margin, var[0], var[0]):.0f} with the threshold's variance at both points")
+    sprt = v.design_for("pass_rate", mu, margin, ALPHA, BETA, budget)
+    tag = f"cases pass_rate {mu:.2f}/{margin:.2f}, same cases, SPRT on case means (for comparison)"
+    header(tag, sprt, reps, "count_boundaries(design) on fractional sums + Monitor replay")
+    good, bad = sim_counts(sprt, good_draw, reps, rng, check), sim_counts(sprt, bad_draw, reps, rng, check)
+    rate_line(f"false-FAIL at {mu:.2f}", good, -1, None, ALPHA, tag)
+    rate_line(f"false-PASS at {mu - margin:.2f}", bad, 1, None, BETA, tag)
+    line(f"mean units / fixed n ({fixed:.0f})", f"{good.n.mean() / fixed:.3f} / {bad.n.mean() / fixed:.3f}")
+    check_line(good, bad)
+
+
+def _beta_ab(mean: float, sd: float) -> tuple[float, float]:
+    a_plus_b = mean * (1 - mean) / sd**2 - 1
+    return mean * a_plus_b, (1 - mean) * a_plus_b
+
+
+def bench_regression(delta: float, reps: int, rng: Rng, check: int, base: float = 0.85) -> None:
+    """max_regression=delta on paired 0/1 cases (epochs=1) with discordance 10% and 20%."""
+    z_a, z_b = stats.norm.ppf(1 - ALPHA), stats.norm.ppf(1 - BETA)
+    p0, p1 = base, base - delta
+    pbar = (p0 + p1) / 2
+    unpaired = ((z_a * math.sqrt(2 * pbar * (1 - pbar)) + z_b * math.sqrt(p0 * (1 - p0) + p1 * (1 - p1))) / delta) ** 2
+    for psi in (0.10, 0.20):
+        design = v.design_for("max_regression", delta, delta, ALPHA, BETA, 3000)
+        tag = f"max_regression {delta:.2f}, paired 0/1 cases, discordance {psi:.0%}"
+        header(tag, design, reps, "bet_step on Y = (1 + d)/2 vectorised + Monitor replay")
+        same = sim_bets(design, paired_units(psi, 0.0), reps, rng, check)
+        drop = sim_bets(design, paired_units(psi, delta), reps, rng, check)
+        rate_line("false-FAIL with no drop", same, -1, None, ALPHA, tag)
+        rate_line(f"false-PASS at a {delta:.0%} drop", drop, 1, None, BETA, tag)
+        connor = ((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - delta**2)) / delta) ** 2
+        efficiency_lines(tag, same, drop, connor, None)
+        line("fixed n unpaired (per arm, 2 arms)", f"{unpaired:.0f} x 2")
+        naive = paired_units(psi, 0.0)(rng, reps * 10).reshape(reps, 10).mean(axis=1) < 0.5
+        line("naive rule (10 cases, any drop) false-FAIL", f"{naive.mean():.4f}")
+        check_line(same, drop)
+
+
+def bench_plugin_end_to_end() -> None:
+    """200 evals through the plugin with pytester (STATISTICS.md §5.4): added by the plugin owner."""
+    print("\n== plugin end to end: not yet wired")
+
+
+# ------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=10_000, help="Replications per point (default 10000)")
+    parser.add_argument("--seed", type=int, default=20261125, help="Seed of numpy's default_rng")
+    parser.add_argument("--check", type=int, default=200, help="Replications per point replayed through Monitor")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    started = time.perf_counter()
+    print(f"bench_stats: seed {args.seed}, {args.reps} reps per point, alpha = beta = {ALPHA}; "
+          f"numpy {np.__version__}")
+    bench_pass_rate(0.80, 0.05, 939, args.reps, rng, args.check)
+    bench_pass_rate(0.80, 0.10, 250, args.reps, rng, args.check)
+    bench_pass_rate(0.80, 0.05, 2000, args.reps, rng, args.check, wald=True)
+    bench_min_score(0.80, 0.05, 4.0, 2000, args.reps, rng, args.check)
+    bench_cases(0.80, 0.05, 0.2, 3, args.reps, rng, args.check)
+    bench_regression(0.05, args.reps, rng, args.check)
+    bench_plugin_end_to_end()
+    print(f"\n== goals ({time.perf_counter() - started:.0f} s)")
+    for name, ok in GOALS:
+        print(f"   {'PASS' if ok else 'FAIL'}  {name}")
+    print(f"   {sum(ok for _, ok in GOALS)}/{len(GOALS)} goals met")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
