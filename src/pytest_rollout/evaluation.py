@@ -26,16 +26,13 @@ if TYPE_CHECKING:
 CRITERION_LABEL = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
 
 
-class EvalFailed(Exception):
-    """A non-PASS verdict; its text is the report line and replayable failing trials."""
-
-    def __init__(self, result: EvalResult) -> None:
-        self.result = result
-        lines = [f"{result.verdict}: {result.line}"]
-        if result.failing_trials:
-            lines.append("first failing trials (replay with the same --rollout-seed):")
-            lines += [f"  {t}" for t in result.failing_trials]
-        super().__init__("\n".join(lines))
+def failure_text(result: EvalResult) -> str:
+    """A non-PASS verdict as the item's failure: the report line and replayable failing trials."""
+    lines = [f"{result.verdict}: {result.line}"]
+    if result.failing_trials:
+        lines.append(f"first failing trials (replay with --rollout-seed {result.seed}):")
+        lines += [f"  {t}" for t in result.failing_trials]
+    return "\n".join(lines)
 
 
 def run_eval_item(
@@ -73,31 +70,29 @@ def run_eval(
 
     criterion = spec.criterion or "pass_rate"
     alpha = verdicts.family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
-    beta = 1 - (spec.power if spec.power is not None else spec.confidence)
-    units = spec.trials // spec.epochs if spec.cases else spec.trials
-    if spec.cases:
-        units = min(units, len(spec.cases))
-    design = verdicts.design_for(criterion, spec.threshold or 0.0, spec.margin, alpha, beta, units)
+    beta = 1 - spec.resolved_power
+    design = verdicts.design_for(criterion, spec.threshold or 0.0, spec.margin, alpha, beta, spec.units_budget)
     monitor = verdicts.Monitor(design)
     run = trials.run_trials(
-        call, is_async=is_async, budget_trials=units * spec.epochs if spec.cases else spec.trials,
-        session_seed=seed, nodeid=nodeid, cases=spec.cases, epochs=spec.epochs,
-        concurrency=spec.concurrency, timeout=spec.timeout, max_error_rate=spec.max_error_rate,
-        feed=lambda x: monitor.update(x) is not None,
+        call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=seed, nodeid=nodeid,
+        cases=spec.cases, epochs=spec.epochs, concurrency=spec.concurrency, timeout=spec.timeout,
+        max_error_rate=spec.max_error_rate, feed=monitor.update,
     )
-    verdict = _verdict(run, monitor, spec, units)
+    verdict = _verdict(run, monitor, spec)
     return _result(nodeid, layers, criterion, spec, design, monitor, run, verdict, seed)
 
 
-def _verdict(run: RunResult, monitor: Any, spec: EvalSpec, units: int) -> str:
-    done = [r for r in run.records if r.used]
-    errors = sum(1 for r in run.records if r.outcome == "error")
-    completed = len(run.records)
-    if run.aborted_for_errors or (completed and errors / completed > spec.max_error_rate):
+def _verdict(run: RunResult, monitor: Any, spec: EvalSpec) -> str:
+    """ERROR past the error budget (never PASS); else the rule's verdict or INCONCLUSIVE.
+
+    Only the consumed prefix counts (``used`` records), so the verdict never depends
+    on which trials happened to be in flight at the stop.
+    """
+    if run.aborted_for_errors or (run.completed and run.errors / run.completed > spec.max_error_rate):
         return "ERROR"
     if monitor.decided is not None:
         return str(monitor.decided)
-    if not done:
+    if monitor.n == 0:
         return "ERROR"
     return str(monitor.finish())
 
@@ -106,22 +101,22 @@ def _result(
     nodeid: str, layers: tuple[str, ...], criterion: str, spec: EvalSpec, design: Any, monitor: Any,
     run: RunResult, verdict: str, seed: int,
 ) -> EvalResult:
-    records = run.records
-    passes = sum(1 for r in records if r.outcome == "pass")
-    failures = sum(1 for r in records if r.outcome == "fail")
-    errors = sum(1 for r in records if r.outcome == "error")
+    used = [r for r in run.records if r.used]
     interval = monitor.interval(spec.confidence) if monitor.n else None
     estimate = monitor.estimate if monitor.n else None
     result = EvalResult(
         nodeid=nodeid, layers=list(layers), verdict=verdict, criterion=criterion,  # type: ignore[arg-type]
         threshold=spec.threshold, margin=spec.margin, confidence=spec.confidence,
         alpha=design.alpha, beta=design.beta, estimate=estimate, interval=interval,
-        n=len(records), budget=spec.trials, passes=passes, failures=failures, errors=errors,
+        n=run.completed, budget=spec.trials_budget,
+        passes=sum(1 for r in used if r.outcome == "pass"),
+        failures=sum(1 for r in used if r.outcome == "fail"),
+        errors=run.errors,
         cases=monitor.n if spec.cases else None, epochs=spec.epochs if spec.cases else None,
         stopped_early=run.stopped_early, seed=seed, p_value=monitor.p_value(),
-        failing_trials=_failing(records),
+        failing_trials=_failing(used),
     )
-    return result.model_copy(update={"line": report_line(result, monitor.basis(), run)})
+    return result.model_copy(update={"line": report_line(result, monitor.basis())})
 
 
 def _failing(records: Sequence[Any]) -> list[str]:
@@ -134,7 +129,7 @@ def _failing(records: Sequence[Any]) -> list[str]:
     return out
 
 
-def report_line(result: EvalResult, basis: str, run: RunResult | None = None) -> str:
+def report_line(result: EvalResult, basis: str) -> str:
     """``pass rate 0.85 [0.74, 0.93] vs 0.80 (margin 0.05)  n=142/300, stopped early  (SPRT ...)``."""
     label = CRITERION_LABEL.get(result.criterion, result.criterion)
     if result.estimate is None or result.interval is None:
@@ -162,3 +157,30 @@ def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:
 
     ps = [e.p_value if e.p_value is not None else 1.0 for e in evals]
     return [e.model_copy(update={"holm_p": h, "bh_q": q}) for e, h, q in zip(evals, holm(ps), bh(ps))]
+
+
+def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | None:
+    """A collection-time warning when ``trials`` is below the calibrated minimum (pass_rate).
+
+    Below it the truncated SPRT can end INCONCLUSIVE, which fails by default; the
+    message gives the minimum budget, the INCONCLUSIVE rate at the threshold and
+    the trials a run is expected to spend (STATISTICS.md §5 note 3).
+    """
+    if spec.criterion != "pass_rate" or spec.threshold is None:
+        return None
+    from pytest_rollout import verdicts
+
+    alpha = verdicts.family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
+    beta = 1 - spec.resolved_power
+    minimum = verdicts.minimum_budget("pass_rate", spec.threshold, spec.margin, alpha, beta)
+    if minimum is None or spec.units_budget >= minimum:
+        return None
+    design = verdicts.design_for("pass_rate", spec.threshold, spec.margin, alpha, beta, spec.units_budget)
+    _, _, inconclusive, _ = verdicts.exact_oc(design, spec.threshold)
+    expected = verdicts.expected_trials(spec.threshold, spec.margin, alpha, beta, spec.threshold, budget=minimum)
+    return (
+        f"eval budget trials={spec.units_budget} is below the calibrated minimum {minimum} for pass_rate "
+        f"{spec.threshold:.2f} (margin {spec.margin:.2f}, a={alpha:.2g}, b={beta:.2g}): at the threshold it ends "
+        f"INCONCLUSIVE {inconclusive:.0%} of the time. With trials={minimum} it never does, and spends "
+        f"~{expected:.0f} trials on average"
+    )

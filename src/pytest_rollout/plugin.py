@@ -177,6 +177,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(RolloutPlugin(config), PLUGIN_NAME)
 
 
+@pytest.fixture
+def trial(request: pytest.FixtureRequest) -> Any:
+    """The current trial of an ``@pytest.mark.eval`` test: index, seed, case, score(x).
+
+    The eval runner calls the test body once per trial with a fresh ``Trial``;
+    this value only stands in while pytest resolves fixtures.
+    """
+    if SPEC_KEY not in request.node.stash:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the `trial` fixture needs @pytest.mark.eval(trials=..., pass_rate=...) on the test"
+        )
+    from pytest_rollout.trials import Trial
+
+    return Trial(index=0, seed=0)
+
+
 def _raise_usage(exc: RolloutError) -> None:
     raise pytest.UsageError(f"rollout: {exc}") from None
 
@@ -304,8 +320,20 @@ class RolloutPlugin:
                 items[:] = [it for it in items if it.nodeid not in gone]
                 state.deselected.update(dropped)
         state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash)
+        if state.eval_count:
+            self._warn_small_budgets(items, state.eval_count)
         if state.gate:
             items.insert(0, GateItem.from_parent(session, name=GATE_NODE, nodeid=GATE_NODE))
+
+    def _warn_small_budgets(self, items: list[pytest.Item], family_size: int) -> None:
+        from pytest_rollout.evaluation import budget_warning
+
+        correction = setting(self.config, "rollout_correction") or "bonferroni"
+        for item in items:
+            spec = item.stash.get(SPEC_KEY, None)
+            message = budget_warning(spec, family_size, correction) if spec is not None else None
+            if message:
+                item.warn(pytest.PytestWarning(message))
 
     # -- running evals --------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -313,7 +341,7 @@ class RolloutPlugin:
         spec = pyfuncitem.stash.get(SPEC_KEY, None)
         if spec is None:
             return None
-        from pytest_rollout.evaluation import EvalFailed, run_eval_item
+        from pytest_rollout.evaluation import failure_text, run_eval_item
 
         state = self.config.stash[STATE_KEY]
         result = run_eval_item(pyfuncitem, spec, pyfuncitem.stash.get(LAYERS_KEY, ()), state, self.config)
@@ -324,7 +352,7 @@ class RolloutPlugin:
         )
         if result.verdict != "PASS" and not (result.verdict == "INCONCLUSIVE" and
                                              setting(self.config, "rollout_inconclusive") == "pass"):
-            raise EvalFailed(result)
+            pytest.fail(failure_text(result), pytrace=False)
         return True
 
     @pytest.hookimpl(wrapper=True)
@@ -388,6 +416,8 @@ class RolloutPlugin:
                 tr.write_line(line)
         for line in eval_lines(state.evals, _deselected(state)):
             tr.write_line(line)
+        if state.evals:
+            tr.write_line(f"seed {state.seed}: replay this run with --rollout-seed {state.seed}")
         for line in state.annotations:
             tr.write_line(line)
 
