@@ -1,0 +1,409 @@
+"""The baseline store: transactions, the complete flag, fingerprint matching, concurrent
+writers (real processes), SIGKILL mid-run, migrations, export/import and pruning."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_rollout.errors import StoreError
+from pytest_rollout.models import EvalResult
+from pytest_rollout.store import MIGRATIONS, SCHEMA_VERSION, Store, store_path
+
+FP = {"infra": "i1", "model": "m1", "params": "p1", "context": "c1", "prompt": "q1", "tools": "t1"}
+
+
+def result(nodeid: str = "evals/test_a.py::test_a", verdict: str = "PASS", **kw: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = dict(
+        nodeid=nodeid, layers=["prompt"], verdict=verdict, criterion="pass_rate", threshold=0.8, margin=0.05,
+        confidence=0.95, alpha=0.05, beta=0.05, estimate=0.75, interval=(0.6, 0.9), n=4, budget=10, seed=1,
+    )
+    fields.update(kw)
+    return EvalResult(**fields).model_dump(mode="json")
+
+
+def trials(outcomes: str = "ppfp", cases: list[str] | None = None, used: bool = True) -> list[dict[str, Any]]:
+    """One trial per character: ``p`` pass, ``f`` fail, ``e`` error."""
+    kinds = {"p": "pass", "f": "fail", "e": "error"}
+    return [
+        {"index": i, "case_id": cases[i] if cases else None, "epoch": 0, "seed": 100 + i,
+         "outcome": kinds[ch], "score": None, "error_kind": "Timeout" if ch == "e" else None, "used": used}
+        for i, ch in enumerate(outcomes)
+    ]
+
+
+def record_run(store: Store, commit: str = "a" * 40, fps: dict[str, str] | None = None, *,
+               nodeid: str = "evals/test_a.py::test_a", outcomes: str = "ppfp", finish: bool = True) -> int:
+    run = store.begin_run(commit, fps if fps is not None else FP, seed=1, tool_version="0.1.0")
+    store.record_eval(run, result(nodeid), trials(outcomes))
+    if finish:
+        store.finish_run(run)
+    return run
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    with Store(tmp_path / ".rollout" / "store.sqlite") as s:
+        yield s
+
+
+def run_python(code: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+# ----------------------------------------------------------------- basics
+
+
+def test_creates_parent_folders_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "store.sqlite"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_store_path_default_and_relative(tmp_path: Path) -> None:
+    assert store_path(tmp_path) == tmp_path / ".rollout" / "store.sqlite"
+    assert store_path(tmp_path, "x/s.db") == tmp_path / "x" / "s.db"
+    assert store_path(tmp_path, tmp_path / "abs.db") == tmp_path / "abs.db"
+
+
+def test_a_run_is_a_baseline_only_once_finished(store: Store) -> None:
+    run = record_run(store, finish=False)
+    assert store.latest_baseline("evals/test_a.py::test_a", FP, None) is None
+    store.finish_run(run)
+    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    assert base is not None and base.run_id == run
+    assert base.values == [1.0, 1.0, 0.0, 1.0]
+    assert (base.estimate, base.interval, base.n, base.budget) == (0.75, (0.6, 0.9), 4, 10)
+    assert (base.alpha, base.beta, base.criterion, base.commit) == (0.05, 0.05, "pass_rate", "a" * 40)
+
+
+def test_baseline_values_skip_errors_and_unused_and_pair_by_case(store: Store) -> None:
+    run = store.begin_run("c" * 40, FP, seed=1, tool_version="0.1.0")
+    rows = trials("pfepfp", cases=["a", "a", "a", "b", "b", "b"])
+    rows[4]["score"] = 0.5  # a scored trial counts with its score
+    rows[5]["used"] = False  # in flight at the stop: recorded, not used
+    store.record_eval(run, result(cases=2, epochs=3), rows)
+    store.finish_run(run)
+    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    assert base is not None
+    assert base.values == [1.0, 0.0, 1.0, 0.5]
+    assert base.case_means == {"a": 0.5, "b": 0.75}
+    assert base.cases == 2 and base.epochs == 3
+
+
+def test_newest_matching_run_wins(store: Store) -> None:
+    record_run(store, "1" * 40)
+    newest = record_run(store, "2" * 40)
+    record_run(store, "3" * 40, finish=False)  # incomplete: never a baseline
+    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    assert base is not None and base.run_id == newest
+    older = store.latest_baseline("evals/test_a.py::test_a", FP, None, exclude_commit="2" * 40)
+    assert older is not None and older.commit == "1" * 40
+
+
+def test_fingerprints_match_on_the_eval_layers_only(store: Store) -> None:
+    run = record_run(store)
+    prompt_edited = {**FP, "prompt": "q2"}
+    node = "evals/test_a.py::test_a"
+    assert store.latest_baseline(node, prompt_edited, None) is None  # unmarked eval: all layers
+    assert store.latest_baseline(node, prompt_edited, ["prompt"]) is None
+    found = store.latest_baseline(node, prompt_edited, ["model", "tools"])
+    assert found is not None and found.run_id == run
+    assert store.latest_baseline(node, prompt_edited, []) is None  # empty = all layers
+
+
+def test_a_layer_unknown_to_the_old_run_does_not_match(store: Store) -> None:
+    record_run(store, fps={"prompt": "q1"})
+    assert store.latest_baseline("evals/test_a.py::test_a", {"prompt": "q1", "safety": "s"}, None) is None
+    with pytest.raises(ValueError, match="no fingerprint for layer"):
+        store.latest_baseline("evals/test_a.py::test_a", {"prompt": "q1"}, ["safety"])
+
+
+def test_error_verdicts_and_all_error_evals_are_not_baselines(store: Store) -> None:
+    good = record_run(store, "1" * 40)
+    run = store.begin_run("2" * 40, FP, seed=1, tool_version="0.1.0")
+    store.record_eval(run, result(verdict="ERROR"), trials("pfee"))
+    store.finish_run(run)
+    run = store.begin_run("3" * 40, FP, seed=1, tool_version="0.1.0")
+    store.record_eval(run, result(verdict="FAIL"), trials("eeee"))
+    store.finish_run(run)
+    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    assert base is not None and base.run_id == good
+
+
+def test_other_nodeids_are_not_baselines(store: Store) -> None:
+    record_run(store, nodeid="evals/test_b.py::test_b")
+    assert store.latest_baseline("evals/test_a.py::test_a", FP, None) is None
+    assert store.nodeids() == ["evals/test_b.py::test_b"]
+
+
+def test_record_eval_is_one_transaction(store: Store) -> None:
+    run = store.begin_run("a" * 40, FP, seed=1, tool_version="0.1.0")
+    bad = trials("pp")
+    bad[1] = {**bad[1], "index": 0}  # duplicate trial index: the whole eval must not land
+    with pytest.raises(StoreError):
+        store.record_eval(run, result(), bad)
+    assert store.evals_of(run) == []
+    with pytest.raises(ValueError, match="missing"):
+        store.record_eval(run, result(), [{"index": 0}])
+    store.record_eval(run, result(), trials("pp"))
+    assert [e["nodeid"] for e in store.evals_of(run)] == ["evals/test_a.py::test_a"]
+
+
+def test_recording_into_a_pruned_run_says_so(store: Store) -> None:
+    with pytest.raises(StoreError, match="run 99 is not in the store"):
+        store.record_eval(99, result(), trials("p"))
+    with pytest.raises(StoreError, match="run 99 is not in the store"):
+        store.finish_run(99)
+
+
+def test_evals_of_round_trips_the_result(store: Store) -> None:
+    run = record_run(store)
+    assert store.evals_of(run) == [result()]
+    (info,) = store.runs()
+    assert (info.id, info.complete, info.evals, info.fingerprints, info.seed) == (run, True, 1, FP, 1)
+    assert info.finished is not None and info.finished >= info.started
+
+
+def test_a_hundred_thousand_trials_write_and_read(store: Store) -> None:
+    run = store.begin_run("a" * 40, FP, seed=1, tool_version="0.1.0")
+    rows = [{"index": i, "case_id": f"case-{i % 500}", "epoch": i // 500, "seed": i, "outcome": "pass" if i % 4 else "fail",
+             "score": None, "error_kind": None, "used": True} for i in range(100_000)]
+    store.record_eval(run, result(n=100_000, budget=100_000), rows)
+    store.finish_run(run)
+    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    assert base is not None
+    assert len(base.values) == 100_000 and sum(base.values) == 75_000
+    assert len(base.case_means) == 500
+
+
+# ------------------------------------------------------------ bad files, versions
+
+
+def test_a_file_that_is_not_sqlite_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    path.write_text("not a database, just text " * 50)
+    with pytest.raises(StoreError, match=r"store\.sqlite: not a pytest-rollout store"):
+        Store(path)
+
+
+def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER)")
+    with pytest.raises(StoreError, match=r"app\.db: an SQLite database that is not a pytest-rollout store"):
+        Store(path)
+
+
+def test_a_newer_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreError) as info:
+        Store(path)
+    assert str(info.value) == (
+        f"{path}: written by a newer pytest-rollout (schema 99 > {SCHEMA_VERSION}): "
+        "upgrade pytest-rollout, or point --rollout-store elsewhere"
+    )
+
+
+def test_a_v1_store_opens_migrates_and_still_serves_its_baseline(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    version, ddl = MIGRATIONS[0]
+    assert version == 1
+    conn = sqlite3.connect(path)
+    for statement in ddl:
+        conn.execute(statement)
+    conn.execute("INSERT INTO runs (id, commit_sha, tool_version, seed, started, finished, complete) "
+                 "VALUES (1, ?, '0.0.9', 5, 1700000000.5, 1700000100.0, 1)", ("b" * 40,))
+    conn.executemany("INSERT INTO layer_fingerprints VALUES (1, ?, ?)", sorted(FP.items()))
+    conn.execute("INSERT INTO evals (id, run_id, nodeid, criterion, verdict, estimate, interval_lo, interval_hi, "
+                 "n, budget, result) VALUES (1, 1, 'evals/test_a.py::test_a', 'pass_rate', 'PASS', 0.5, 0.1, 0.9, "
+                 "2, 10, ?)", (json.dumps(result()),))
+    conn.executemany("INSERT INTO trials (eval_id, idx, epoch, seed, outcome, used) VALUES (1, ?, 0, ?, ?, 1)",
+                     [(0, 10, "pass"), (1, 11, "fail")])
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+    with Store(path) as store:
+        base = store.latest_baseline("evals/test_a.py::test_a", FP, ["prompt"])
+        assert base is not None and base.commit == "b" * 40 and base.values == [1.0, 0.0]
+        (info,) = store.runs()
+        assert info.uid.startswith("v1:" + "b" * 40)
+        record_run(store, "c" * 40)  # and the migrated store takes new runs
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"runs_uid", "evals_nodeid"} <= names
+
+
+# ------------------------------------------------------------- real processes
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from pytest_rollout.store import Store
+path, me, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.001)
+with Store(path) as store:
+    run = store.begin_run(f"{me:040d}", {"prompt": "q"}, seed=me, tool_version="test")
+    for e in range(50):
+        result = {"nodeid": f"evals/test_{e}.py::test", "criterion": "pass_rate", "verdict": "PASS",
+                  "n": 20, "budget": 20, "seed": me}
+        rows = [{"index": i, "case_id": None, "epoch": 0, "seed": i, "outcome": "pass", "score": None,
+                 "error_kind": None, "used": True} for i in range(20)]
+        store.record_eval(run, result, rows)
+    store.finish_run(run)
+"""
+
+
+def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
+    path, go = tmp_path / "store.sqlite", tmp_path / "go"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(me), str(go)], stderr=subprocess.PIPE, text=True)
+        for me in range(4)
+    ]
+    time.sleep(0.3)  # let them all start (and race on creating the schema)
+    go.touch()
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*), sum(complete) FROM runs").fetchone() == (4, 4)
+    assert conn.execute("SELECT count(*) FROM evals").fetchone()[0] == 4 * 50
+    assert conn.execute("SELECT count(*) FROM trials").fetchone()[0] == 4 * 50 * 20
+    per_run = conn.execute("SELECT count(*) FROM evals GROUP BY run_id").fetchall()
+    assert per_run == [(50,)] * 4
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+from pytest_rollout.store import Store
+store = Store(Path(sys.argv[1]))
+run = store.begin_run("d" * 40, {"prompt": "q"}, seed=9, tool_version="test")
+for e in range(3):
+    rows = [{"index": i, "case_id": None, "epoch": 0, "seed": i, "outcome": "fail", "score": None,
+             "error_kind": None, "used": True} for i in range(10)]
+    store.record_eval(run, {"nodeid": "evals/test_a.py::test_a", "criterion": "pass_rate", "verdict": "FAIL",
+                            "n": 10, "budget": 10, "seed": 9}, rows)
+# Die in the middle of a write transaction, holding the write lock.
+store._conn.execute("BEGIN IMMEDIATE")
+store._conn.execute("UPDATE runs SET complete = 1")
+store._conn.execute("DELETE FROM trials")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
+def test_a_run_killed_mid_way_stays_readable_and_incomplete(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite"
+    with Store(path) as store:
+        good = record_run(store, "1" * 40, {"prompt": "q"})
+    proc = run_python(KILLED, str(path), check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with Store(path) as store:
+        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        killed = next(r for r in store.runs() if r.commit == "d" * 40)
+        assert not killed.complete and killed.evals == 3  # committed evals survive, the torn write does not
+        base = store.latest_baseline("evals/test_a.py::test_a", {"prompt": "q"}, None)
+        assert base is not None and base.run_id == good
+        record_run(store, "2" * 40, {"prompt": "q"})  # the lock died with the process
+
+
+# --------------------------------------------------------- export, import, prune
+
+
+def test_export_import_round_trip_is_idempotent(store: Store, tmp_path: Path) -> None:
+    run = store.begin_run("a" * 40, FP, seed=3, tool_version="0.1.0")
+    rows = trials("pfe", cases=["x", "x", "y"])
+    rows[0]["score"] = 0.25
+    store.record_eval(run, result(), rows)
+    store.record_eval(run, result("evals/test_b.py::test_b"), trials("f"))
+    store.finish_run(run)
+    record_run(store, "b" * 40, finish=False)  # incomplete runs are not exported
+    buf = io.StringIO()
+    assert store.export_jsonl(buf) == 1
+    text = buf.getvalue()
+    assert len(text.splitlines()) == 1
+
+    with Store(tmp_path / "other.sqlite") as other:
+        assert other.import_jsonl(io.StringIO(text)) == 1
+        assert other.import_jsonl(io.StringIO(text + text)) == 0
+        (info,) = other.runs()
+        assert info.complete and info.fingerprints == FP and info.seed == 3
+        assert other.evals_of(info.id) == store.evals_of(run)
+        again = io.StringIO()
+        other.export_jsonl(again)
+        assert again.getvalue() == text
+        mine = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+        theirs = other.latest_baseline("evals/test_a.py::test_a", FP, None)
+        assert mine is not None and theirs is not None
+        assert (theirs.values, theirs.case_means) == (mine.values, mine.case_means) == ([0.25, 0.0], {"x": 0.125})
+    assert store.import_jsonl(io.StringIO(text)) == 0  # into the store it came from
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("{not json", "not JSON"),
+    ('{"kind": "something"}', "not an exported run"),
+    ('{"kind": "pytest-rollout.run", "format": 7}', "export format 7 is newer"),
+    ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u"}', "field 'commit' missing"),
+])
+def test_import_names_the_line_of_a_bad_record(store: Store, tmp_path: Path, line: str, message: str) -> None:
+    buf = io.StringIO()
+    record_run(store)
+    store.export_jsonl(buf)
+    path = tmp_path / "runs.jsonl"
+    path.write_text(buf.getvalue().replace('"uid":"', '"uid":"x') + "\n" + line + "\n")
+    with Store(tmp_path / "other.sqlite") as other, path.open() as fh:
+        with pytest.raises(StoreError, match=rf"runs\.jsonl:3: {message}"):
+            other.import_jsonl(fh)
+        assert len(other.runs()) == 1  # the good line before it was imported
+
+
+def test_prune_keeps_the_newest_complete_runs(store: Store) -> None:
+    dead = record_run(store, "0" * 40, finish=False)
+    old = [record_run(store, f"{i}" * 40) for i in (1, 2, 3)]
+    live = record_run(store, "4" * 40, finish=False)  # started after the newest kept run: may be running
+    assert store.prune(keep=2) == 2
+    assert {r.id for r in store.runs()} == {old[1], old[2], live}
+    assert dead not in {r.id for r in store.runs()}
+    assert store.prune(keep=2) == 0
+    with pytest.raises(ValueError, match="at least 1"):
+        store.prune(keep=0)
+
+
+def test_prune_cascades_to_evals_and_trials(store: Store) -> None:
+    record_run(store, "1" * 40)
+    record_run(store, "2" * 40)
+    store.prune(keep=1)
+    conn = store._conn
+    assert conn.execute("SELECT count(*) FROM evals").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM trials").fetchone()[0] == 4
+    assert conn.execute("SELECT count(*) FROM layer_fingerprints").fetchone()[0] == len(FP)
+
+
+def test_no_pytest_or_scipy_import() -> None:
+    proc = run_python("import sys, pytest_rollout.store; print(sorted(m for m in ('pytest', 'scipy') if m in sys.modules))")
+    assert proc.stdout.strip() == "[]"
+
