@@ -121,7 +121,7 @@ def design_for(
       because delta itself is the indifference zone.
     - ``cases=True`` (units are case means over epochs): ``pass_rate`` uses the betting test
       too. The SPRT stays valid on case means but bets as if they were 0/1 trials; the
-      plug-in bet adapts to their smaller variance (benchmarks: 0.77x against 1.29x the
+      plug-in bet adapts to their smaller variance (bench_stats: about 0.75x against 1.25x the
       fixed-n number of cases at case sd 0.2, 3 epochs).
     """
     _check_common(criterion, threshold, margin, alpha, beta, budget)
