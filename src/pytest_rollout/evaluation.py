@@ -71,7 +71,9 @@ def run_eval(
     criterion = spec.criterion or "pass_rate"
     alpha = verdicts.family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
     beta = 1 - spec.resolved_power
-    design = verdicts.design_for(criterion, spec.threshold or 0.0, spec.margin, alpha, beta, spec.units_budget)
+    design = verdicts.design_for(
+        criterion, spec.threshold or 0.0, spec.margin, alpha, beta, spec.units_budget, cases=bool(spec.cases)
+    )
     monitor = verdicts.Monitor(design)
     run = trials.run_trials(
         call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=seed, nodeid=nodeid,
