@@ -177,9 +177,9 @@ def test_without_gate_the_plugin_is_inert(pytester: pytest.Pytester) -> None:
 
 def test_disabled_with_p_no(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("import pytest\n@pytest.mark.layer('prompt')\ndef test_x():\n    pass\n")
-    res = pytester.runpytest("-p", "no:rollout", "--strict-markers")
+    res = pytester.runpytest_subprocess("-p", "no:rollout", "--strict-markers")
     assert res.ret == pytest.ExitCode.INTERRUPTED  # marker unknown without the plugin
-    res = pytester.runpytest("-p", "no:rollout")
+    res = pytester.runpytest_subprocess("-p", "no:rollout")
     res.assert_outcomes(passed=1)
 
 
