@@ -2,7 +2,7 @@
 
 Plain ``subprocess`` rather than GitPython on this path: the pre-push check must
 answer well under a second, GitPython's import alone costs ~90 ms, and what we
-need is exactly two plumbing commands (``diff --name-status -z -M`` and
+need is exactly two plumbing commands (``diff-tree -r -z -M`` and
 ``cat-file --batch``). Every call is checked: a failing git is a ``GitError``,
 never an empty answer (the pytest-picked anti-pattern in STYLE.md).
 """
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 _ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 
@@ -86,3 +88,82 @@ def read_blobs(repo: Path | str, specs: Iterable[str], max_bytes: int | None = N
         keep = max_bytes is None or size <= max_bytes
         result[spec] = Blob(spec, sha, typ, size, data if keep else None)
     return result
+
+
+def read_blobs_capped(repo: Path | str, specs: Iterable[str], max_bytes: int) -> dict[str, Blob]:
+    """``read_blobs`` that streams: objects over ``max_bytes`` are skipped, never held.
+
+    ``read_blobs`` captures all of ``cat-file``'s output at once, so one
+    committed multi-gigabyte file in a watched folder would be read into memory
+    just to be refused. Here the content of such an object is drained in chunks
+    and dropped; memory stays bounded by ``max_bytes`` per kept object. Same
+    answers otherwise: oversize objects have ``data`` None, missing ones ``sha`` None.
+    """
+    from pytest_rollout.errors import GitError
+
+    specs = list(dict.fromkeys(specs))
+    if not specs:
+        return {}
+    payload = "".join(s + "\n" for s in specs).encode("utf-8", "surrogateescape")
+    cmd = ["git", "-C", str(repo), "-c", "core.quotepath=off", "cat-file", "--batch"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    stderr: list[bytes] = []
+    # A second thread feeds stdin and drains stderr, so no pipe can fill up
+    # while this one is blocked reading stdout.
+    feeder = threading.Thread(target=_feed, args=(proc, payload, stderr), daemon=True)
+    feeder.start()
+    assert proc.stdout is not None
+    with proc.stdout:
+        result = {}
+        for spec in specs:
+            blob = _read_batch_entry(proc.stdout, spec, max_bytes)
+            if blob is None:
+                break
+            result[spec] = blob
+    feeder.join()
+    if proc.wait() != 0 or len(result) != len(specs):
+        msg = b"".join(stderr).decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git cat-file --batch failed in {repo}: {msg[-1] if msg else proc.returncode}")
+    return result
+
+
+def _feed(proc: subprocess.Popen[bytes], payload: bytes, stderr: list[bytes]) -> None:
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        with proc.stdin:
+            proc.stdin.write(payload)
+    except BrokenPipeError:
+        pass  # git exited early; its exit status and stderr (read below) say why
+    stderr.append(proc.stderr.read())
+    proc.stderr.close()
+
+
+def _read_batch_entry(stream: IO[bytes], spec: str, max_bytes: int) -> Blob | None:
+    """One ``cat-file --batch`` answer from the stream; None if the stream ended early."""
+    header = stream.readline()
+    if not header.endswith(b"\n"):
+        return None
+    text = header[:-1].decode("utf-8", "surrogateescape")
+    if text.endswith(" missing") or text.endswith(" ambiguous"):
+        return Blob(spec, None, None, 0, None)
+    sha, typ, size_s = text.rsplit(" ", 2)
+    size = int(size_s)
+    if size <= max_bytes:
+        data: bytes | None = stream.read(size)
+        if data is None or len(data) != size:
+            return None
+    elif not _skip(stream, size):
+        return None
+    if stream.read(1) != b"\n":  # content is followed by a newline
+        return None
+    return Blob(spec, sha, typ, size, data if size <= max_bytes else None)
+
+
+def _skip(stream: IO[bytes], size: int) -> bool:
+    remaining = size
+    while remaining:
+        chunk = stream.read(min(remaining, 1 << 16))
+        if not chunk:
+            return False
+        remaining -= len(chunk)
+    return True
