@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from pytest_rollout.store import Store  # noqa: E402
+from pytest_rollout.store import Store
 
 FINGERPRINTS = {name: f"{name}-digest" for name in ("infra", "model", "params", "context", "prompt", "tools")}
 
@@ -88,9 +89,9 @@ def main() -> None:
     med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
     evals = args.trials // args.batch
     rows = evals * args.batch
-    print(f"store benchmark: {rows:,} trial rows, median of {args.repeats} (sqlite {__import__('sqlite3').sqlite_version})")
-    print(f"  record_eval, {evals} evals x {args.batch} trials: {med['write']:.3f} s = {rows / med['write']:,.0f} rows/s "
-          f"({1000 * med['write'] / evals:.1f} ms per eval)")
+    print(f"store benchmark: {rows:,} trial rows, median of {args.repeats} (sqlite {sqlite3.sqlite_version})")
+    print(f"  record_eval, {evals} evals x {args.batch} trials: {med['write']:.3f} s = "
+          f"{rows / med['write']:,.0f} rows/s ({1000 * med['write'] / evals:.1f} ms per eval)")
     print(f"  latest_baseline, one {args.batch}-trial eval among {evals}: {1000 * med['read']:.1f} ms")
     print(f"  record_eval, one eval of {args.trials:,} trials: {med['big_write']:.3f} s = "
           f"{args.trials / med['big_write']:,.0f} rows/s")

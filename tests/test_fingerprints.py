@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo
+
 from pytest_rollout.errors import ConfigParseError
 from pytest_rollout.fingerprints import digest, layer_fingerprints
 from pytest_rollout.settings import Settings
@@ -64,7 +64,8 @@ def test_every_layer_gets_a_sha256(git_repo: GitRepo, settings: Settings) -> Non
 def test_a_code_only_commit_moves_nothing(git_repo: GitRepo, settings: Settings) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"src/app.py": "print('hello, world')\n", "README.md": "docs\n"}, "code")
-    assert moved(layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings)) == []
+    assert moved(layer_fingerprints(git_repo.path, base, settings),
+                 layer_fingerprints(git_repo.path, head, settings)) == []
 
 
 def test_a_prompt_edit_moves_only_prompt(git_repo: GitRepo, settings: Settings) -> None:
@@ -77,7 +78,8 @@ def test_a_prompt_edit_moves_only_prompt(git_repo: GitRepo, settings: Settings) 
 def test_reformatting_a_yaml_config_moves_nothing(git_repo: GitRepo, settings: Settings) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"config/app.yaml": APP_REFORMATTED}, "reformat")
-    assert moved(layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings)) == []
+    assert moved(layer_fingerprints(git_repo.path, base, settings),
+                 layer_fingerprints(git_repo.path, head, settings)) == []
 
 
 def test_a_model_change_moves_only_model(git_repo: GitRepo, settings: Settings) -> None:
@@ -100,12 +102,13 @@ def test_unclassified_keys_are_ignored(git_repo: GitRepo) -> None:
     app = SEED_APP_BASE + "logging:\n  level: debug\n"
     head = git_repo.commit({"config/app.yaml": app.replace("chunk_size: 512", "chunk_size: 256")}, "unclassified")
     settings = SETTINGS["layer-map"]  # chunk_size has no rule in this map
-    assert moved(layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings)) == []
+    assert moved(layer_fingerprints(git_repo.path, base, settings),
+                 layer_fingerprints(git_repo.path, head, settings)) == []
 
 
 def test_adding_renaming_and_deleting_a_whole_file_moves_its_layer(git_repo: GitRepo, settings: Settings) -> None:
     base = seed_repo(git_repo)
-    steps = [
+    steps: list[dict[str, str | bytes | None]] = [
         {"prompts/few_shot.txt": "Q: hi\nA: hello\n"},
         {"prompts/few_shot.txt": None, "prompts/examples.txt": "Q: hi\nA: hello\n"},
         {"prompts/examples.txt": None},
@@ -134,7 +137,7 @@ def test_a_layer_without_config_hashes_nothing_consistently(git_repo: GitRepo) -
 def test_an_unparseable_config_fails_closed(git_repo: GitRepo, settings: Settings) -> None:
     seed_repo(git_repo)
     head = git_repo.commit({"config/app.yaml": "llm: [unclosed\n"}, "broken")
-    with pytest.raises(ConfigParseError, match="config/app.yaml"):
+    with pytest.raises(ConfigParseError, match=r"config/app\.yaml"):
         layer_fingerprints(git_repo.path, head, settings)
 
 

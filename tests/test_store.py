@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def record_run(store: Store, commit: str = "a" * 40, fps: dict[str, str] | None 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
+def store(tmp_path: Path) -> Iterator[Store]:
     with Store(tmp_path / ".rollout" / "store.sqlite") as s:
         yield s
 
@@ -182,8 +183,9 @@ def test_evals_of_round_trips_the_result(store: Store) -> None:
 
 def test_a_hundred_thousand_trials_write_and_read(store: Store) -> None:
     run = store.begin_run("a" * 40, FP, seed=1, tool_version="0.1.0")
-    rows = [{"index": i, "case_id": f"case-{i % 500}", "epoch": i // 500, "seed": i, "outcome": "pass" if i % 4 else "fail",
-             "score": None, "error_kind": None, "used": True} for i in range(100_000)]
+    rows = [{"index": i, "case_id": f"case-{i % 500}", "epoch": i // 500, "seed": i,
+             "outcome": "pass" if i % 4 else "fail", "score": None, "error_kind": None, "used": True}
+            for i in range(100_000)]
     store.record_eval(run, result(n=100_000, budget=100_000), rows)
     store.finish_run(run)
     base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
@@ -260,6 +262,7 @@ def test_a_v1_store_opens_migrates_and_still_serves_its_baseline(tmp_path: Path)
 
 WRITER = """
 import sys, time
+from collections.abc import Iterator
 from pathlib import Path
 from pytest_rollout.store import Store
 path, me, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
@@ -298,6 +301,7 @@ def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
 
 KILLED = """
 import os, signal, sys
+from collections.abc import Iterator
 from pathlib import Path
 from pytest_rollout.store import Store
 store = Store(Path(sys.argv[1]))
@@ -404,6 +408,7 @@ def test_prune_cascades_to_evals_and_trials(store: Store) -> None:
 
 
 def test_no_pytest_or_scipy_import() -> None:
-    proc = run_python("import sys, pytest_rollout.store; print(sorted(m for m in ('pytest', 'scipy') if m in sys.modules))")
+    proc = run_python("import sys, pytest_rollout.store; "
+                      "print(sorted(m for m in ('pytest', 'scipy', 'pydantic') if m in sys.modules))")
     assert proc.stdout.strip() == "[]"
 

@@ -169,7 +169,9 @@ def drop_sentence(base: Baseline, drop: tuple[float, int]) -> str:
     size, units = drop
     alpha, beta = base.alpha or DEFAULT_ERROR_RATE, base.beta or DEFAULT_ERROR_RATE
     epochs = base.epochs or 1
-    budget = f"{base.budget} trials" if not base.case_means else f"{units * epochs} trials ({units} cases x {epochs} epochs)"
+    budget = f"{base.budget} trials"
+    if base.case_means:
+        budget = f"{units * epochs} trials ({units} cases x {epochs} epochs)"
     basis = "paired by case" if base.case_means else "unpaired"
     rates = f"(alpha {alpha:.3g}, beta {beta:.3g}; {basis}, fixed-n normal approximation)"
     points = math.ceil(size * 100 - 1e-9)

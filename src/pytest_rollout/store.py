@@ -536,7 +536,7 @@ def _export_run(conn: sqlite3.Connection, run: RunInfo) -> dict[str, Any]:
     evals = []
     for eval_id, result in conn.execute("SELECT id, result FROM evals WHERE run_id = ? ORDER BY id", (run.id,)):
         trials = [
-            dict(zip(_TRIAL_KEYS, (idx, case_id, epoch, seed, outcome, score, kind, bool(used))))
+            dict(zip(_TRIAL_KEYS, (idx, case_id, epoch, seed, outcome, score, kind, bool(used)), strict=True))
             for idx, case_id, epoch, seed, outcome, score, kind, used in conn.execute(
                 "SELECT idx, case_id, epoch, seed, outcome, score, error_kind, used FROM trials "
                 "WHERE eval_id = ? ORDER BY idx", (eval_id,))
@@ -555,15 +555,17 @@ _RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+_EXPORT_HINT = "import a file written by `pytest-rollout baseline export`"
+
+
 def _parse_line(line: str, where: str) -> dict[str, Any]:
     """One exported run, checked enough that a wrong file fails with its line number."""
     try:
         doc = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise StoreError(f"{where}: not JSON ({exc.msg}): import a file written by `pytest-rollout baseline export`")
+        raise StoreError(f"{where}: not JSON ({exc.msg}): {_EXPORT_HINT}") from None
     if not isinstance(doc, dict) or doc.get("kind") != EXPORT_KIND:
-        raise StoreError(f"{where}: not an exported run (expected \"kind\": \"{EXPORT_KIND}\"): "
-                         "import a file written by `pytest-rollout baseline export`")
+        raise StoreError(f"{where}: not an exported run (expected \"kind\": \"{EXPORT_KIND}\"): {_EXPORT_HINT}")
     if not isinstance(doc.get("format"), int) or doc["format"] > EXPORT_FORMAT:
         raise StoreError(f"{where}: export format {doc.get('format')!r} is newer than this pytest-rollout reads "
                          f"({EXPORT_FORMAT}): upgrade pytest-rollout")
