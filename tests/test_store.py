@@ -372,6 +372,11 @@ def test_export_import_round_trip_is_idempotent(store: Store, tmp_path: Path) ->
     ('{"kind": "something"}', "not an exported run"),
     ('{"kind": "pytest-rollout.run", "format": 7}', "export format 7 is newer"),
     ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u"}', "field 'commit' missing"),
+    ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
+     '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n"}, "trials": []}]}', "missing field 'criterion'"),
+    ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
+     '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n", "criterion": "pass_rate", "verdict": "PASS", '
+     '"n": 1, "budget": 1}, "trials": [{"index": 0}]}]}', "trial record is missing"),
 ])
 def test_import_names_the_line_of_a_bad_record(store: Store, tmp_path: Path, line: str, message: str) -> None:
     buf = io.StringIO()

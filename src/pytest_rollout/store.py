@@ -388,9 +388,15 @@ class Store:
         name = getattr(fh, "name", "<input>")
         added = 0
         for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                doc = _parse_line(line, f"{name}:{lineno}")
+            if not line.strip():
+                continue
+            where = f"{name}:{lineno}"
+            doc = _parse_line(line, where)
+            try:
                 added += self._write(functools.partial(_import_run, doc=doc, path=self.path))
+            except (KeyError, TypeError, ValueError) as exc:
+                detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise StoreError(f"{where}: {detail}: {_EXPORT_HINT}") from None
         return added
 
     def prune(self, keep: int) -> int:
@@ -572,6 +578,8 @@ def _parse_line(line: str, where: str) -> dict[str, Any]:
     for key, typ in _RUN_FIELDS.items():
         if not isinstance(doc.get(key), typ):
             raise StoreError(f"{where}: field {key!r} missing or of the wrong type")
+    if not isinstance(doc.get("finished"), (int, float, type(None))):
+        raise StoreError(f"{where}: field 'finished' must be a number or null")
     for i, ev in enumerate(doc["evals"]):
         if not isinstance(ev, dict) or not isinstance(ev.get("result"), dict) or not isinstance(ev.get("trials"), list):
             raise StoreError(f"{where}: evals[{i}]: expected {{\"result\": {{...}}, \"trials\": [...]}}")
