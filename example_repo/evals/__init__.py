@@ -1,0 +1,1 @@
+"""Evals of the support assistant (a package, so tests can import ``evals.casebook``)."""
