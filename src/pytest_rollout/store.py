@@ -222,7 +222,13 @@ class Store:
             )
 
     def _migrate(self) -> None:
-        """Apply the missing migrations, one transaction each; safe when several processes race."""
+        """Apply the missing migrations, one transaction each; safe when several processes race.
+
+        An up-to-date store (the common case) takes no write lock: opening one per
+        eval must not queue behind other writers.
+        """
+        if self._pragma("user_version") == SCHEMA_VERSION:
+            return
         while self._write(self._next_migration):
             pass
 
