@@ -6,7 +6,7 @@ import pytest
 from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo
 
 from pytest_rollout.errors import ConfigParseError
-from pytest_rollout.fingerprints import digest, layer_fingerprints
+from pytest_rollout.fingerprints import digest, dirty_config, layer_fingerprints
 from pytest_rollout.settings import Settings
 
 LAYER_MAP = {
@@ -143,3 +143,17 @@ def test_an_unparseable_config_fails_closed(git_repo: GitRepo, settings: Setting
 
 def test_digest_ignores_entry_order() -> None:
     assert digest(["b", "a"]) == digest(["a", "b"]) != digest(["a"])
+
+
+def test_dirty_config_lists_uncommitted_watched_files(git_repo: GitRepo) -> None:
+    seed_repo(git_repo)
+    settings = SETTINGS["layer-map"]
+    assert dirty_config(git_repo.path, settings) == []
+    git_repo.write({"src/app.py": "print('wip')\n", "notes.txt": "todo\n"})  # not config
+    assert dirty_config(git_repo.path, settings) == []
+    git_repo.write({"prompts/new prompt.txt": "draft\n", "deploy/serving.yaml": None})
+    git_repo.repo.git.add("deploy/serving.yaml")
+    git_repo.write({"config/app.yaml": SEED_APP_BASE.replace("0.2", "0.3")})
+    expected = ["config/app.yaml", "deploy/serving.yaml", "prompts/new prompt.txt"]
+    assert dirty_config(git_repo.path, settings) == expected
+    assert dirty_config(git_repo.path / "prompts", settings) == expected  # paths stay repo-relative

@@ -46,6 +46,26 @@ def layer_fingerprints(repo: Path, commit: str, settings: Settings) -> dict[str,
     return {layer: digest(lines) for layer, lines in entries.items()}
 
 
+def dirty_config(repo: Path, settings: Settings) -> list[str]:
+    """Watched files whose work tree differs from HEAD (modified, staged, deleted or untracked).
+
+    Why: a recorded run is labelled with HEAD's fingerprints, but its evals ran
+    against the work tree. An uncommitted prompt edit would store outcomes of one
+    prompt under the fingerprint of another, and a later release would compare
+    against the wrong baseline. ``--rollout-record`` should refuse while this is
+    non-empty. Structured files count even when only unclassified keys changed:
+    telling them apart would need a parse of both sides, and "commit first" is
+    the right answer for a baseline anyway.
+    """
+    from pytest_rollout.gitio import run_git
+    from pytest_rollout.layers import LayerMap
+
+    lmap = LayerMap.from_settings(settings)
+    out = run_git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+    paths = [rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if len(rec) > 3]
+    return sorted(p for p in paths if lmap.watches(p))
+
+
 def digest(entries: list[str]) -> str:
     """sha256 of the sorted entries, one per line: independent of file and key order."""
     h = hashlib.sha256(SCHEME)
