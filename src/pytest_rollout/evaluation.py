@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_rollout.models import EvalResult
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     import pytest
 
     from pytest_rollout.evalspec import EvalSpec
-    from pytest_rollout.plugin import SessionState
-    from pytest_rollout.trials import RunResult, Trial
+    from pytest_rollout.store import Baseline
+    from pytest_rollout.trials import RunResult, Trial, TrialRecord
 
 CRITERION_LABEL = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
 
@@ -35,18 +36,28 @@ def failure_text(result: EvalResult) -> str:
     return "\n".join(lines)
 
 
-def run_eval_item(
-    item: pytest.Function, spec: EvalSpec, layers: Sequence[str], state: SessionState, config: pytest.Config
-) -> EvalResult:
-    from pytest_rollout.plugin import setting
+@dataclass(frozen=True)
+class EvalOptions:
+    """Session-wide inputs of one eval run."""
 
+    seed: int
+    family_size: int = 1
+    correction: str = "bonferroni"
+    baseline: Baseline | None = None
+    missing_baseline: str | None = None  # why there is none (with the command that records one)
+    recording: bool = False
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    result: EvalResult
+    records: list[TrialRecord]
+
+
+def run_eval_item(item: pytest.Function, spec: EvalSpec, layers: Sequence[str], opts: EvalOptions) -> EvalRun:
     call = bind_test_body(item.obj, item.funcargs)
-    correction = setting(config, "rollout_correction") or "bonferroni"
-    return run_eval(
-        call, spec, nodeid=item.nodeid, layers=tuple(layers), seed=state.seed,
-        family_size=max(state.eval_count, 1), correction=correction,
-        is_async=inspect.iscoroutinefunction(item.obj),
-    )
+    return run_eval(call, spec, nodeid=item.nodeid, layers=tuple(layers), opts=opts,
+                    is_async=inspect.iscoroutinefunction(item.obj))
 
 
 def bind_test_body(func: Callable[..., Any], funcargs: dict[str, Any]) -> Callable[[Trial], Any]:
@@ -62,63 +73,160 @@ def bind_test_body(func: Callable[..., Any], funcargs: dict[str, Any]) -> Callab
     return call
 
 
+class _Comparison:
+    """``max_regression``: pairs each unit with the baseline (by case id, else by index)."""
+
+    def __init__(self, baseline: Baseline, unit_ids: list[str] | None, monitor_for: Callable[[int], Any]) -> None:
+        self.baseline = baseline
+        self.paired = unit_ids is not None and bool(baseline.case_means)
+        if self.paired:
+            assert unit_ids is not None
+            self.refs = [baseline.case_means.get(cid) for cid in unit_ids]
+            self.added = sum(1 for r in self.refs if r is None)
+            self.removed = len(set(baseline.case_means) - set(unit_ids))
+        else:
+            self.refs = list(baseline.values)
+            self.added = self.removed = 0
+        self.pairable = sum(1 for r in self.refs if r is not None)
+        self.monitor = monitor_for(max(self.pairable, 1))
+        self.fed = 0
+
+    def update(self, index: int, x: float) -> None:
+        from pytest_rollout.verdicts import regression_unit
+
+        ref = self.refs[index] if index < len(self.refs) else None
+        if ref is not None:
+            self.monitor.update(regression_unit(x, ref))
+            self.fed += 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self.fed >= self.pairable
+
+
 def run_eval(
-    call: Callable[[Trial], Any], spec: EvalSpec, *, nodeid: str, layers: tuple[str, ...], seed: int,
-    family_size: int, correction: str, is_async: bool,
-) -> EvalResult:
+    call: Callable[[Trial], Any], spec: EvalSpec, *, nodeid: str, layers: tuple[str, ...], opts: EvalOptions,
+    is_async: bool,
+) -> EvalRun:
     from pytest_rollout import trials, verdicts
 
-    criterion = spec.criterion or "pass_rate"
-    alpha = verdicts.family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
+    alpha = verdicts.family_alpha(1 - spec.confidence, opts.family_size, opts.correction)  # type: ignore[arg-type]
     beta = 1 - spec.resolved_power
-    design = verdicts.design_for(
-        criterion, spec.threshold or 0.0, spec.margin, alpha, beta, spec.units_budget, cases=bool(spec.cases)
-    )
-    monitor = verdicts.Monitor(design)
+    compare = spec.max_regression is not None and opts.baseline is not None
+    if spec.criterion and compare:
+        alpha /= 2  # two criteria must both hold: split the false-FAIL rate between them
+    absolute = None
+    if spec.criterion:
+        design = verdicts.design_for(spec.criterion, spec.threshold or 0.0, spec.margin, alpha, beta,
+                                     spec.units_budget, cases=bool(spec.cases))
+        absolute = verdicts.Monitor(design)
+    comparison = None
+    if compare:
+        assert opts.baseline is not None and spec.max_regression is not None
+        ids = [c.id for c in trials.case_order(spec.cases, opts.seed, nodeid)][: spec.units_budget] if spec.cases else None
+        delta = spec.max_regression
+        comparison = _Comparison(opts.baseline, ids, lambda n: verdicts.Monitor(
+            verdicts.design_for("max_regression", delta, spec.margin, alpha, beta, n)))
+    if absolute is None and comparison is None and not opts.recording:
+        return EvalRun(no_baseline_result(nodeid, layers, spec, opts), [])
+    feed = _feeder(absolute, comparison)
     run = trials.run_trials(
-        call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=seed, nodeid=nodeid,
+        call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=opts.seed, nodeid=nodeid,
         cases=spec.cases, epochs=spec.epochs, concurrency=spec.concurrency, timeout=spec.timeout,
-        max_error_rate=spec.max_error_rate, feed=monitor.update,
+        max_error_rate=spec.max_error_rate, feed=feed,
     )
-    verdict = _verdict(run, monitor, spec)
-    return _result(nodeid, layers, criterion, spec, design, monitor, run, verdict, seed)
+    verdict = _verdict(run, spec, absolute, comparison, opts)
+    return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)
 
 
-def _verdict(run: RunResult, monitor: Any, spec: EvalSpec) -> str:
-    """ERROR past the error budget (never PASS); else the rule's verdict or INCONCLUSIVE.
+def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[float], str | None]:
+    """Feed each unit to every criterion; stop at the first FAIL or when all are settled."""
+    index = 0
+
+    def feed(x: float) -> str | None:
+        nonlocal index
+        if absolute is not None:
+            absolute.update(x)
+        if comparison is not None:
+            comparison.update(index, x)
+        index += 1
+        states = [m.decided for m in (absolute, comparison and comparison.monitor) if m is not None]
+        if "FAIL" in states:
+            return "FAIL"
+        if comparison is not None and comparison.exhausted and comparison.monitor.decided is None:
+            return None if absolute is not None and absolute.decided is None else "EXHAUSTED"
+        return "PASS" if states and all(s == "PASS" for s in states) else None
+
+    return feed
+
+
+def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: _Comparison | None, opts: EvalOptions) -> str:
+    """ERROR past the error budget (never PASS); else every criterion must PASS.
 
     Only the consumed prefix counts (``used`` records), so the verdict never depends
     on which trials happened to be in flight at the stop.
     """
     if run.aborted_for_errors or (run.completed and run.errors / run.completed > spec.max_error_rate):
         return "ERROR"
-    if monitor.decided is not None:
-        return str(monitor.decided)
-    if monitor.n == 0:
+    monitors = [m for m in (absolute, comparison and comparison.monitor) if m is not None]
+    if not monitors:
+        return "NO_BASELINE"  # recording a max_regression eval that has nothing to compare with yet
+    if all(m.n == 0 for m in monitors):
         return "ERROR"
-    return str(monitor.finish())
+    verdicts = [m.finish() for m in monitors]
+    if "FAIL" in verdicts:
+        return "FAIL"
+    return "PASS" if all(v == "PASS" for v in verdicts) else "INCONCLUSIVE"
+
+
+def no_baseline_result(nodeid: str, layers: tuple[str, ...], spec: EvalSpec, opts: EvalOptions) -> EvalResult:
+    """NO_BASELINE without spending a trial: the message says which command records one."""
+    result = EvalResult(
+        nodeid=nodeid, layers=list(layers), verdict="NO_BASELINE", criterion="max_regression",
+        threshold=None, margin=spec.margin, confidence=spec.confidence, n=0, budget=spec.trials_budget,
+        seed=opts.seed,
+    )
+    return result.model_copy(update={"line": opts.missing_baseline or "no baseline"})
 
 
 def _result(
-    nodeid: str, layers: tuple[str, ...], criterion: str, spec: EvalSpec, design: Any, monitor: Any,
-    run: RunResult, verdict: str, seed: int,
+    nodeid: str, layers: tuple[str, ...], spec: EvalSpec, absolute: Any, comparison: _Comparison | None,
+    run: RunResult, verdict: str, opts: EvalOptions,
 ) -> EvalResult:
+    from pytest_rollout.verdicts import to_difference
+
     used = [r for r in run.records if r.used]
-    interval = monitor.interval(spec.confidence) if monitor.n else None
-    estimate = monitor.estimate if monitor.n else None
+    main = absolute or (comparison.monitor if comparison else None)
+    fields: dict[str, Any] = {}
+    if absolute is not None and absolute.n:
+        fields.update(estimate=absolute.estimate, interval=absolute.interval(spec.confidence))
+    if comparison is not None and comparison.monitor.n:
+        lo, hi = comparison.monitor.interval(spec.confidence)
+        fields.update(change=to_difference(comparison.monitor.estimate),
+                      change_interval=(to_difference(lo), to_difference(hi)))
+    if comparison is not None:
+        fields.update(baseline_commit=comparison.baseline.commit, baseline_cases=comparison.baseline.cases or None)
+    ps = [m.p_value() for m in (absolute, comparison and comparison.monitor) if m is not None]
     result = EvalResult(
-        nodeid=nodeid, layers=list(layers), verdict=verdict, criterion=criterion,  # type: ignore[arg-type]
-        threshold=spec.threshold, margin=spec.margin, confidence=spec.confidence,
-        alpha=design.alpha, beta=design.beta, estimate=estimate, interval=interval,
+        nodeid=nodeid, layers=list(layers), verdict=verdict,  # type: ignore[arg-type]
+        criterion=spec.criterion or "max_regression", threshold=spec.threshold, margin=spec.margin,
+        confidence=spec.confidence, alpha=main.design.alpha if main else None,
+        beta=main.design.beta if main else None,
         n=run.completed, budget=spec.trials_budget,
         passes=sum(1 for r in used if r.outcome == "pass"),
         failures=sum(1 for r in used if r.outcome == "fail"),
-        errors=run.errors,
-        cases=monitor.n if spec.cases else None, epochs=spec.epochs if spec.cases else None,
-        stopped_early=run.stopped_early, seed=seed, p_value=monitor.p_value(),
-        failing_trials=_failing(used),
+        errors=run.errors, cases=run.units_used if spec.cases else None,
+        epochs=spec.epochs if spec.cases else None, stopped_early=run.stopped_early, seed=opts.seed,
+        p_value=min(1.0, len(ps) * min(ps)) if ps else None, failing_trials=_failing(used), **fields,
     )
-    return result.model_copy(update={"line": report_line(result, monitor.basis())})
+    return result.model_copy(update={"line": report_line(result, _basis(absolute, comparison), comparison, opts)})
+
+
+def _basis(absolute: Any, comparison: _Comparison | None) -> str:
+    parts = [absolute.basis()] if absolute is not None else []
+    if comparison is not None:
+        parts.append(comparison.monitor.basis())
+    return "; ".join(parts)
 
 
 def _failing(records: Sequence[Any]) -> list[str]:
@@ -131,16 +239,24 @@ def _failing(records: Sequence[Any]) -> list[str]:
     return out
 
 
-def report_line(result: EvalResult, basis: str) -> str:
+def report_line(
+    result: EvalResult, basis: str, comparison: _Comparison | None = None, opts: EvalOptions | None = None
+) -> str:
     """``pass rate 0.85 [0.74, 0.93] vs 0.80 (margin 0.05)  n=142/300, stopped early  (SPRT ...)``."""
-    label = CRITERION_LABEL.get(result.criterion, result.criterion)
-    if result.estimate is None or result.interval is None:
+    parts = []
+    if result.criterion != "max_regression" or result.estimate is not None:
+        label = CRITERION_LABEL.get(result.criterion, result.criterion)
         est = f"{label} n/a"
-    else:
-        lo, hi = result.interval
-        est = f"{label} {result.estimate:.2f} [{lo:.2f}, {hi:.2f}]"
-    if result.threshold is not None:
-        est += f" vs {result.threshold:.2f} (margin {result.margin:.2f})"
+        if result.estimate is not None and result.interval is not None:
+            lo, hi = result.interval
+            est = f"{label} {result.estimate:.2f} [{lo:.2f}, {hi:.2f}]"
+        if result.threshold is not None:
+            est += f" vs {result.threshold:.2f} (margin {result.margin:.2f})"
+        parts.append(est)
+    if comparison is not None:
+        parts.append(_change_text(result, comparison))
+    elif opts is not None and opts.missing_baseline and result.criterion != "max_regression":
+        parts.append("max_regression not checked: no baseline")
     size = f"n={result.n}/{result.budget}"
     if result.cases is not None:
         size = f"{result.cases} cases x {result.epochs} epochs, n={result.n}/{result.budget}"
@@ -148,7 +264,20 @@ def report_line(result: EvalResult, basis: str) -> str:
         size += ", stopped early"
     if result.errors:
         size += f", {result.errors} error trials"
-    return f"{est}  {size}  ({basis})"
+    return f"{'; '.join(parts)}  {size}  ({basis})"
+
+
+def _change_text(result: EvalResult, comparison: _Comparison) -> str:
+    b = comparison.baseline
+    if result.change is None or result.change_interval is None:
+        head = "change vs baseline n/a"
+    else:
+        lo, hi = result.change_interval
+        head = f"change vs baseline {result.change:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+    delta = -comparison.monitor.design.max_drop
+    how = f"paired on {comparison.fed} cases" if comparison.paired else f"unpaired, {comparison.fed} trial pairs"
+    extra = f", {comparison.added} new and {comparison.removed} dropped cases" if comparison.added or comparison.removed else ""
+    return f"{head} >= {delta:+.2f} ({how}{extra}, baseline {b.commit[:7]})"
 
 
 def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:

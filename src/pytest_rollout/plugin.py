@@ -40,6 +40,8 @@ class SessionState:
     evals: list[EvalResult] = field(default_factory=list)
     eval_count: int = 0
     annotations: list[str] = field(default_factory=list)
+    record_run: tuple[str, int] | None = None  # (store file, run id) with --rollout-record
+    baselines: Any = None  # BaselineContext, computed lazily in each process
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class SessionState:
             "diff": self.diff.model_dump(mode="json") if self.diff else None,
             "decision": self.decision.model_dump(mode="json") if self.decision else None,
             "forced_layers": list(self.forced_layers) if self.forced_layers is not None else None,
+            "record_run": list(self.record_run) if self.record_run else None,
         }
 
     @classmethod
@@ -54,7 +57,9 @@ class SessionState:
         from pytest_rollout.models import Decision, DiffResult
 
         forced = data.get("forced_layers")
+        record = data.get("record_run")
         return cls(
+            record_run=(record[0], record[1]) if record else None,
             gate=data["gate"], seed=data["seed"],
             diff=DiffResult.model_validate(data["diff"]) if data.get("diff") else None,
             decision=Decision.model_validate(data["decision"]) if data.get("decision") else None,
@@ -234,7 +239,28 @@ class RolloutPlugin:
                 _raise_usage(exc)
             state.diff, state.decision = res.diff, res.decision
             state.known_layers = res.loaded.settings.layer_names
+        if self.config.getoption("rollout_record", default=None):
+            try:
+                state.record_run = self._begin_recording(state.seed)
+            except RolloutError as exc:
+                _raise_usage(exc)
         return state
+
+    def _begin_recording(self, seed: int) -> tuple[str, int]:
+        """Open a run under HEAD (incomplete until the session ends normally)."""
+        from pytest_rollout import __version__
+        from pytest_rollout.fingerprints import layer_fingerprints
+        from pytest_rollout.refs import repo_root, resolve_window
+        from pytest_rollout.settings import load_settings
+        from pytest_rollout.store import Store, store_path
+
+        root = repo_root(self.config.rootpath)
+        settings = load_settings(root, setting(self.config, "rollout_config")).settings
+        head = resolve_window(root, "HEAD", "HEAD").head
+        path = store_path(root, setting(self.config, "rollout_store"))
+        with Store(path) as store:
+            run_id = store.begin_run(head, layer_fingerprints(root, head, settings), seed, __version__)
+        return str(path), run_id
 
     def _seed(self) -> int:
         value = setting(self.config, "rollout_seed")
@@ -306,6 +332,8 @@ class RolloutPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         state = config.stash[STATE_KEY]
+        if config.getoption("rollout_drift", default=None):
+            self._drift_only(config, items, state)
         if state.gate or state.forced_layers is not None:
             from pytest_rollout.selection import select
 
@@ -325,6 +353,14 @@ class RolloutPlugin:
         if state.gate:
             items.insert(0, GateItem.from_parent(session, name=GATE_NODE, nodeid=GATE_NODE))
 
+    def _drift_only(self, config: pytest.Config, items: list[pytest.Item], state: SessionState) -> None:
+        reason = "--rollout-drift runs only max_regression evals"
+        dropped = [it for it in items if SPEC_KEY in it.stash and it.stash[SPEC_KEY].max_regression is None]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [it for it in items if it not in dropped]
+            state.deselected.update({it.nodeid: reason for it in dropped})
+
     def _warn_small_budgets(self, items: list[pytest.Item], family_size: int) -> None:
         from pytest_rollout.evaluation import budget_warning
 
@@ -341,19 +377,96 @@ class RolloutPlugin:
         spec = pyfuncitem.stash.get(SPEC_KEY, None)
         if spec is None:
             return None
-        from pytest_rollout.evaluation import failure_text, run_eval_item
+        from pytest_rollout import evaluation
 
-        state = self.config.stash[STATE_KEY]
-        result = run_eval_item(pyfuncitem, spec, pyfuncitem.stash.get(LAYERS_KEY, ()), state, self.config)
+        layers = pyfuncitem.stash.get(LAYERS_KEY, ())
+        opts = self._eval_options(pyfuncitem.nodeid, spec, layers)
+        policy = setting(self.config, "rollout_missing_baseline") or "fail"
+        if opts.missing_baseline and not opts.recording and (policy == "fail" or spec.criterion is None):
+            if policy == "skip":
+                pytest.skip(opts.missing_baseline)
+            run = evaluation.EvalRun(evaluation.no_baseline_result(pyfuncitem.nodeid, layers, spec, opts), [])
+        else:
+            run = evaluation.run_eval_item(pyfuncitem, spec, layers, opts)
+        result = run.result
         pyfuncitem.stash[RESULT_KEY] = result
         pyfuncitem.user_properties.extend(
             (f"rollout_{k}", v) for k, v in (("verdict", result.verdict), ("estimate", result.estimate),
                                               ("interval", result.interval), ("n", result.n))
         )
-        if result.verdict != "PASS" and not (result.verdict == "INCONCLUSIVE" and
-                                             setting(self.config, "rollout_inconclusive") == "pass"):
-            pytest.fail(failure_text(result), pytrace=False)
+        self._record(run)
+        if not self._acceptable(result.verdict, opts):
+            pytest.fail(evaluation.failure_text(result), pytrace=False)
         return True
+
+    def _acceptable(self, verdict: str, opts: Any) -> bool:
+        if verdict == "PASS":
+            return True
+        if verdict == "INCONCLUSIVE":
+            return setting(self.config, "rollout_inconclusive") == "pass"
+        return verdict == "NO_BASELINE" and opts.recording  # recording the first baseline
+
+    def _eval_options(self, nodeid: str, spec: EvalSpec, layers: tuple[str, ...]) -> Any:
+        from pytest_rollout.evaluation import EvalOptions
+
+        state = self.config.stash[STATE_KEY]
+        baseline, missing = None, None
+        if spec.max_regression is not None:
+            ctx = self._baselines()
+            baseline = ctx.lookup(nodeid, layers)
+            missing = None if baseline is not None else ctx.missing(nodeid, layers)
+        return EvalOptions(
+            seed=state.seed, family_size=max(state.eval_count, 1),
+            correction=setting(self.config, "rollout_correction") or "bonferroni",
+            baseline=baseline, missing_baseline=missing, recording=state.record_run is not None,
+        )
+
+    def _baselines(self) -> Any:
+        state = self.config.stash[STATE_KEY]
+        if state.baselines is None:
+            from pytest_rollout.baselines import BaselineContext
+            from pytest_rollout.settings import load_settings
+            from pytest_rollout.store import store_path
+
+            root = _repo_root_or(self.config.rootpath)
+            try:
+                settings = load_settings(root, setting(self.config, "rollout_config")).settings
+                ref, label, problem = self._reference(root, settings, state)
+                state.baselines = BaselineContext(root, settings, store_path(root, setting(self.config, "rollout_store")),
+                                                  ref, label, problem)
+            except RolloutError as exc:
+                pytest.fail(f"rollout: {exc}", pytrace=False)
+        return state.baselines
+
+    def _reference(self, root: Path, settings: Any, state: SessionState) -> tuple[str | None, str, str | None]:
+        """The commit whose config a baseline must match: HEAD for drift, else the release's base."""
+        from pytest_rollout.errors import GitError
+        from pytest_rollout.refs import resolve_window
+
+        if self.config.getoption("rollout_drift", default=None):
+            head = resolve_window(root, "HEAD", "HEAD").head
+            return head, "HEAD (drift check)", None
+        if state.diff is not None and state.diff.merge_base:
+            return state.diff.merge_base, "the release's base", None
+        try:
+            window = resolve_window(root, setting(self.config, "rollout_base"), None, settings.base, os.environ)
+        except GitError as exc:
+            return None, "", f"{exc}; max_regression compares against the base commit's baseline"
+        return window.merge_base, "the release's base", None
+
+    def _record(self, run: Any) -> None:
+        state = self.config.stash[STATE_KEY]
+        if state.record_run is None or not run.records and run.result.verdict == "NO_BASELINE" and run.result.n == 0:
+            return
+        from pytest_rollout.store import Store
+
+        trials = [
+            {"index": r.index, "case_id": r.case_id, "epoch": r.epoch, "seed": r.seed, "outcome": r.outcome,
+             "score": r.score, "error_kind": r.error_kind, "used": r.used}
+            for r in run.records
+        ]
+        with Store(state.record_run[0]) as store:
+            store.record_eval(state.record_run[1], run.result.model_dump(mode="json"), trials)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -376,9 +489,16 @@ class RolloutPlugin:
         state = self.config.stash.get(STATE_KEY, None)
         if state is None:
             return
+        if state.baselines is not None:
+            state.baselines.close()
         if self.is_worker:
             self.config.workeroutput["rollout_deselected"] = state.deselected  # type: ignore[attr-defined]
             return
+        if state.record_run is not None and session.exitstatus in (0, 1, 5):
+            from pytest_rollout.store import Store
+
+            with Store(state.record_run[0]) as store:
+                store.finish_run(state.record_run[1])
         self._write_outputs(state)
 
     @pytest.hookimpl(optionalhook=True)

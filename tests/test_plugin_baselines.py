@@ -1,0 +1,111 @@
+"""Baselines for real: record at a base commit, compare a head against it (SQLite in tmp_path)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import GitRepo
+
+EVAL = """
+import pathlib, random
+import pytest, yaml
+
+RATES = {"m-good": 0.90, "m-twin": 0.90, "m-worse": 0.78}
+CASES = [{"id": f"c{i}", "difficulty": (i % 7) / 60} for i in range(300)]
+
+@pytest.fixture(scope="module")
+def model_rate():
+    return RATES[yaml.safe_load(pathlib.Path("config/app.yaml").read_text())["llm"]["model"]]
+
+@pytest.mark.layer("model")
+@pytest.mark.eval(trials=900, max_regression=0.05, cases=CASES, epochs=3)
+def test_quality(trial, model_rate):
+    assert random.Random(trial.seed).random() < model_rate - trial.case["difficulty"]
+"""
+
+APP = "llm:\n  model: {model}\n  temperature: 0.2\n"
+
+
+def _repo(repo: GitRepo, model: str = "m-good") -> str:
+    return repo.commit({"config/app.yaml": APP.format(model=model), "test_quality.py": EVAL}, "base")
+
+
+def _evals(pytester: pytest.Pytester, name: str = "r.json") -> dict[str, dict]:
+    doc = json.loads((pytester.path / name).read_text())
+    return {e["nodeid"].split("::")[1]: e for e in doc["evals"]}
+
+
+def test_record_then_compare(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base = _repo(pytester_repo)
+    rec = pytester.runpytest("--rollout-record", "--rollout-seed=1", f"--rollout-base={base}")
+    rec.assert_outcomes(passed=1)
+    store = pytester.path / ".rollout" / "store.sqlite"
+    assert store.exists()
+
+    # a code-only commit keeps the baseline valid; the same model passes
+    pytester_repo.commit({"README.md": "docs\n"}, "docs only")
+    same = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2", "--rollout-report=r.json")
+    same.assert_outcomes(passed=1)
+    e = _evals(pytester)["test_quality"]
+    assert e["verdict"] == "PASS" and e["baseline_commit"] == base
+    lo, hi = e["change_interval"]
+    assert lo <= 0.0 <= hi  # anytime-valid: covers the true change (none) even after an early stop
+    same.stdout.fnmatch_lines(["*change vs baseline * >= -0.05 (paired on * cases, baseline *)*"])
+
+
+def test_real_drop_fails(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base = _repo(pytester_repo)
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    pytester_repo.commit({"config/app.yaml": APP.format(model="m-worse")}, "swap model")
+    res = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=3", "--rollout-report=r.json")
+    res.assert_outcomes(failed=1)
+    e = _evals(pytester)["test_quality"]
+    assert e["verdict"] == "FAIL" and e["change"] < -0.05 and e["stopped_early"]
+    res.stdout.fnmatch_lines(["FAIL: change vs baseline -0.* >= -0.05 (paired on * cases, baseline *"])
+
+
+def test_prompt_edit_invalidates_baseline(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    _repo(pytester_repo)
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    # the eval measures the model layer: a model edit at the BASE moves its fingerprint
+    base2 = pytester_repo.commit({"config/app.yaml": APP.format(model="m-twin")}, "model twin")
+    pytester_repo.commit({"README.md": "x\n"}, "docs")
+    res = pytester.runpytest(f"--rollout-base={base2}", "--rollout-seed=2")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines([
+        "NO_BASELINE: no baseline for test_quality.py::test_quality in *store.sqlite with the config of the "
+        "release's base * (layers model): record one on that commit with `pytest --rollout-record`*"
+    ])
+
+
+def test_missing_baseline_fails_or_skips(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base = _repo(pytester_repo)
+    res = pytester.runpytest(f"--rollout-base={base}")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["NO_BASELINE: no baseline for *(no store yet)*"])
+    pytester.runpytest(f"--rollout-base={base}", "--rollout-missing-baseline=skip").assert_outcomes(skipped=1)
+
+
+def test_no_base_commit_says_how(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    _repo(pytester_repo)
+    res = pytester.runpytest()
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["NO_BASELINE: no baseline for *: no base ref to compare against: pass --base REF*"])
+
+
+def test_xdist_recording_and_drift(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    _repo(pytester_repo)
+    pytester.makepyfile(test_plain="import pytest\n@pytest.mark.eval(trials=100, pass_rate=0.5, margin=0.3)\n"
+                                   "def test_easy(trial):\n    pass\n")
+    pytester_repo.commit({}, "more")
+    rec = pytester.runpytest_subprocess("--rollout-record", "--rollout-seed=1", "-n", "2")
+    rec.assert_outcomes(passed=2)
+    db = sqlite3.connect(pytester.path / ".rollout" / "store.sqlite")
+    assert db.execute("select count(*), sum(complete) from runs").fetchone() == (1, 1)
+    assert db.execute("select count(*) from evals").fetchone() == (2,)
+    drift = pytester.runpytest("--rollout-drift", "--rollout-seed=9", "--rollout-report=r.json")
+    drift.assert_outcomes(passed=1, deselected=1)
+    assert _evals(pytester)["test_quality"]["verdict"] == "PASS"
