@@ -14,7 +14,7 @@ from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, seed_head
 from pytest_rollout import gitio
 from pytest_rollout.changes import DiffOutput, RawChange, diff_commits, diff_values, read_tree_configs, same_value
 from pytest_rollout.errors import ConfigParseError, GitError
-from pytest_rollout.parsers import Parsed, format_key
+from pytest_rollout.parsers import KeyPath, Parsed, format_key
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 Row = tuple[str, "str | None", str, Any, Any]
@@ -38,7 +38,7 @@ def only(out: DiffOutput) -> RawChange:
 
 
 def sha7(repo: GitRepo, rev: str, path: str) -> str:
-    return repo.repo.git.rev_parse(f"{rev}:{path}")[:7]
+    return str(repo.repo.git.rev_parse(f"{rev}:{path}"))[:7]
 
 
 # --------------------------------------------------------------------------- keys
@@ -77,7 +77,8 @@ def test_reformat_reorder_recomment_is_no_change(git_repo: GitRepo, path: str, b
 def test_identity_matched_insert_is_only_the_new_element(git_repo: GitRepo) -> None:
     tools = "tools:\n" + "".join(f"  - name: {n}\n    description: {n} tool\n" for n in ("search", "calc", "mail"))
     base = git_repo.commit({"tools.yaml": tools})
-    head = git_repo.commit({"tools.yaml": tools.replace("  - name: calc", "  - name: code\n    description: run code\n  - name: calc")})
+    inserted = tools.replace("  - name: calc", "  - name: code\n    description: run code\n  - name: calc")
+    head = git_repo.commit({"tools.yaml": inserted})
     out = diff(git_repo, base, head)
     assert rows(out) == [
         ("tools.yaml", "tools[name=code].description", "added", None, "run code"),
@@ -257,7 +258,8 @@ def test_non_utf8_at_head_fails_closed_and_at_base_warns(git_repo: GitRepo) -> N
     out = diff(git_repo, bad, fixed)
     assert only(out).key is None
     assert out.warnings == [
-        "a.yaml: cannot parse at base (line 1: not UTF-8 text (byte 0xe9 at offset 9)); treating the whole file as changed"
+        "a.yaml: cannot parse at base (line 1: not UTF-8 text (byte 0xe9 at offset 9)); "
+        "treating the whole file as changed"
     ]
 
 
@@ -331,7 +333,8 @@ def test_rename_without_edits_is_one_whole_file_change(git_repo: GitRepo) -> Non
     base = git_repo.commit({"config/old.yaml": LONG_YAML})
     head = git_repo.commit({"config/old.yaml": None, "config/new.yaml": LONG_YAML})
     change = only(diff(git_repo, base, head))
-    assert change == RawChange("config/new.yaml", None, "renamed", "config/old.yaml", "config/new.yaml", "config/old.yaml", 1)
+    old, new = "config/old.yaml", "config/new.yaml"
+    assert change == RawChange(new, None, "renamed", old, new, old_path=old, line=1)
 
 
 def test_rename_with_edits_adds_key_changes(git_repo: GitRepo) -> None:
@@ -405,8 +408,8 @@ def test_unknown_commit_is_a_git_error(git_repo: GitRepo) -> None:
 
 
 def test_diff_values_kinds_and_typed_equality() -> None:
-    old = {("a",): 1, ("b",): [1, 2], ("c",): "x", ("f",): float("nan")}
-    new = {("a",): True, ("b",): [1, 2], ("d",): None, ("f",): float("nan")}
+    old: dict[KeyPath, Any] = {("a",): 1, ("b",): [1, 2], ("c",): "x", ("f",): float("nan")}
+    new: dict[KeyPath, Any] = {("a",): True, ("b",): [1, 2], ("d",): None, ("f",): float("nan")}
     assert diff_values(old, new) == [
         (("a",), "modified", 1, True),
         (("c",), "deleted", "x", None),
@@ -419,9 +422,8 @@ def test_diff_values_kinds_and_typed_equality() -> None:
 
 
 def test_read_tree_configs(git_repo: GitRepo) -> None:
-    head = git_repo.commit(
-        {"config/app.yaml": "a: 1\n", "prompts/p.txt": "hi\n", "config/big.json": "[" + "1," * 100 + "1]", "src/x.py": ""}
-    )
+    files: dict[str, str | bytes | None] = {"config/app.yaml": "a: 1\n", "prompts/p.txt": "hi\n", "src/x.py": ""}
+    git_repo.write({**files, "config/big.json": "[" + "1," * 100 + "1]"})
     os.symlink("app.yaml", git_repo.path / "config/link.yaml")
     head = git_repo.commit()
     got = read_tree_configs(git_repo.path, head, lambda p: not p.endswith(".py"), max_bytes=100)

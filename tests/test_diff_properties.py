@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -136,7 +137,7 @@ def test_toml_styles_parse_equal(doc: dict[str, Any]) -> None:
     assert diff_values(parse("c.toml", toml_styles(doc)[1]).values, flatten(doc)) == []
 
 
-def apply(flat: dict[KeyPath, Any], changes: list[tuple[KeyPath, str, Any, Any]]) -> dict[KeyPath, Any]:
+def apply(flat: dict[KeyPath, Any], changes: Sequence[tuple[KeyPath, str, Any, Any]]) -> dict[KeyPath, Any]:
     out = dict(flat)
     for key, kind, old, new in changes:
         assert same_value(out.get(key), old)

@@ -97,7 +97,7 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, float):
         return a == b or (math.isnan(a) and math.isnan(b))
     if isinstance(a, list):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     return bool(a == b)
@@ -184,7 +184,7 @@ class _Differ:
             return self.added(new)
         if entry.status == "D" and old is not None:
             return self.deleted(old)
-        if old is None or new is None:  # pragma: no cover - parse_raw_diff guarantees both
+        if old is None or new is None:  # pragma: no cover - _parse_raw_diff guarantees both
             raise GitError(f"diff entry {entry} is missing a side")
         if entry.status == "R":
             return self.renamed(old, new)

@@ -169,7 +169,7 @@ def _flatten_plain(doc: Any) -> dict[KeyPath, Any]:
         if children is None:
             out[prefix] = value
         else:
-            stack.extend((prefix + (seg,), child) for seg, child in reversed(children))
+            stack.extend(((*prefix, seg), child) for seg, child in reversed(children))
     return out
 
 
@@ -178,7 +178,7 @@ def _children(value: Any) -> list[tuple[str, Any]] | None:
     if isinstance(value, dict) and value:
         return list(value.items())
     if isinstance(value, list) and _is_branch_list(value):
-        return list(zip(_list_segments(value), value))
+        return list(zip(_list_segments(value), value, strict=True))
     return None
 
 
@@ -234,6 +234,8 @@ def unflatten(values: dict[KeyPath, Any]) -> Any:
             node = node.setdefault(seg, {})
             if not isinstance(node, dict):
                 raise ValueError(f"conflicting key paths at {format_key(path)}")
+        if path[-1] in node:
+            raise ValueError(f"conflicting key paths at {format_key(path)}")
         node[path[-1]] = (_LEAF, value)
     return _build(tree)
 
@@ -305,9 +307,10 @@ def _index_form(doc: Any, path: KeyPath) -> KeyPath:
 
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
-class _ConfigLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _ConfigLoader(_BaseLoader):  # type: ignore[misc]
     """The safe loader (C-accelerated when available), plus local tags kept as data.
 
     By default every YAML file is watched, CloudFormation's ``!Ref`` or Ansible's
@@ -343,6 +346,8 @@ def _parse_yaml(path: str, text: str, max_aliases: int) -> Parsed:
         values = _flatten_plain(root)
 
         def key_of(knode: yaml.ScalarNode) -> str:
+            if knode.tag == _STR_TAG:  # nearly every key: skip the constructor
+                return str(knode.value)
             return _key_str(_plain(loader.construct_object(knode)))
 
         return Parsed(values, _complete_lines(values, _node_lines(root_node, root, key_of)))
@@ -494,11 +499,11 @@ def _node_lines(root_node: yaml.Node, root: Any, key_of: Callable[[yaml.ScalarNo
             for knode, vnode in reversed(pairs):
                 key = key_of(knode)
                 if key in value:
-                    stack.append((vnode, value[key], prefix + (key,), knode.start_mark.line + 1))
+                    stack.append((vnode, value[key], (*prefix, key), knode.start_mark.line + 1))
         elif isinstance(node, yaml.SequenceNode) and isinstance(value, list) and len(node.value) == len(value):
-            kids = list(zip(_list_segments(value), node.value, value))
+            kids = list(zip(_list_segments(value), node.value, value, strict=True))
             for seg, child, item in reversed(kids):
-                stack.append((child, item, prefix + (seg,), child.start_mark.line + 1))
+                stack.append((child, item, (*prefix, seg), child.start_mark.line + 1))
     return found
 
 
