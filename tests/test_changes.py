@@ -407,6 +407,24 @@ def test_unknown_commit_is_a_git_error(git_repo: GitRepo) -> None:
 # --------------------------------------------------------------------------- pure helpers
 
 
+def test_raw_diff_format_copies_type_changes_and_unknown_statuses() -> None:
+    from pytest_rollout.changes import _parse_raw_diff
+
+    z = "0" * 40
+    out = (
+        f":100644 100644 {'a' * 40} {'b' * 40} C075\0src.yaml\0copy of.yaml\0"
+        f":100644 120000 {'c' * 40} {'d' * 40} T\0link.yaml\0"
+        f":000000 160000 {z} {'e' * 40} A\0vendor/sub\0"
+    ).encode()
+    copy, typechange, submodule = _parse_raw_diff(out)
+    assert (copy.status, copy.old, copy.new and copy.new.path) == ("C", None, "copy of.yaml")
+    assert typechange.old is not None and typechange.new is not None
+    assert (typechange.old.mode, typechange.new.mode) == ("100644", "120000")
+    assert (submodule.new and submodule.new.mode, submodule.old) == ("160000", None)
+    with pytest.raises(GitError, match="unexpected git diff-tree entry 'U'"):
+        _parse_raw_diff(f":100644 100644 {z} {z} U\0conflict.yaml\0".encode())
+
+
 def test_diff_values_kinds_and_typed_equality() -> None:
     old: dict[KeyPath, Any] = {("a",): 1, ("b",): [1, 2], ("c",): "x", ("f",): float("nan")}
     new: dict[KeyPath, Any] = {("a",): True, ("b",): [1, 2], ("d",): None, ("f",): float("nan")}
