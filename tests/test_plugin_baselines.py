@@ -109,3 +109,11 @@ def test_xdist_recording_and_drift(pytester: pytest.Pytester, pytester_repo: Git
     drift = pytester.runpytest("--rollout-drift", "--rollout-seed=9", "--rollout-report=r.json")
     drift.assert_outcomes(passed=1, deselected=1)
     assert _evals(pytester)["test_quality"]["verdict"] == "PASS"
+
+
+def test_recording_refuses_uncommitted_config(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    _repo(pytester_repo)
+    (pytester.path / "config" / "app.yaml").write_text(APP.format(model="m-worse"))
+    res = pytester.runpytest_subprocess("--rollout-record")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["ERROR: rollout: --rollout-record: uncommitted changes to watched config (config/app.yaml)*"])

@@ -249,13 +249,20 @@ class RolloutPlugin:
     def _begin_recording(self, seed: int) -> tuple[str, int]:
         """Open a run under HEAD (incomplete until the session ends normally)."""
         from pytest_rollout import __version__
-        from pytest_rollout.fingerprints import layer_fingerprints
+        from pytest_rollout.errors import StoreError
+        from pytest_rollout.fingerprints import dirty_config, layer_fingerprints
         from pytest_rollout.refs import repo_root, resolve_window
         from pytest_rollout.settings import load_settings
         from pytest_rollout.store import Store, store_path
 
         root = repo_root(self.config.rootpath)
         settings = load_settings(root, setting(self.config, "rollout_config")).settings
+        dirty = dirty_config(root, settings)
+        if dirty:
+            raise StoreError(
+                f"--rollout-record: uncommitted changes to watched config ({', '.join(dirty[:5])}): commit or "
+                "stash them first; a recorded run is labelled with HEAD's config"
+            )
         head = resolve_window(root, "HEAD", "HEAD").head
         path = store_path(root, setting(self.config, "rollout_store"))
         with Store(path) as store:
@@ -291,29 +298,45 @@ class RolloutPlugin:
 
     # -- collection: validate markers, add the gate item, select evals ------
     @pytest.hookimpl(wrapper=True)
-    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: object) -> Generator[None, Any, Any]:
-        result = yield
-        items = result if isinstance(result, list) else [result] if result is not None else []
-        for item in items:
-            if isinstance(item, pytest.Function):
-                self._attach_spec(item)
-        return result
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        """Parse the eval/layer markers of each collected test; a bad one fails its collector.
+
+        Once per collector, before its items are used (not once per module attribute,
+        as a ``pytest_pycollect_makeitem`` wrapper would be): without evals the cost is
+        one keyword lookup per test.
+        """
+        report = yield
+        if report.passed:
+            self._check_collected(report)
+        return report
+
+    def _check_collected(self, report: pytest.CollectReport) -> None:
+        errors = []
+        for node in report.result:
+            if isinstance(node, pytest.Function):
+                try:
+                    self._attach_spec(node)
+                except RolloutError as exc:
+                    errors.append(str(exc))
+        if errors:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(errors)
 
     def _attach_spec(self, item: pytest.Function) -> None:
         """Parse the item's eval/layer markers; a bad one is a collection error of its module."""
+        keywords = item.keywords  # a cheap dict-chain lookup before walking the markers
+        if "eval" not in keywords and "layer" not in keywords:
+            return
         layer_marks = [m.args for m in item.iter_markers("layer")]
         eval_mark = item.get_closest_marker("eval")
         if not layer_marks and eval_mark is None:
             return
         from pytest_rollout.evalspec import parse_eval_marker, parse_layer_markers
 
-        try:
-            if layer_marks:
-                item.stash[LAYERS_KEY] = parse_layer_markers(layer_marks, self._known_layers(), where=item.nodeid)
-            if eval_mark is not None:
-                item.stash[SPEC_KEY] = parse_eval_marker(eval_mark.args, eval_mark.kwargs, where=item.nodeid)
-        except RolloutError as exc:
-            raise pytest.Collector.CollectError(str(exc)) from None
+        if layer_marks:
+            item.stash[LAYERS_KEY] = parse_layer_markers(layer_marks, self._known_layers(), where=item.nodeid)
+        if eval_mark is not None:
+            item.stash[SPEC_KEY] = parse_eval_marker(eval_mark.args, eval_mark.kwargs, where=item.nodeid)
 
     def _known_layers(self) -> tuple[str, ...]:
         state = self.config.stash.get(STATE_KEY, None)
@@ -321,10 +344,7 @@ class RolloutPlugin:
             return state.known_layers
         from pytest_rollout.settings import load_settings
 
-        try:
-            loaded = load_settings(_repo_root_or(self.config.rootpath), setting(self.config, "rollout_config"))
-        except RolloutError as exc:
-            raise pytest.Collector.CollectError(str(exc)) from None
+        loaded = load_settings(_repo_root_or(self.config.rootpath), setting(self.config, "rollout_config"))
         if state is not None:
             state.known_layers = loaded.settings.layer_names
         return loaded.settings.layer_names
@@ -465,8 +485,11 @@ class RolloutPlugin:
              "score": r.score, "error_kind": r.error_kind, "used": r.used}
             for r in run.records
         ]
-        with Store(state.record_run[0]) as store:
-            store.record_eval(state.record_run[1], run.result.model_dump(mode="json"), trials)
+        try:
+            with Store(state.record_run[0]) as store:
+                store.record_eval(state.record_run[1], run.result.model_dump(mode="json"), trials)
+        except RolloutError as exc:
+            pytest.fail(f"rollout: {exc}", pytrace=False)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -507,6 +530,8 @@ class RolloutPlugin:
         self.config.stash[STATE_KEY].deselected.update(out.get("rollout_deselected", {}))
 
     def _write_outputs(self, state: SessionState) -> None:
+        if not (state.gate or state.evals):
+            return  # nothing was asked of us: import nothing, write nothing
         from pytest_rollout.evaluation import finalize_family
 
         state.evals = finalize_family(state.evals)

@@ -1,0 +1,96 @@
+"""What the plugin costs a suite that does not ask for it, and how fast the pre-push path is.
+
+Run: .venv/bin/python benchmarks/bench_overhead.py [--runs N]
+
+1. ``pytest --co -q`` on a generated suite of 2,000 plain tests with the plugin
+   installed (no ``--rollout-gate``) against ``-p no:rollout``, interleaved, in the
+   same run; goal: ratio at most 1.02.
+2. ``pytest-rollout check`` against ``pytest --rollout-gate --co -q`` on the same
+   git repository: the pre-push path must be the fast one.
+Both print medians of N runs (default 9) measured in this run, so the ratios hold
+on any machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def _suite(root: Path, files: int = 20, per_file: int = 100) -> None:
+    for f in range(files):
+        body = "\n".join(f"def test_{f}_{i}():\n    assert {i} == {i}\n" for i in range(per_file))
+        (root / f"test_plain_{f}.py").write_text(body)
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+def _repo(root: Path) -> None:
+    (root / "config").mkdir()
+    (root / "deploy").mkdir()
+    (root / "config" / "app.yaml").write_text("llm:\n  model: gpt-4-turbo-preview\n  context_window: 8192\n")
+    (root / "deploy" / "serving.yaml").write_text("serving:\n  batch_size: 8\n")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "-c", "user.name=b", "-c", "user.email=b@x", "commit", "-q", "-m", "base")
+    (root / "config" / "app.yaml").write_text("llm:\n  model: gpt-4o\n  context_window: 32768\n")
+    (root / "deploy" / "serving.yaml").write_text("serving:\n  batch_size: 32\n")
+    _git(root, "-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qam", "bundle")
+
+
+def _time(cmd: list[str], cwd: Path) -> float:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, env=env)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def _interleaved(a: list[str], b: list[str], cwd: Path, runs: int) -> tuple[float, float]:
+    ta, tb = [], []
+    for _ in range(runs):
+        ta.append(_time(a, cwd))
+        tb.append(_time(b, cwd))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    py = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest"]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _suite(root)
+        _repo(root)
+        _time([*py, "--co", "-q"], root)  # warm the OS caches once
+        with_plugin, without = _interleaved([*py, "--co", "-q"], [*py, "--co", "-q", "-p", "no:rollout"], root, args.runs)
+        check, gate = _interleaved(
+            [str(BIN / "pytest-rollout"), "check", "--base", "HEAD~1"],
+            [*py, "--rollout-gate", "--rollout-base", "HEAD~1", "--co", "-q"], root, args.runs,
+        )
+    ratio = with_plugin / without
+    print(f"pytest --co -q, 2,000 plain tests (median of {args.runs}, interleaved)")
+    print(f"  plugin installed, no --rollout-gate   {with_plugin * 1000:8.1f} ms")
+    print(f"  -p no:rollout                         {without * 1000:8.1f} ms")
+    print(f"  ratio                                 {ratio:8.3f}   goal <= 1.02: {'PASS' if ratio <= 1.02 else 'FAIL'}")
+    print("pre-push path on the same repository (seed bundle, blocked)")
+    print(f"  pytest-rollout check                  {check * 1000:8.1f} ms")
+    print(f"  pytest --rollout-gate --co -q         {gate * 1000:8.1f} ms")
+    print(f"  check / gate                          {check / gate:8.3f}   check under 1 s: {'PASS' if check < 1 else 'FAIL'}")
+
+
+if __name__ == "__main__":
+    main()
