@@ -291,9 +291,44 @@ def bench_regression(delta: float, reps: int, rng: Rng, check: int, base: float 
         check_line(same, drop)
 
 
-def bench_plugin_end_to_end() -> None:
-    """200 evals through the plugin with pytester (STATISTICS.md §5.4): added by the plugin owner."""
-    print("\n== plugin end to end: not yet wired")
+def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
+    """200 evals through the real plugin (pytest subprocess, xdist -n 2), STATISTICS.md §5.4.
+
+    Each eval is a Bernoulli "model" at exactly the threshold (and, in a second
+    session, at threshold - margin), ``rollout_correction=none``: the share of FAIL
+    (and PASS) verdicts must match the exact DP of the design the plugin builds.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    print(f"\n== plugin end to end: {evals} evals per session through pytest, budget {budget}, correction none")
+    design = v.design_for("pass_rate", 0.80, 0.05, ALPHA, ALPHA, budget)
+    for p, wanted in ((0.80, "FAIL"), (0.75, "PASS")):
+        with tempfile.TemporaryDirectory() as tmp:
+            body = "import random, pytest\n" + "".join(
+                f"@pytest.mark.eval(trials={budget}, pass_rate=0.80, margin=0.05)\n"
+                f"def test_e{i}(trial):\n    assert random.Random(trial.seed).random() < {p}\n"
+                for i in range(evals)
+            )
+            Path(tmp, "test_e2e.py").write_text(body)
+            report = Path(tmp, "r.json")
+            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--rollout-seed=7",
+                   "-o", "rollout_correction=none", f"--rollout-report={report}", "test_e2e.py"]
+            subprocess.run(cmd, cwd=tmp, capture_output=True, env=dict(os.environ, PYTHONHASHSEED="0"))
+            results = json.loads(report.read_text())["evals"]
+        share = sum(e["verdict"] == wanted for e in results) / len(results)
+        mean_n = sum(e["n"] for e in results) / len(results)
+        fail, pass_, _, en = v.exact_oc(design, p)
+        exact = fail if wanted == "FAIL" else pass_
+        se = (exact * (1 - exact) / len(results)) ** 0.5
+        ok = abs(share - exact) <= 3 * se
+        GOALS.append((f"plugin e2e P({wanted}) at p={p} within 3 SE of exact", ok))
+        print(f"   p = {p:.2f}: {wanted} in {share:.3f} of {len(results)} evals (exact DP {exact:.4f} +-{se:.3f})  "
+              f"mean trials {mean_n:.0f} (exact {en:.0f})  {'PASS' if ok else 'FAIL'}")
 
 
 # ------------------------------------------------------------------ main
