@@ -222,8 +222,10 @@ class SimulatedModel:
         query = set(terms(prompt.question))
         described = [terms(t.name.replace("_", " ") + " " + t.description) for t in prompt.tools]
         weights = idf(described)
-        keys = [(*_fillable(t.parameters, prompt.question), overlap(query, d, weights))
-                for t, d in zip(prompt.tools, described)]
+        keys = [
+            (*_fillable(t.parameters, prompt.question), overlap(query, d, weights))
+            for t, d in zip(prompt.tools, described, strict=True)
+        ]
         best = max(range(len(keys)), key=lambda i: (keys[i], -i))
         tied = keys.count(keys[best]) > 1
         p_best = 1.0 / len(keys) if tied else self.profile.routing

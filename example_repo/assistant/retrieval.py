@@ -16,21 +16,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-STOP_WORDS = frozenset(
-    """a about after an and any are as at be been before by can could do does for from get got had
+_STOP_TEXT = """a about after an and any are as at be been before by can could do does for from get got had
     has have how i if in is it its just me my no not of on once only or our so than that the their
     them then there they this to under until us was we what when where which who why will with would
-    you your yours i'm it's don't""".split()
-)
+    you your yours i'm it's don't"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())
 _WORD = re.compile(r"[a-z0-9$][a-z0-9$'-]*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SUFFIXES = ("ies", "able", "ation", "ment", "ing", "ion", "ed", "s", "y")  # first match only
 
 
 def stem(word: str) -> str:
     """A crude suffix stripper: refunds, refunded, refundable -> refund; cancelled -> cancel; delivery -> deliver."""
-    for suffix, keep in (("ies", ""), ("able", ""), ("ation", ""), ("ment", ""), ("ing", ""), ("ion", ""), ("ed", ""), ("s", ""), ("y", "")):
+    for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            word = word[: len(word) - len(suffix)] + keep
+            word = word[: len(word) - len(suffix)]
             break
     if len(word) > 3 and word.endswith("e"):
         word = word[:-1]

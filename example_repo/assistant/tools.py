@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from .prompting import ToolSpec
 
@@ -41,10 +40,10 @@ def schema_problems(data: object) -> list[str]:
         problems.append("description must be a sentence or more (the model chooses tools by it)")
     params = data.get("parameters")
     if not isinstance(params, dict) or params.get("type") != "object":
-        return problems + ['parameters must be a JSON Schema with "type": "object"']
+        return [*problems, 'parameters must be a JSON Schema with "type": "object"']
     props = params.get("properties", {})
     if not isinstance(props, dict):
-        return problems + ["parameters.properties must be an object"]
+        return [*problems, "parameters.properties must be an object"]
     for key, prop in props.items():
         if not isinstance(prop, dict) or prop.get("type") not in _TYPES:
             problems.append(f"parameters.properties.{key}.type must be one of {', '.join(sorted(_TYPES))}")

@@ -9,6 +9,7 @@ import yaml
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent  # the example repository
+LATENCY_SLO_S = 20.0  # product requirement: 95% of answers within 20 seconds (test_serving.py)
 
 
 def _load(name: str) -> list[dict[str, Any]]:
@@ -26,5 +27,7 @@ def load_questions() -> list[dict[str, Any]]:
 def load_tool_cases() -> list[dict[str, Any]]:
     """Order questions (lookup_order is right) and every policy question (search_policy is right)."""
     orders = [{**c, "tool": "lookup_order"} for c in _load("order_questions.yaml")]
-    policies = [{"id": f"policy-{c['id']}", "question": c["question"], "tool": "search_policy"} for c in load_questions()]
+    policies = [
+        {"id": f"policy-{c['id']}", "question": c["question"], "tool": "search_policy"} for c in load_questions()
+    ]
     return orders + policies

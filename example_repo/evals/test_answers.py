@@ -14,7 +14,7 @@ from evals.casebook import load_questions
 
 
 @pytest.mark.layer("context", "model")
-@pytest.mark.eval(trials=800, cases=load_questions, epochs=5, pass_rate=0.80, margin=0.10, max_regression=0.05)
+@pytest.mark.eval(trials=1280, cases=load_questions, epochs=8, pass_rate=0.80, margin=0.10, max_regression=0.05)
 def test_answer_accuracy(trial, assistant):
     case = trial.case
     reply = assistant.answer(case["question"], seed=trial.seed)
