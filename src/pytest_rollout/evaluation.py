@@ -130,6 +130,9 @@ def run_eval(
     if absolute is None and comparison is None and not opts.recording:
         return EvalRun(no_baseline_result(nodeid, layers, spec, opts), [])
     feed = _feeder(absolute, comparison)
+    if opts.recording and spec.max_regression is not None:
+        # A baseline pairs by case: record every case of the budget, never an early-stopped few.
+        feed = _record_all(feed)
     run = trials.run_trials(
         call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=opts.seed, nodeid=nodeid,
         cases=spec.cases, epochs=spec.epochs, concurrency=spec.concurrency, timeout=spec.timeout,
@@ -158,6 +161,13 @@ def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[float], 
         return "PASS" if states and all(s == "PASS" for s in states) else None
 
     return feed
+
+
+def _record_all(feed: Callable[[float], str | None]) -> Callable[[float], None]:
+    def record_all(x: float) -> None:
+        feed(x)  # the criteria still decide; the run goes on to the budget
+
+    return record_all
 
 
 def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: _Comparison | None, opts: EvalOptions) -> str:
@@ -206,6 +216,8 @@ def _result(
                       change_interval=(to_difference(lo), to_difference(hi)))
     if comparison is not None:
         fields.update(baseline_commit=comparison.baseline.commit, baseline_cases=comparison.baseline.cases or None)
+        if absolute is not None:
+            fields["criteria"] = {spec.criterion: absolute.finish(), "max_regression": comparison.monitor.finish()}
     ps = [m.p_value() for m in (absolute, comparison and comparison.monitor) if m is not None]
     result = EvalResult(
         nodeid=nodeid, layers=list(layers), verdict=verdict,  # type: ignore[arg-type]
@@ -223,10 +235,10 @@ def _result(
 
 
 def _basis(absolute: Any, comparison: _Comparison | None) -> str:
-    parts = [absolute.basis()] if absolute is not None else []
-    if comparison is not None:
-        parts.append(comparison.monitor.basis())
-    return "; ".join(parts)
+    if comparison is None:
+        return absolute.basis() if absolute is not None else "no criterion"
+    parts = [f"{absolute.design.criterion}: {absolute.basis()}"] if absolute is not None else []
+    return "; ".join([*parts, f"max_regression: {comparison.monitor.basis()}"])
 
 
 def _failing(records: Sequence[Any]) -> list[str]:
@@ -255,6 +267,8 @@ def report_line(
         parts.append(est)
     if comparison is not None:
         parts.append(_change_text(result, comparison))
+    if result.criteria:
+        parts = [f"{part} {verdict}" for part, verdict in zip(parts, result.criteria.values())]
     elif opts is not None and opts.missing_baseline and result.criterion != "max_regression":
         parts.append("max_regression not checked: no baseline")
     size = f"n={result.n}/{result.budget}"
@@ -263,7 +277,7 @@ def report_line(
     if result.stopped_early:
         size += ", stopped early"
     if result.errors:
-        size += f", {result.errors} error trials"
+        size += f", {result.errors} error trial{'s' if result.errors != 1 else ''}"
     return f"{'; '.join(parts)}  {size}  ({basis})"
 
 
@@ -297,8 +311,8 @@ def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | N
     message gives the minimum budget, the INCONCLUSIVE rate at the threshold and
     the trials a run is expected to spend (STATISTICS.md §5 note 3).
     """
-    if spec.criterion != "pass_rate" or spec.threshold is None:
-        return None
+    if spec.criterion != "pass_rate" or spec.threshold is None or spec.cases:
+        return None  # with cases= the unit is a case and the betting test has no calibrated minimum
     from pytest_rollout import verdicts
 
     alpha = verdicts.family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]

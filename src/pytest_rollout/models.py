@@ -119,6 +119,9 @@ class EvalResult(_Frozen):
     baseline_cases: int | None = None
     change: float | None = Field(default=None, description="Estimate minus baseline (max_regression)")
     change_interval: tuple[float, float] | None = None
+    criteria: dict[str, str] | None = Field(
+        default=None, description="Each criterion's own verdict when several must hold (e.g. pass_rate and max_regression)"
+    )
     line: str = Field(default="", description="The human report line")
     failing_trials: list[str] = Field(default_factory=list)
 
