@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_rollout.models import Change
+from pytest_rollout.parsers import format_key, is_structured
 from pytest_rollout.redact import redact
 
 if TYPE_CHECKING:
@@ -48,14 +49,6 @@ DEFAULT_KEYS: dict[str, str] = {
 DEFAULT_FILES: dict[str, str] = {
     "**/prompts/**": "prompt", "*.prompt": "prompt", "*.j2": "prompt", "*.jinja": "prompt", "*.jinja2": "prompt",
 }
-_STRUCTURED = (".yaml", ".yml", ".json", ".toml")
-
-
-def is_structured_path(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.endswith(_STRUCTURED) or name == ".env" or name.startswith(".env.") or name.endswith(".env")
-
-
 @functools.lru_cache(maxsize=512)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a path glob: ``**`` crosses folders; no ``/`` means "file name at any depth"."""
@@ -171,7 +164,7 @@ class LayerMap:
         """Is this path AI config (read and diffed) at all?"""
         if any(rx.match(path) for rx in self._user_watch):
             return True
-        return self.use_defaults and (is_structured_path(path) or _default_file_layer(path) is not None)
+        return self.use_defaults and (is_structured(path) or _default_file_layer(path) is not None)
 
     def user_watches(self, path: str) -> bool:
         return any(rx.match(path) for rx in self._user_watch)
@@ -202,17 +195,6 @@ def _default_file_layer(path: str) -> str | None:
         if glob_regex(glob).match(path):
             return layer
     return None
-
-
-def format_key(key: KeyPath) -> str:
-    out = ""
-    for seg in key:
-        if seg.startswith("["):
-            out += seg
-            continue
-        text = f'"{seg}"' if re.search(r"[.\s\"\[\]]", seg) or not seg else seg
-        out += f".{text}" if out else text
-    return out
 
 
 def classify(raw: Iterable[RawChange], lmap: LayerMap) -> tuple[list[Change], list[Change]]:
