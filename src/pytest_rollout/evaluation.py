@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pytest_rollout.evalspec import EvalSpec
     from pytest_rollout.store import Baseline
     from pytest_rollout.trials import RunResult, Trial, TrialRecord
+    from pytest_rollout.verdicts import Monitor
 
 CRITERION_LABEL = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
 
@@ -153,7 +154,7 @@ def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[float], 
         if comparison is not None:
             comparison.update(index, x)
         index += 1
-        states = [m.decided for m in (absolute, comparison and comparison.monitor) if m is not None]
+        states = [m.decided for m in _monitors(absolute, comparison)]
         if "FAIL" in states:
             return "FAIL"
         if comparison is not None and comparison.exhausted and comparison.monitor.decided is None:
@@ -161,6 +162,12 @@ def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[float], 
         return "PASS" if states and all(s == "PASS" for s in states) else None
 
     return feed
+
+
+def _monitors(absolute: Monitor | None, comparison: _Comparison | None) -> list[Monitor]:
+    """The criteria's monitors that exist for this eval."""
+    found = [absolute] if absolute is not None else []
+    return found + ([comparison.monitor] if comparison is not None else [])
 
 
 def _record_all(feed: Callable[[float], str | None]) -> Callable[[float], None]:
@@ -178,7 +185,7 @@ def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: _Compari
     """
     if run.aborted_for_errors or (run.completed and run.errors / run.completed > spec.max_error_rate):
         return "ERROR"
-    monitors = [m for m in (absolute, comparison and comparison.monitor) if m is not None]
+    monitors = _monitors(absolute, comparison)
     if not monitors:
         return "NO_BASELINE"  # recording a max_regression eval that has nothing to compare with yet
     if all(m.n == 0 for m in monitors):
@@ -218,7 +225,7 @@ def _result(
         fields.update(baseline_commit=comparison.baseline.commit, baseline_cases=comparison.baseline.cases or None)
         if absolute is not None:
             fields["criteria"] = {spec.criterion: absolute.finish(), "max_regression": comparison.monitor.finish()}
-    ps = [m.p_value() for m in (absolute, comparison and comparison.monitor) if m is not None]
+    ps = [m.p_value() for m in _monitors(absolute, comparison)]
     result = EvalResult(
         nodeid=nodeid, layers=list(layers), verdict=verdict,  # type: ignore[arg-type]
         criterion=spec.criterion or "max_regression", threshold=spec.threshold, margin=spec.margin,
@@ -242,7 +249,7 @@ def _basis(absolute: Any, comparison: _Comparison | None) -> str:
 
 
 def _failing(records: Sequence[Any]) -> list[str]:
-    out = []
+    out: list[str] = []
     for r in records:
         if r.outcome in ("fail", "error") and len(out) < 3:
             case = f" case={r.case_id}" if r.case_id is not None else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from pytest_rollout.models import Change, CommitCheck, Decision, Override, PlanStep
 from pytest_rollout.settings import Settings
@@ -90,7 +91,7 @@ def decide(
             reasons = [r for r in reasons if r not in coupled]
     if commits:
         reasons += [f"commit {c.commit[:10]} alone: {r}" for c in commits if c.status == "blocked" for r in c.reasons]
-    status = "blocked" if reasons else "pass"
+    status: Literal["pass", "blocked"] = "blocked" if reasons else "pass"
     plan = make_plan(changes, settings) if coupled else []
     return Decision(status=status, reasons=reasons, override=override, plan=plan, commits=commits)
 
@@ -118,7 +119,7 @@ def _accept_override(
                 f"override in {where} refused: empty reason (write `{settings.override.trailer}: <why this bundle is deliberate>`)"
             )
         else:
-            src = "trailer" if req.source == "trailer" else "option"
+            src: Literal["trailer", "option"] = "trailer" if req.source == "trailer" else "option"
             return Override(reason=req.reason.strip(), source=src, commit=req.commit, author=req.author), []
     return None, refused
 

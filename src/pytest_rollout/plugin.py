@@ -423,8 +423,8 @@ class RolloutPlugin:
         if verdict == "PASS":
             return True
         if verdict == "INCONCLUSIVE":
-            return setting(self.config, "rollout_inconclusive") == "pass"
-        return verdict == "NO_BASELINE" and opts.recording  # recording the first baseline
+            return bool(setting(self.config, "rollout_inconclusive") == "pass")
+        return verdict == "NO_BASELINE" and bool(opts.recording)  # recording the first baseline
 
     def _eval_options(self, nodeid: str, spec: EvalSpec, layers: tuple[str, ...]) -> Any:
         from pytest_rollout.evaluation import EvalOptions

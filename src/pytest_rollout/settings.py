@@ -241,7 +241,7 @@ def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
     """The 1-based line of the YAML node at ``loc`` (or its nearest existing parent)."""
     if node is None:
         return None
-    line = node.start_mark.line + 1
+    line = int(node.start_mark.line) + 1
     for part in loc:
         child = None
         if isinstance(node.value, list) and node.value and isinstance(node.value[0], tuple):
@@ -253,5 +253,5 @@ def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:
             child = node.value[part]
         if child is None:
             break
-        node, line = child, child.start_mark.line + 1
+        node, line = child, int(child.start_mark.line) + 1
     return line
