@@ -232,12 +232,13 @@ def test_malformed_at_base_warns_and_changes_the_whole_file(git_repo: GitRepo) -
     base = git_repo.commit({"config/app.yaml": "llm:\n  model: x\n   temperature: 1\n"})
     head = git_repo.commit({"config/app.yaml": "llm:\n  model: x\n  temperature: 1\n"})
     out = diff(git_repo, base, head)
-    change = only(out)
-    assert (change.path, change.key, change.kind, change.line) == ("config/app.yaml", None, "modified", 1)
-    assert change.old == f"{sha7(git_repo, base, 'config/app.yaml')} (3 lines)"
+    assert [(c.path, c.key, c.kind, c.old, c.new, c.line) for c in out.changes] == [
+        ("config/app.yaml", ("llm", "model"), "modified", "(unreadable at base)", "x", 2),
+        ("config/app.yaml", ("llm", "temperature"), "modified", "(unreadable at base)", 1, 3),
+    ]
     assert out.warnings == [
         "config/app.yaml: cannot parse at base (line 3: mapping values are not allowed in this context); "
-        "treating the whole file as changed"
+        "every key at head counts as changed"
     ]
 
 
@@ -256,10 +257,10 @@ def test_non_utf8_at_head_fails_closed_and_at_base_warns(git_repo: GitRepo) -> N
         diff(git_repo, good, bad)
     fixed = git_repo.commit({"a.yaml": "name: café\n"})
     out = diff(git_repo, bad, fixed)
-    assert only(out).key is None
+    assert (only(out).key, only(out).old) == (("name",), "(unreadable at base)")
     assert out.warnings == [
         "a.yaml: cannot parse at base (line 1: not UTF-8 text (byte 0xe9 at offset 9)); "
-        "treating the whole file as changed"
+        "every key at head counts as changed"
     ]
 
 

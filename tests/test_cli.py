@@ -125,3 +125,38 @@ def test_help_and_version() -> None:
     assert proc.returncode == 0 and "check" in proc.stdout and "diff" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check", "--help"], capture_output=True, text=True)
     assert "--allow-bundle" in proc.stdout and "--per-commit" in proc.stdout
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" \
+       "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e]\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "content", "message"),
+    [
+        ("config/app.yaml", "llm:\n  model: [unclosed\n", "config/app.yaml:3:"),
+        ("config/app.json", '{"llm": {"model": }', "config/app.json:1:"),
+        ("config/app.toml", "[llm]\nmodel = \n", "config/app.toml:2:"),
+        ("config/bomb.yaml", BOMB, "alias"),
+        ("config/latin1.yaml", "model: caf\xe9\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_bad_config_at_head_exits_2_naming_the_file(git_repo: GitRepo, path: str, content: str | bytes, message: str) -> None:
+    base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
+    git_repo.commit({path: content})
+    for command in ("diff", "check"):
+        proc = _run(command, "--base", base, cwd=git_repo.path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1  # one line, that says what to do
+
+
+def test_bad_config_at_base_is_a_warning(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"config/app.yaml": "llm: [broken\n"})
+    git_repo.commit({"config/app.yaml": SEED_APP_BASE})
+    proc = _run("diff", "--base", base, "--json", cwd=git_repo.path)
+    assert proc.returncode == 0
+    assert "cannot parse at base" in proc.stderr
+    doc = json.loads(proc.stdout)  # every key at head counts as changed, each in its own layer
+    assert doc["layers_changed"] == ["context", "model", "params", "tools"]
+    assert {c["old"] for c in doc["changes"]} == {"(unreadable at base)"}

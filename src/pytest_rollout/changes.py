@@ -236,6 +236,11 @@ class _Differ:
             return _key_changes(new.path, old_path, before, after)
         if old.sha == new.sha and old.mode == new.mode:
             return []
+        if before is None and isinstance(after, Parsed) and after.values:
+            # The base cannot be read (malformed, binary, over the cap): every key at head
+            # counts as changed, so each lands in its own layer and the gate still decides.
+            return [RawChange(new.path, key, "modified", UNREADABLE_AT_BASE, value, old_path, after.lines.get(key))
+                    for key, value in after.values.items()]
         return [_whole(new.path, "modified", self.describe(old), self.describe(new), old_path)]
 
     # -- reading one side
@@ -256,7 +261,7 @@ class _Differ:
             if at_head:
                 raise ConfigSyntaxError(exc.path, exc.line, exc.what, _head_message(exc)) from exc
             self.warnings.append(
-                f"{side.path}: cannot parse at base (line {exc.line}: {exc.what}); treating the whole file as changed"
+                f"{side.path}: cannot parse at base (line {exc.line}: {exc.what}); every key at head counts as changed"
             )
             return None
 
@@ -277,6 +282,10 @@ class _Differ:
         if side.mode == _SYMLINK:
             return "-> " + (blob.data or b"").decode("utf-8", "replace")
         return _describe_blob(blob, self.max_bytes)
+
+
+#: The ``old`` value of a key whose base file could not be read.
+UNREADABLE_AT_BASE = "(unreadable at base)"
 
 
 def _describe_blob(blob: gitio.Blob, max_bytes: int) -> str:
