@@ -117,3 +117,31 @@ def test_recording_refuses_uncommitted_config(pytester: pytest.Pytester, pyteste
     res = pytester.runpytest_subprocess("--rollout-record")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines(["ERROR: rollout: --rollout-record: uncommitted changes to watched config (config/app.yaml)*"])
+
+
+UNPAIRED = """
+import pathlib, random
+import pytest, yaml
+
+RATES = {"m-good": 0.90, "m-worse": 0.75}
+
+@pytest.fixture(scope="module")
+def rate():
+    return RATES[yaml.safe_load(pathlib.Path("config/app.yaml").read_text())["llm"]["model"]]
+
+@pytest.mark.layer("model")
+@pytest.mark.eval(trials=1500, max_regression=0.05)
+def test_unpaired(trial, rate):
+    assert random.Random(trial.seed).random() < rate
+"""
+
+
+def test_unpaired_regression_without_cases(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base = pytester_repo.commit({"config/app.yaml": APP.format(model="m-good"), "test_unpaired.py": UNPAIRED})
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    pytester_repo.commit({"config/app.yaml": APP.format(model="m-worse")}, "worse model")
+    res = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2", "--rollout-report=r.json")
+    res.assert_outcomes(failed=1)
+    e = _evals(pytester)["test_unpaired"]
+    assert e["verdict"] == "FAIL" and e["criterion"] == "max_regression" and e["change"] < 0
+    res.stdout.fnmatch_lines(["FAIL: change vs baseline -0.* >= -0.05 (unpaired, * trial pairs, baseline *)*"])

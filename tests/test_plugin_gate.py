@@ -230,3 +230,10 @@ def test_junitxml_has_the_gate(pytester: pytest.Pytester, pytester_repo: GitRepo
     pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "--junitxml=j.xml")
     xml = (pytester.path / "j.xml").read_text()
     assert 'classname="rollout" name="gate"' in xml and "3 coupled layers moved" in xml
+
+
+def test_keyword_selection_keeps_the_gate(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base, _ = _seed_repo(pytester_repo)
+    pytester.makepyfile(test_other="def test_other():\n    pass\n")
+    res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "-k", "other")
+    res.assert_outcomes(passed=1, failed=1, deselected=1)  # rollout::gate is never filtered away
