@@ -199,3 +199,65 @@ def test_xdist_deselection_reasons_reach_the_controller(pytester: pytest.Pyteste
     res.assert_outcomes(passed=3)
     doc = json.loads((pytester.path / "r.json").read_text())
     assert len(doc["deselected"]) == 3 and [e["verdict"] for e in doc["evals"]] == ["PASS"]
+
+
+def test_forced_layers_are_validated_and_added_to_the_moved_ones(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    pytester.makepyfile(test_evals=EVALS)
+    res = pytester.runpytest_subprocess("--rollout-layers=promt")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["ERROR: rollout: --rollout-layers: unknown layer 'promt'; known layers: *"])
+    base = _gate_repo(pytester_repo)
+    _, serving = seed_head()
+    pytester_repo.commit({"deploy/serving.yaml": serving}, "infra only")
+    res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "--rollout-layers=prompt", "--rollout-seed=4",
+                             "--rollout-report=r.json")
+    res.assert_outcomes(passed=4, deselected=2)  # gate, infra (moved), prompt (forced), ordinary
+    reasons = {d["nodeid"]: d["reason"] for d in json.loads((pytester.path / "r.json").read_text())["deselected"]}
+    assert reasons["test_evals.py::test_bad"] == "layer model did not move and is not in --rollout-layers"
+
+
+def test_a_fixture_cannot_read_the_trial(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+        import random, pytest
+
+        @pytest.fixture
+        def coin(trial):
+            return random.Random(trial.seed).random() < 0.5
+
+        @pytest.mark.eval(trials=100, pass_rate=0.5, margin=0.3)
+        def test_coin(trial, coin):
+            assert coin
+    """)
+    res = pytester.runpytest()
+    res.assert_outcomes(errors=1)
+    res.stdout.fnmatch_lines(["*`trial` is only valid inside the eval's test body*"])
+
+
+def test_blocked_release_fails_even_if_the_gate_is_deselected(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base = _gate_repo(pytester_repo)
+    pytester.makepyfile(test_a="def test_a():\n    assert False\n")
+    pytester_repo.commit({}, "a failing test")
+    first = pytester.runpytest_subprocess("--rollout-gate", f"--rollout-base={base}")
+    first.assert_outcomes(passed=1, failed=1)  # the gate passes, test_a fails: --lf will pick test_a only
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    app, serving = seed_head()
+    pytester_repo.commit({"config/app.yaml": app, "deploy/serving.yaml": serving}, "bundle")
+    res = pytester.runpytest_subprocess("--rollout-gate", f"--rollout-base={base}", "--lf")
+    assert res.ret == pytest.ExitCode.TESTS_FAILED
+    res.stdout.fnmatch_lines(["rollout: the release is blocked but rollout::gate did not run*"])
+
+
+def test_empty_window_is_said(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    _gate_repo(pytester_repo)
+    res = pytester.runpytest("--rollout-gate", "--rollout-base=HEAD")
+    res.stdout.fnmatch_lines(["rollout: warning: the release window is empty*"])
+    res = pytester.runpytest_subprocess("--rollout-gate", "--rollout-base=")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_unwritable_report_fails_before_the_evals(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_evals=EVALS)
+    (pytester.path / "afile").write_text("x")
+    res = pytester.runpytest_subprocess("--rollout-report=afile/r.json")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["ERROR: rollout: --rollout-report afile/r.json: cannot create its folder*"])

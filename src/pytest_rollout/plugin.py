@@ -41,6 +41,8 @@ class SessionState:
     eval_count: int = 0
     annotations: list[str] = field(default_factory=list)
     record_run: tuple[str, int] | None = None  # (store file, run id) with --rollout-record
+    output_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings for the header and the summary
     baselines: Any = None  # BaselineContext, computed lazily in each process
 
     def to_wire(self) -> dict[str, Any]:
@@ -68,9 +70,16 @@ class SessionState:
 
     @property
     def moved(self) -> tuple[str, ...]:
-        if self.forced_layers is not None:
-            return self.forced_layers
-        return tuple(self.diff.layers_changed) if self.diff else ()
+        """Layers whose evals run: those that moved, plus any forced by --rollout-layers."""
+        moved = list(self.diff.layers_changed) if self.diff else []
+        moved += [name for name in self.forced_layers or () if name not in moved]
+        return tuple(moved)
+
+    @property
+    def not_selected_because(self) -> str:
+        if self.gate and self.forced_layers:
+            return "did not move and is not in --rollout-layers"
+        return "did not move" if self.gate else "is not in --rollout-layers"
 
 
 STATE_KEY = pytest.StashKey[SessionState]()
@@ -193,9 +202,22 @@ def trial(request: pytest.FixtureRequest) -> Any:
         raise pytest.UsageError(
             f"{request.node.nodeid}: the `trial` fixture needs @pytest.mark.eval(trials=..., pass_rate=...) on the test"
         )
-    from pytest_rollout.trials import Trial
+    return _TrialStandIn(request.node.nodeid)
 
-    return Trial(index=0, seed=0)
+
+class _TrialStandIn:
+    """What a *fixture* that requests ``trial`` gets: fixtures are set up once per eval,
+    so one value would serve every trial and the statistics would be meaningless."""
+
+    def __init__(self, nodeid: str) -> None:
+        self._nodeid = nodeid
+
+    def __getattr__(self, name: str) -> Any:
+        raise pytest.UsageError(
+            f"{self._nodeid}: `trial` is only valid inside the eval's test body: fixtures are set up once per "
+            "eval, so a fixture that reads trial.seed would see one value for every trial; "
+            "pass the trial from the test body instead (e.g. make the fixture a factory)"
+        )
 
 
 def _raise_usage(exc: RolloutError) -> None:
@@ -209,6 +231,15 @@ class RolloutPlugin:
         self.config = config
         self.is_worker = hasattr(config, "workerinput")
         self.gate = bool(setting(config, "rollout_gate"))
+        self.gate_ran = False
+        for name in _CHOICES:
+            setting(config, name)  # a typo in an ini choice is a usage error now, not when an eval runs
+        report = setting(config, "rollout_report")
+        if report and not hasattr(config, "workerinput"):
+            try:  # fail before the evals spend their budget, not after
+                Path(report).resolve().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise pytest.UsageError(f"rollout: --rollout-report {report}: cannot create its folder ({exc})") from None
 
     # -- the gate, computed once per session on the controller -------------
     @pytest.hookimpl(tryfirst=True)
@@ -223,6 +254,8 @@ class RolloutPlugin:
     def _controller_state(self) -> SessionState:
         forced = self.config.getoption("rollout_layers", default=None)
         state = SessionState(gate=self.gate, seed=self._seed(), forced_layers=forced)
+        if self.config.getoption("rollout_base", default=None) == "":
+            raise pytest.UsageError("rollout: --rollout-base is empty (an unset CI variable?): name a ref, or leave it out")
         if self.gate:
             from pytest_rollout import pipeline
 
@@ -239,6 +272,14 @@ class RolloutPlugin:
                 _raise_usage(exc)
             state.diff, state.decision = res.diff, res.decision
             state.known_layers = res.loaded.settings.layer_names
+            state.notes += _window_notes(res)
+        if forced:
+            unknown = [name for name in forced if name not in self._known_layers(state)]
+            if unknown:
+                raise pytest.UsageError(
+                    f"rollout: --rollout-layers: unknown layer {unknown[0]!r}; known layers: "
+                    f"{', '.join(self._known_layers(state))}"
+                )
         if self.config.getoption("rollout_record", default=None):
             try:
                 state.record_run = self._begin_recording(state.seed)
@@ -294,6 +335,7 @@ class RolloutPlugin:
         if state.forced_layers is not None:
             lines.append(f"rollout: layers forced by --rollout-layers: {', '.join(state.forced_layers)}")
         lines.append(f"rollout: seed {state.seed} (replay with --rollout-seed {state.seed})")
+        lines += [f"rollout: warning: {note}" for note in state.notes]
         return lines
 
     # -- collection: validate markers, add the gate item, select evals ------
@@ -338,8 +380,8 @@ class RolloutPlugin:
         if eval_mark is not None:
             item.stash[SPEC_KEY] = parse_eval_marker(eval_mark.args, eval_mark.kwargs, where=item.nodeid)
 
-    def _known_layers(self) -> tuple[str, ...]:
-        state = self.config.stash.get(STATE_KEY, None)
+    def _known_layers(self, state: SessionState | None = None) -> tuple[str, ...]:
+        state = state or self.config.stash.get(STATE_KEY, None)
         if state is not None and state.known_layers is not None:
             return state.known_layers
         from pytest_rollout.settings import load_settings
@@ -359,8 +401,9 @@ class RolloutPlugin:
 
             keep, dropped = select(
                 [(it.nodeid, it.stash.get(LAYERS_KEY, None), SPEC_KEY in it.stash) for it in items],
-                moved=state.moved if (state.gate or state.forced_layers is not None) else None,
+                moved=state.moved,
                 blocked=bool(state.decision and state.decision.status == "blocked"),
+                because=state.not_selected_because,
             )
             if dropped:
                 gone = set(dropped)
@@ -501,6 +544,8 @@ class RolloutPlugin:
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.nodeid == GATE_NODE and report.when == "call":
+            self.gate_ran = True
         data = getattr(report, "rollout_eval", None)
         if data and not self.is_worker:
             from pytest_rollout.models import EvalResult
@@ -517,12 +562,28 @@ class RolloutPlugin:
         if self.is_worker:
             self.config.workeroutput["rollout_deselected"] = state.deselected  # type: ignore[attr-defined]
             return
-        if state.record_run is not None and session.exitstatus in (0, 1, 5):
-            from pytest_rollout.store import Store
+        self._fail_closed(session, state)
+        try:
+            if state.record_run is not None and session.exitstatus in (0, 1, 5):
+                from pytest_rollout.store import Store
 
-            with Store(state.record_run[0]) as store:
-                store.finish_run(state.record_run[1])
-        self._write_outputs(state)
+                with Store(state.record_run[0]) as store:
+                    store.finish_run(state.record_run[1])
+            self._write_outputs(state)
+        except (OSError, RolloutError) as exc:
+            state.output_errors.append(f"rollout: {exc}")
+            if session.exitstatus in (0, 5):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _fail_closed(self, session: pytest.Session, state: SessionState) -> None:
+        """A blocked release fails the run even when rollout::gate itself did not run (--lf, -m ...)."""
+        blocked = state.decision is not None and state.decision.status == "blocked"
+        if blocked and not self.gate_ran and not self.config.option.collectonly:
+            state.output_errors.append(
+                f"rollout: the release is blocked but {GATE_NODE} did not run (deselected?): failing the run anyway"
+            )
+            if session.exitstatus in (0, 5):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -550,7 +611,7 @@ class RolloutPlugin:
     # -- reporting ---------------------------------------------------------------
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         state = self.config.stash.get(STATE_KEY, None)
-        if state is None or self.is_worker or not (state.gate or state.evals or state.deselected):
+        if state is None or self.is_worker or not (state.gate or state.evals or state.deselected or state.output_errors):
             return
         from pytest_rollout.report import eval_lines, gate_text
 
@@ -565,6 +626,30 @@ class RolloutPlugin:
             tr.write_line(f"seed {state.seed}: replay this run with --rollout-seed {state.seed}")
         for line in state.annotations:
             tr.write_line(line)
+        for line in state.notes:
+            tr.write_line(f"warning: {line}", yellow=True)
+        for line in state.output_errors:
+            tr.write_line(line, red=True, bold=True)
+
+
+def _window_notes(res: Any) -> list[str]:
+    """What the user should know about the window the gate judged."""
+    from pytest_rollout.fingerprints import dirty_config
+
+    notes = []
+    if res.window.merge_base == res.window.head:
+        notes.append(
+            f"the release window is empty: base {res.window.base_label} already contains head "
+            f"{res.window.head[:10]}, so nothing is judged and layer-scoped evals do not run "
+            "(after a merge, pass --rollout-base <the previous commit>)"
+        )
+    dirty = dirty_config(res.root, res.loaded.settings)
+    if dirty:
+        notes.append(
+            f"uncommitted changes to watched config ({', '.join(dirty[:3])}) are not part of the release "
+            "judged, but the evals run against them: commit them first"
+        )
+    return notes
 
 
 def _deselected(state: SessionState) -> list[Any]:

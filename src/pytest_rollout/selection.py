@@ -16,12 +16,16 @@ def select(
     items: Sequence[tuple[str, tuple[str, ...] | None, bool]],
     moved: Sequence[str] | None,
     blocked: bool,
+    because: str = "did not move",
 ) -> tuple[list[str], dict[str, str]]:
-    """``items`` are (nodeid, layers or None, is_eval). Returns (kept nodeids, {dropped: reason})."""
+    """``items`` are (nodeid, layers or None, is_eval). Returns (kept nodeids, {dropped: reason}).
+
+    ``moved`` None selects every layer; ``because`` words the reason ("did not move").
+    """
     keep: list[str] = []
     dropped: dict[str, str] = {}
     for nodeid, layers, is_eval in items:
-        reason = _reason(layers, is_eval, moved, blocked)
+        reason = _reason(layers, is_eval, moved, blocked, because)
         if reason is None:
             keep.append(nodeid)
         else:
@@ -29,7 +33,9 @@ def select(
     return keep, dropped
 
 
-def _reason(layers: tuple[str, ...] | None, is_eval: bool, moved: Sequence[str] | None, blocked: bool) -> str | None:
+def _reason(
+    layers: tuple[str, ...] | None, is_eval: bool, moved: Sequence[str] | None, blocked: bool, because: str
+) -> str | None:
     scoped = is_eval or layers is not None
     if blocked and scoped:
         return BLOCKED_REASON
@@ -38,4 +44,6 @@ def _reason(layers: tuple[str, ...] | None, is_eval: bool, moved: Sequence[str] 
     if set(layers) & set(moved):
         return None
     names = ", ".join(layers)
-    return f"layer {names} did not move" if len(layers) == 1 else f"layers {names} did not move"
+    if len(layers) == 1:
+        return f"layer {names} {because}"
+    return f"layers {names} {because.replace('is not', 'are not')}"
