@@ -160,3 +160,12 @@ def test_bad_config_at_base_is_a_warning(git_repo: GitRepo) -> None:
     doc = json.loads(proc.stdout)  # every key at head counts as changed, each in its own layer
     assert doc["layers_changed"] == ["context", "model", "params", "tools"]
     assert {c["old"] for c in doc["changes"]} == {"(unreadable at base)"}
+
+
+def test_a_closed_pipe_does_not_turn_blocked_into_pass(git_repo: GitRepo) -> None:
+    base, _ = _seed(git_repo)
+    proc = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {sys.executable} -m pytest_rollout check --base {base} | head -c 10"],
+        cwd=git_repo.path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_rollout.redact import MASK, is_secret_key, redact
+from pytest_rollout.redact import MASK, is_secret_key, redact, scrub_text
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,95 @@ def test_nested_values() -> None:
     assert redact("anything", ("llm", "api_key")) == MASK
     assert redact(None, ("api_key",)) is None
     assert redact(0.2, ("temperature",)) == 0.2
+
+
+# ---------------------------------------------------------------- identity list segments
+
+
+@pytest.mark.parametrize(
+    ("segments", "secret"),
+    [(("env", "[name=OPENAI_API_KEY]", "value"), True),
+     (("env", "[name=OPENAI_API_KEY]"), True),
+     (("secrets", "[key=db_password]", "value"), True),
+     (("tools", "[id=authToken]"), True),
+     (("env", "[name=search]", "value"), False),
+     (("filters", "[key=search]", "value"), False),
+     (("filters", "[key=search]", "key"), False),  # the identity field holds the (visible) name
+     (("tags", "[key=api_key]", "key"), True),
+     (("models", "[model_name=gpt-4o]", "max_tokens"), False),
+     (("items", "[3]", "value"), False),
+     (("items", "[3]"), False)],
+)
+def test_identity_segments_are_judged_by_their_value(segments: tuple[str, ...], secret: bool) -> None:
+    assert is_secret_key(segments) is secret
+
+
+def test_a_leaf_under_a_secret_identity_is_masked() -> None:
+    assert redact("abc", ("env", "[name=OPENAI_API_KEY]", "value")) == MASK
+    assert redact("abc", ("env", "[name=MODEL]", "value")) == "abc"
+
+
+# ---------------------------------------------------------------- name/value mappings
+
+
+def test_the_value_of_a_mapping_named_like_a_secret_is_masked() -> None:
+    env = [{"name": "API_KEY", "value": "abc"}, {"name": "MODEL", "value": "gpt-4o"}]
+    assert redact(env, ("env",)) == [{"name": "API_KEY", "value": MASK}, {"name": "MODEL", "value": "gpt-4o"}]
+    assert redact({"id": "db_password", "value": 7}, ()) == {"id": "db_password", "value": MASK}
+    assert redact({"Key": "AuthToken", "Value": "abc"}, ()) == {"Key": "AuthToken", "Value": MASK}  # AWS tags
+
+
+def test_the_key_field_of_a_key_value_pair_is_a_name() -> None:
+    assert redact({"key": "search", "value": 3}, ()) == {"key": "search", "value": 3}
+    assert redact({"key": "hunter2"}, ()) == {"key": MASK}  # no value sibling: "key" is the secret
+
+
+# ---------------------------------------------------------------- strings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("postgres://admin:S3cretPass@db:5432/x", f"postgres://admin:{MASK}@db:5432/x"),
+     ("redis://:p4ss@cache:6379/0", f"redis://:{MASK}@cache:6379/0"),
+     ("connect to mysql+pymysql://u:p@h/db failed", f"connect to mysql+pymysql://u:{MASK}@h/db failed"),
+     ("https://db:5432/x and git@github.com:a/b", "https://db:5432/x and git@github.com:a/b"),
+     ("https://x/v1?key=abcdef123&x=1", f"https://x/v1?key={MASK}&x=1"),
+     ("https://x/v1?x=1&token=t0k3n", f"https://x/v1?x=1&token={MASK}"),
+     ("/v1?api_key=a&apikey=b&access_token=c&secret=d&password=e", f"/v1?api_key={MASK}&apikey={MASK}"
+      f"&access_token={MASK}&secret={MASK}&password={MASK}"),
+     ("https://acct.blob/c?sv=2022&sig=AbC%2Bdef&se=1", f"https://acct.blob/c?sv=2022&sig={MASK}&se=1"),
+     ("https://s3/o?X-Amz-Signature=abc123", f"https://s3/o?X-Amz-Signature={MASK}"),
+     ("https://x/v1?max_tokens=5&top_k=3&api-version=2024", "https://x/v1?max_tokens=5&top_k=3&api-version=2024"),
+     ("failed, token=supersecretvalue", f"failed, token={MASK}"),
+     ("DB_PASSWORD=hunter2", f"DB_PASSWORD={MASK}"),
+     ("serve --api-key=abc --model=x", f"serve --api-key={MASK} --model=x"),
+     ("serve --api-key abc --model x", f"serve --api-key {MASK} --model x"),
+     ("serve --no-auth --model x", "serve --no-auth --model x"),
+     ("bad config {'api_key': 'abc', 'model': 'x'}", f"bad config {{'api_key': '{MASK}', 'model': 'x'}}"),
+     ('{"password": 1234, "max_tokens": 5}', f'{{"password": {MASK}, "max_tokens": 5}}'),
+     ("signature: question -> answer", "signature: question -> answer"),
+     ("plain prose about tokens, keys and a non-secret word", "plain prose about tokens, keys and a non-secret word")],
+)
+def test_scrub_text(text: str, expected: str) -> None:
+    assert scrub_text(text) == expected
+    assert redact(text, ("llm", "note")) == expected
+    assert scrub_text(expected) == expected  # idempotent
+
+
+def test_credential_shapes_inside_urls() -> None:
+    key = "AIzaSyA1234567890abcdefghijklmnopqrstuv"
+    assert scrub_text(f"GET https://x/v1?key={key} failed") == f"GET https://x/v1?key={MASK} failed"
+
+
+# ---------------------------------------------------------------- command lines
+
+
+def test_command_line_lists() -> None:
+    args = ["--api-key", "abc", "--model", "x", "--token", "t", "--password", 1234, "--verbose"]
+    assert redact(args, ("command",)) == ["--api-key", MASK, "--model", "x", "--token", MASK, "--password", MASK,
+                                          "--verbose"]
+    assert redact(["--auth", "--model", "x"], ()) == ["--auth", "--model", "x"]  # a switch: the next item is a flag
+    assert redact(["--api-key=abc", "-p", "8080", "--max-tokens", "5"], ()) == [f"--api-key={MASK}", "-p", "8080",
+                                                                               "--max-tokens", "5"]
+    assert redact(["--api-key"], ()) == ["--api-key"]
+    assert redact({"args": ["--secret", "s"]}, ()) == {"args": ["--secret", MASK]}

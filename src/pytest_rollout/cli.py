@@ -13,8 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from pytest_rollout import __version__
 from pytest_rollout.errors import RolloutError
+
+if TYPE_CHECKING:
+    from pytest_rollout.models import Report
+    from pytest_rollout.pipeline import GateResult
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 
@@ -72,8 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RolloutError as exc:
         print(f"pytest-rollout: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except BrokenPipeError:  # pragma: no cover - `| head`
-        return EXIT_PASS
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -102,9 +106,26 @@ def _diff_or_check(args: argparse.Namespace) -> int:
         allow_bundle=getattr(args, "allow_bundle", None), per_commit=getattr(args, "per_commit", False),
     )
     res = pipeline.run_gate(req) if args.command == "check" else pipeline.run_diff(req)
+    # The exit status is settled before anything is printed: a reader that closes the
+    # pipe early (`| head`) must not turn a blocked release into a pass.
+    status = EXIT_BLOCKED if res.decision is not None and res.decision.status == "blocked" else EXIT_PASS
     doc = report.build_report(res.diff, res.decision)
     if getattr(args, "report", None):
-        Path(args.report).write_text(report.report_json(doc), encoding="utf-8")
+        try:
+            Path(args.report).write_text(report.report_json(doc), encoding="utf-8")
+        except OSError as exc:
+            raise RolloutError(f"--report {args.report}: cannot write it ({exc.strerror})") from None
+    try:
+        _emit(args, res, doc, env)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+    return status
+
+
+def _emit(args: argparse.Namespace, res: GateResult, doc: Report, env: dict[str, str]) -> None:
+    from pytest_rollout import report
+    from pytest_rollout.ci import write_github_outputs
+
     if args.json:
         sys.stdout.write(report.report_json(doc))
     else:
@@ -112,15 +133,6 @@ def _diff_or_check(args: argparse.Namespace) -> int:
     for warning in res.diff.warnings:
         print(f"pytest-rollout: warning: {warning}", file=sys.stderr)
     if res.decision is not None:
-        _github_outputs(res, env)
-        return EXIT_BLOCKED if res.decision.status == "blocked" else EXIT_PASS
-    return EXIT_PASS
-
-
-def _github_outputs(res: object, env: dict[str, str]) -> None:
-    from pytest_rollout.ci import write_github_outputs
-    from pytest_rollout.pipeline import GateResult
-
-    assert isinstance(res, GateResult) and res.decision is not None
-    for line in write_github_outputs(res.diff, res.decision, (), env):
-        print(line)
+        for line in write_github_outputs(res.diff, res.decision, (), env):
+            print(line)
+    sys.stdout.flush()
