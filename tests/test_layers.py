@@ -103,3 +103,17 @@ def test_defaults_watch_structured_and_prompt_files(tmp_path: Path) -> None:
     assert not lm.watches("src/app.py")
     assert lm.layer_of("app/prompts/system.md", None) == "prompt"
     assert lm.layer_of("templates/answer.j2", None) == "prompt"
+
+
+@pytest.mark.parametrize("glob", ["prompts", "prompts/", "./prompts/**", "/prompts/**", "prompts/**"])
+def test_folder_spellings_all_watch_the_folder(glob: str) -> None:
+    assert glob_regex(glob).match("prompts/system.md") and glob_regex(glob).match("prompts/a/b.md")
+    assert not glob_regex(glob).match("src/app.py")
+
+
+def test_malformed_key_rule_is_a_settings_error(tmp_path: Path) -> None:
+    from pytest_rollout.errors import SettingsError
+
+    (tmp_path / "rollout.yaml").write_text('layers:\n  infra:\n    keys: ["deploy/app.yaml:env[0"]\n')
+    with pytest.raises(SettingsError, match=r"rollout.yaml:3: layers.infra.keys: key path 'env\[0': '\[' at position 3 is never closed"):
+        load_settings(tmp_path)

@@ -51,8 +51,18 @@ DEFAULT_FILES: dict[str, str] = {
 }
 @functools.lru_cache(maxsize=512)
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a path glob: ``**`` crosses folders; no ``/`` means "file name at any depth"."""
-    pat = pattern.strip().lstrip("/")
+    """Compile a path glob the way ``.gitignore`` reads one.
+
+    ``**`` crosses folders, ``*``/``?`` stay in one; a pattern without ``/`` matches
+    the name at any depth; a match on a folder covers everything in it (``prompts``,
+    ``prompts/`` and ``./prompts/**`` all watch every file under ``prompts/``).
+    """
+    pat = pattern.strip()
+    while pat.startswith("./"):
+        pat = pat[2:]
+    pat = pat.lstrip("/")
+    folder_only = pat.endswith("/")
+    pat = pat.rstrip("/")
     if "/" not in pat:
         pat = "**/" + pat
     out, i = "", 0
@@ -67,11 +77,11 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
             out, i = out + "[^/]", i + 1
         else:
             out, i = out + re.escape(pat[i]), i + 1
-    return re.compile(out + r"\Z")
+    return re.compile(out + (r"/.+" if folder_only else r"(?:/.+)?") + r"\Z")
 
 
 def split_keypath(text: str) -> KeyPath:
-    """``'a."b.c"[*].d'`` -> ``('a', 'b.c', '[*]', 'd')``."""
+    """``'a."b.c"[*].d'`` -> ``('a', 'b.c', '[*]', 'd')``; ``ValueError`` when malformed."""
     segs: list[str] = []
     buf, i, quoted = "", 0, False
     while i < len(text):
@@ -87,14 +97,20 @@ def split_keypath(text: str) -> KeyPath:
         elif ch == "[":
             if buf:
                 segs.append(buf)
-            end = text.index("]", i)
+            end = text.find("]", i)
+            if end < 0:
+                raise ValueError(f"key path {text!r}: '[' at position {i} is never closed")
             segs.append(text[i : end + 1])
             buf, i = "", end
         else:
             buf += ch
         i += 1
+    if quoted:
+        raise ValueError(f"key path {text!r}: a '\"' is never closed")
     if buf:
         segs.append(buf)
+    if not segs:
+        raise ValueError(f"key path {text!r} is empty")
     return tuple(segs)
 
 

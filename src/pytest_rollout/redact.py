@@ -108,13 +108,8 @@ def scrub_text(text: str) -> str:
     text = _CREDENTIAL.sub(MASK, text)
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
     text = _ASSIGNMENT.sub(_mask_assignment, text)
-    text = _FLAG_VALUE.sub(lambda m: m.group(1) + m.group(2) + _masked(m.group(3)) if _is_flag_secret(m.group(1))
-                           else m.group(0), text)
-    return _QUOTED_PAIR.sub(
-        lambda m: m.group(1) + m.group(2) + m.group(1) + m.group(3) + _masked(m.group(4))
-        if _is_secret_name(m.group(2)) else m.group(0),
-        text,
-    )
+    text = _FLAG_VALUE.sub(_mask_flag_value, text)
+    return _QUOTED_PAIR.sub(_mask_quoted_pair, text)
 
 
 def _mask_assignment(match: re.Match[str]) -> str:
@@ -123,6 +118,16 @@ def _mask_assignment(match: re.Match[str]) -> str:
     if _is_secret_name(name.lstrip("-"), _QUERY_SECRET_WORDS if in_query else _SECRET_WORDS):
         return f"{name}={_masked(match.group(2))}"
     return match.group(0)
+
+
+def _mask_flag_value(match: re.Match[str]) -> str:
+    flag, space, value = match.groups()
+    return flag + space + _masked(value) if _is_flag_secret(flag) else match.group(0)
+
+
+def _mask_quoted_pair(match: re.Match[str]) -> str:
+    quote, name, colon, value = match.groups()
+    return f"{quote}{name}{quote}{colon}{_masked(value)}" if _is_secret_name(name) else match.group(0)
 
 
 def _masked(value: str) -> str:

@@ -37,10 +37,13 @@ class LayerRule(_Strict):
     @field_validator("keys")
     @classmethod
     def _key_rules_have_a_file_and_a_path(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        from pytest_rollout.layers import split_keypath
+
         for rule in keys:
             glob, sep, path = rule.partition(":")
             if not sep or not glob.strip() or not path.strip():
                 raise ValueError(f'expected "FILEGLOB:KEYPATH" (e.g. "config/app.yaml:llm.model"), got {rule!r}')
+            split_keypath(path.strip())  # a malformed path is a settings error with its line, not a crash
         return keys
 
 
