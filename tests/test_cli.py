@@ -169,3 +169,11 @@ def test_a_closed_pipe_does_not_turn_blocked_into_pass(git_repo: GitRepo) -> Non
         cwd=git_repo.path, capture_output=True, text=True,
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_config_over_the_size_cap_fails_closed(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"rollout.yaml": "max_file_size: 60\n", "config/app.json": '{"llm": {"model": "a"}}'})
+    git_repo.commit({"config/app.json": '{"llm": {"model": "b", "temperature": 0.7, "note": "' + "x" * 80 + '"}}'})
+    proc = _run("check", "--base", base, cwd=git_repo.path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "config/app.json changed but cannot be compared key by key" in proc.stdout

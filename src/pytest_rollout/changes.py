@@ -44,6 +44,7 @@ class RawChange:
     new: Any
     old_path: str | None = None  # for renames
     line: int | None = None  # 1-based, head file (base file for deletions); 1 for whole files
+    opaque: bool = False  # a structured file that could not be compared key by key (binary, too big, a link)
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class _Differ:
                 RawChange(new.path, key, "added", None, value, line=parsed.lines.get(key))
                 for key, value in parsed.values.items()
             ]
-        return [_whole(new.path, "added", None, self.describe(new))]
+        return [_whole(new.path, "added", None, self.describe(new), opaque=parsed is None and is_structured(new.path))]
 
     def deleted(self, old: _Side) -> list[RawChange]:
         parsed = self.load(old, at_head=False)
@@ -210,7 +211,7 @@ class _Differ:
                 RawChange(old.path, key, "deleted", value, None, line=parsed.lines.get(key))
                 for key, value in parsed.values.items()
             ]
-        return [_whole(old.path, "deleted", self.describe(old), None)]
+        return [_whole(old.path, "deleted", self.describe(old), None, opaque=parsed is None and is_structured(old.path))]
 
     def modified(self, old: _Side, new: _Side) -> list[RawChange]:
         if old.sha == new.sha and not is_structured(new.path):
@@ -225,7 +226,8 @@ class _Differ:
 
     def type_changed(self, old: _Side, new: _Side) -> list[RawChange]:
         self.load(new, at_head=True)  # a malformed config at head fails closed, whatever it was before
-        return [_whole(new.path, "modified", self.describe(old), self.describe(new))]
+        opaque = is_structured(old.path) or is_structured(new.path)
+        return [_whole(new.path, "modified", self.describe(old), self.describe(new), opaque=opaque)]
 
     def content(self, old: _Side, new: _Side) -> list[RawChange]:
         """Key-level changes when both sides parse; one whole-file change otherwise."""
@@ -241,7 +243,8 @@ class _Differ:
             # counts as changed, so each lands in its own layer and the gate still decides.
             return [RawChange(new.path, key, "modified", UNREADABLE_AT_BASE, value, old_path, after.lines.get(key))
                     for key, value in after.values.items()]
-        return [_whole(new.path, "modified", self.describe(old), self.describe(new), old_path)]
+        opaque = is_structured(new.path)
+        return [_whole(new.path, "modified", self.describe(old), self.describe(new), old_path, opaque=opaque)]
 
     # -- reading one side
 
@@ -311,8 +314,10 @@ def _is_binary(data: bytes) -> bool:
     return b"\0" in data[:_BINARY_PROBE]
 
 
-def _whole(path: str, kind: ChangeKind, old: Any, new: Any, old_path: str | None = None) -> RawChange:
-    return RawChange(path, None, kind, old, new, old_path, 1)
+def _whole(
+    path: str, kind: ChangeKind, old: Any, new: Any, old_path: str | None = None, *, opaque: bool = False
+) -> RawChange:
+    return RawChange(path, None, kind, old, new, old_path, 1, opaque)
 
 
 def _head_message(exc: ConfigSyntaxError) -> str:

@@ -323,6 +323,8 @@ def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | N
     from pytest_rollout import verdicts
 
     alpha = verdicts.family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
+    if spec.max_regression is not None:
+        alpha /= 2  # as in run_eval: the two criteria share the false-FAIL rate
     beta = 1 - spec.resolved_power
     minimum = verdicts.minimum_budget("pass_rate", spec.threshold, spec.margin, alpha, beta)
     if minimum is None or spec.units_budget >= minimum:

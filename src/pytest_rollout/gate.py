@@ -77,10 +77,16 @@ def decide(
     settings: Settings,
     overrides: Sequence[OverrideRequest] = (),
     commits: list[CommitCheck] | None = None,
+    unreadable: Sequence[str] = (),
 ) -> Decision:
     layers = sorted({c.layer for c in changes if c.layer})
     coupled = coupling_reasons(layers, settings)
     reasons = list(coupled)
+    reasons += [
+        f"{path} changed but cannot be compared key by key (binary, over max_file_size, or a link): "
+        "the gate cannot tell which layers moved; raise max_file_size, or map the file with a `files:` rule"
+        for path in unreadable
+    ]
     if settings.strict and unclassified:
         reasons.append(_strict_reason(unclassified))
     override = None

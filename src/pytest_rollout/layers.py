@@ -213,7 +213,7 @@ def _default_file_layer(path: str) -> str | None:
     return None
 
 
-def classify(raw: Iterable[RawChange], lmap: LayerMap) -> tuple[list[Change], list[Change]]:
+def classify(raw: Sequence[RawChange], lmap: LayerMap) -> tuple[list[Change], list[Change]]:
     """Name each raw change's layer; redact values. Returns (classified, unclassified)."""
     classified: list[Change] = []
     unclassified: list[Change] = []
@@ -226,7 +226,8 @@ def classify(raw: Iterable[RawChange], lmap: LayerMap) -> tuple[list[Change], li
     # Under the built-in defaults every structured file is read; only files that
     # carry AI config (some change was classified) report their other keys.
     ai_files = {c.path for c in classified}
-    unclassified = [c for c in unclassified if c.path in ai_files or lmap.user_watches(c.path)]
+    opaque = {rc.path for rc in raw if rc.opaque}
+    unclassified = [c for c in unclassified if c.path in ai_files or c.path in opaque or lmap.user_watches(c.path)]
     return classified, unclassified
 
 

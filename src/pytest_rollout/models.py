@@ -86,6 +86,9 @@ class DiffResult(_Frozen):
     layers_changed: list[str]
     changes: list[Change]
     unclassified: list[Change] = Field(default_factory=list)
+    unreadable: list[str] = Field(
+        default_factory=list, description="Watched config files that changed but could not be compared key by key"
+    )
     warnings: list[str] = Field(default_factory=list)
 
 

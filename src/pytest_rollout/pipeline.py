@@ -69,7 +69,7 @@ def run_gate(req: Request) -> GateResult:
     if req.allow_bundle is not None:
         requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
     checks = _per_commit(res.root, commits, res.loaded) if req.per_commit else None
-    decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks)
+    decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks, res.diff.unreadable)
     return GateResult(res.loaded, res.root, res.window, res.diff, decision)
 
 
@@ -79,9 +79,11 @@ def _diff(root: Path, base: str, head: str, lmap: LayerMap, loaded: LoadedSettin
 
     out = diff_commits(root, base, head, lmap.watches, max_bytes=loaded.settings.max_file_size)
     changes, unclassified = classify(out.changes, lmap)
+    opaque = {rc.path for rc in out.changes if rc.opaque}
+    unreadable = sorted({c.path for c in unclassified if c.key is None and c.path in opaque})
     return DiffResult(
-        base=base, head=head, layers_changed=layers_changed(changes),
-        changes=changes, unclassified=unclassified, warnings=list(out.warnings),
+        base=base, head=head, layers_changed=layers_changed(changes), changes=changes,
+        unclassified=unclassified, unreadable=unreadable, warnings=list(out.warnings),
     )
 
 
