@@ -237,3 +237,18 @@ def test_keyword_selection_keeps_the_gate(pytester: pytest.Pytester, pytester_re
     pytester.makepyfile(test_other="def test_other():\n    pass\n")
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "-k", "other")
     res.assert_outcomes(passed=1, failed=1, deselected=1)  # rollout::gate is never filtered away
+
+
+def test_per_commit_skips_merge_commits(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE,
+                                 "test_plain.py": PLAIN_TEST})
+    app, serving = seed_head()
+    pytester_repo.repo.git.checkout("-q", "-b", "feature")
+    pytester_repo.commit({"deploy/serving.yaml": serving}, "infra step")
+    pytester_repo.repo.git.checkout("-q", "main")
+    pytester_repo.commit({"README.md": "docs\n"}, "docs on main")
+    pytester_repo.repo.git.merge("--no-ff", "-q", "-m", "merge feature", "feature")
+    res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "--rollout-per-commit")
+    res.assert_outcomes(passed=2)
+    out = res.stdout.str()
+    assert "infra step" in out and "merge feature" not in out

@@ -90,12 +90,13 @@ def _diff(root: Path, base: str, head: str, lmap: LayerMap, loaded: LoadedSettin
 def _per_commit(root: Path, commits: list[Commit], loaded: LoadedSettings) -> list[CommitCheck]:
     from pytest_rollout.gate import coupling_reasons
     from pytest_rollout.layers import LayerMap
-    from pytest_rollout.refs import first_parent
 
     lmap = LayerMap.from_settings(loaded.settings)
     checks = []
     for commit in commits:
-        parent = first_parent(root, commit.sha) or _EMPTY_TREE
+        if commit.is_merge:
+            continue  # a merge (e.g. a pull request's merge ref) brings in other commits' changes, judged there
+        parent = commit.parents[0] if commit.parents else _EMPTY_TREE
         diff = _diff(root, parent, commit.sha, lmap, loaded)
         reasons = coupling_reasons(diff.layers_changed, loaded.settings)
         checks.append(

@@ -35,6 +35,11 @@ class Commit:
     sha: str
     author: str
     message: str
+    parents: tuple[str, ...] = ()
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
 
     @property
     def subject(self) -> str:
@@ -112,18 +117,12 @@ def _is_shallow(repo: Path) -> bool:
 
 def window_commits(repo: Path, window: Window) -> list[Commit]:
     """Commits of ``merge_base..head``, oldest first, with author and full message."""
-    fmt = "%H%x1f%an <%ae>%x1f%B%x1e"
+    fmt = "%H%x1f%P%x1f%an <%ae>%x1f%B%x1e"
     out = run_git(repo, "log", "--reverse", f"--format={fmt}", f"{window.merge_base}..{window.head}")
     commits = []
     for rec in out.decode("utf-8", "replace").split("\x1e"):
         rec = rec.lstrip("\n")
         if rec:
-            sha, author, message = rec.split("\x1f", 2)
-            commits.append(Commit(sha, author, message.strip("\n")))
+            sha, parents, author, message = rec.split("\x1f", 3)
+            commits.append(Commit(sha, author, message.strip("\n"), tuple(parents.split())))
     return commits
-
-
-def first_parent(repo: Path, sha: str) -> str | None:
-    """The commit's first parent, or None for a root commit."""
-    out = run_git(repo, "rev-parse", "--verify", "-q", f"{sha}^1", check=False).decode().strip()
-    return out or None
