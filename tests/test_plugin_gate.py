@@ -252,3 +252,21 @@ def test_per_commit_skips_merge_commits(pytester: pytest.Pytester, pytester_repo
     res.assert_outcomes(passed=2)
     out = res.stdout.str()
     assert "infra step" in out and "merge feature" not in out
+
+
+def test_a_release_cannot_loosen_its_own_gate(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    base = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "rollout.yaml": "strict: false\n",
+                                 "test_plain.py": PLAIN_TEST})
+    app, _ = seed_head()
+    pytester_repo.commit({"config/app.yaml": app,
+                          "rollout.yaml": "coupling:\n  max_layers_per_release: 6\n"}, "bundle and loosen the gate")
+    res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}")
+    res.assert_outcomes(passed=1, failed=1)
+    res.stdout.fnmatch_lines([
+        "  - 2 coupled layers moved in one release: model, context; at most 1 may",
+        "  - *rollout.yaml changes together with layer(s) context, model: the gate judged this release by the base's settings*",
+    ])
+    # the settings change alone passes, and then rules the next release
+    alone = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE}, "revert config")
+    res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", f"--rollout-head={alone}")
+    res.assert_outcomes(passed=2)

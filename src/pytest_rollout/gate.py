@@ -78,9 +78,15 @@ def decide(
     overrides: Sequence[OverrideRequest] = (),
     commits: list[CommitCheck] | None = None,
     unreadable: Sequence[str] = (),
+    settings_changed: str | None = None,
 ) -> Decision:
     layers = sorted({c.layer for c in changes if c.layer})
     coupled = coupling_reasons(layers, settings)
+    if settings_changed and layers:
+        coupled.append(
+            f"{settings_changed} changes together with layer(s) {', '.join(layers)}: the gate judged this release "
+            "by the base's settings; ship the settings change on its own first"
+        )
     reasons = list(coupled)
     reasons += [
         f"{path} changed but cannot be compared key by key (binary, over max_file_size, or a link): "

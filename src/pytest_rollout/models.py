@@ -89,6 +89,9 @@ class DiffResult(_Frozen):
     unreadable: list[str] = Field(
         default_factory=list, description="Watched config files that changed but could not be compared key by key"
     )
+    settings_changed: str | None = Field(
+        default=None, description="The settings file, when this release changes it (judged by the base's settings)"
+    )
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -49,12 +49,37 @@ def run_diff(req: Request) -> GateResult:
     from pytest_rollout.refs import repo_root, resolve_window
 
     root = repo_root(req.repo)
-    loaded = load_settings(root, req.config)
-    window = resolve_window(root, req.base, req.head, loaded.settings.base, req.env)
+    current = load_settings(root, req.config)  # names the base; and a broken file fails closed
+    window = resolve_window(root, req.base, req.head, current.settings.base, req.env)
+    loaded, changed = _judging_settings(root, window, req.config, current)
     lmap = LayerMap.from_settings(loaded.settings)
     diff = _diff(root, window.merge_base, window.head, lmap, loaded)
-    diff = diff.model_copy(update={"base": window.base, "merge_base": window.merge_base})
+    diff = diff.model_copy(update={"base": window.base, "merge_base": window.merge_base, "settings_changed": changed})
     return GateResult(loaded, root, window, diff, None)
+
+
+def _judging_settings(
+    root: Path, window: Window, config: Path | str | None, current: LoadedSettings
+) -> tuple[LoadedSettings, str | None]:
+    """The base's settings judge the release (a PR cannot loosen its own gate), and whether
+    the release changes them. A release that adds the settings file is judged by it."""
+    base = _settings_at(root, window.merge_base, config)
+    head = _settings_at(root, window.head, config) or current
+    if base is None or (base.source is None and head.source is not None):
+        return head, None
+    return base, (str(head.source or base.source) if head.settings != base.settings else None)
+
+
+def _settings_at(root: Path, commit: str, config: Path | str | None) -> LoadedSettings | None:
+    from pytest_rollout.errors import SettingsError
+    from pytest_rollout.settings import load_settings_at
+
+    try:
+        return load_settings_at(root, commit, config)
+    except SettingsError as exc:
+        if config is not None and "settings file not found" in str(exc):
+            return None  # the explicit file is new (or not committed): judged by the work tree's
+        raise
 
 
 def run_gate(req: Request) -> GateResult:
@@ -69,7 +94,8 @@ def run_gate(req: Request) -> GateResult:
     if req.allow_bundle is not None:
         requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
     checks = _per_commit(res.root, commits, res.loaded) if req.per_commit else None
-    decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks, res.diff.unreadable)
+    decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks, res.diff.unreadable,
+                      res.diff.settings_changed)
     return GateResult(res.loaded, res.root, res.window, res.diff, decision)
 
 

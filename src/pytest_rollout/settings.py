@@ -127,75 +127,118 @@ class Settings(_Strict):
 class LoadedSettings:
     settings: Settings
     source: Path | None  # None: no settings file, built-in defaults
+    commit: str | None = None  # read from this commit rather than the work tree
 
     @property
     def label(self) -> str:
-        return str(self.source) if self.source else "built-in defaults"
+        if self.source is None:
+            return "built-in defaults"
+        return f"{self.source} at {self.commit[:10]}" if self.commit else str(self.source)
+
+
+class _Files:
+    """Where settings files are read: the work tree, or one commit (``git show``)."""
+
+    def __init__(self, root: Path, commit: str | None = None) -> None:
+        self.root, self.commit = root, commit
+
+    def read(self, path: Path) -> bytes | None:
+        """The file's bytes, or None when it does not exist there."""
+        inside = self._relative(path)
+        if self.commit is None or inside is None:  # a file outside the repo has no history
+            return path.read_bytes() if path.is_file() else None
+        from pytest_rollout.gitio import git_ok, run_git
+
+        spec = f"{self.commit}:{inside.as_posix()}"
+        if not git_ok(self.root, "cat-file", "-e", spec):
+            return None
+        return run_git(self.root, "cat-file", "blob", spec)
+
+    def _relative(self, path: Path) -> Path | None:
+        try:
+            return path.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None
 
 
 def load_settings(repo_root: Path, path: Path | str | None = None) -> LoadedSettings:
-    """Find, parse and validate the settings: explicit path, rollout.yaml, pyproject.toml, defaults."""
+    """Find, parse and validate the work tree's settings: explicit path, rollout.yaml, pyproject.toml, defaults."""
+    return _load(_Files(repo_root), path)
+
+
+def load_settings_at(repo_root: Path, commit: str, path: Path | str | None = None) -> LoadedSettings:
+    """The settings as they are at ``commit``: the gate judges a release by its base's rules,
+    so a pull request cannot loosen the gate that judges it."""
+    return _load(_Files(repo_root, commit), path)
+
+
+def _load(files: _Files, path: Path | str | None) -> LoadedSettings:
+    root = files.root
     if path is not None:
         p = Path(path)
         if not p.is_absolute() and not p.exists():
-            p = repo_root / p
-        if not p.is_file():
-            raise SettingsError(f"{path}: settings file not found: check --rollout-config / --config")
-        return _load_file(p)
+            p = root / p
+        data = files.read(p)
+        if data is None:
+            where = f" at {files.commit[:10]}" if files.commit else ""
+            raise SettingsError(f"{path}: settings file not found{where}: check --rollout-config / --config")
+        return _parse(p, data, files.commit)
     for name in SETTINGS_FILES:
-        if (repo_root / name).is_file():
-            return _load_file(repo_root / name)
-    pyproject = repo_root / "pyproject.toml"
-    if pyproject.is_file():
-        table = _pyproject_table(pyproject)
+        data = files.read(root / name)
+        if data is not None:
+            return _parse(root / name, data, files.commit)
+    data = files.read(root / "pyproject.toml")
+    if data is not None:
+        table = _pyproject_table(root / "pyproject.toml", data)
         if table is not None:
-            return LoadedSettings(_validate(table, pyproject, None, f"[tool.{PYPROJECT_TABLE}]."), pyproject)
-    return LoadedSettings(Settings(), None)
+            settings = _validate(table, root / "pyproject.toml", None, f"[tool.{PYPROJECT_TABLE}].")
+            return LoadedSettings(settings, root / "pyproject.toml", files.commit)
+    return LoadedSettings(Settings(), None, files.commit)
 
 
-def _load_file(path: Path) -> LoadedSettings:
+def _parse(path: Path, data: bytes, commit: str | None) -> LoadedSettings:
     if path.suffix == ".toml":
-        table = _pyproject_table(path) if path.name == "pyproject.toml" else _read_toml(path)
-        return LoadedSettings(_validate(table or {}, path, None, ""), path)
+        table = _pyproject_table(path, data) if path.name == "pyproject.toml" else _read_toml(path, data)
+        return LoadedSettings(_validate(table or {}, path, None, ""), path, commit)
     import yaml
 
-    text = _read_text(path)
+    text = _text(path, data)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
+        doc = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SettingsError(f"{path}{line}: not valid YAML: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
         raise SettingsError(f"{path}:1: expected a mapping of settings (base, layers, coupling, ...)")
-    return LoadedSettings(_validate(data, path, node, ""), path)
+    return LoadedSettings(_validate(doc, path, node, ""), path, commit)
 
 
-def _read_text(path: Path) -> str:
+def _text(path: Path, data: bytes) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, data: bytes) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        return tomllib.loads(_read_text(path))
+        return tomllib.loads(_text(path, data))
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _pyproject_table(path: Path) -> dict[str, Any] | None:
-    table = _read_toml(path).get("tool", {}).get(PYPROJECT_TABLE)
+def _pyproject_table(path: Path, data: bytes) -> dict[str, Any] | None:
+    table = _read_toml(path, data).get("tool", {}).get(PYPROJECT_TABLE)
     if table is not None and not isinstance(table, dict):
         raise SettingsError(f"{path}: [tool.{PYPROJECT_TABLE}] must be a table")
     return table
