@@ -280,7 +280,8 @@ def report_line(
         parts.append("max_regression not checked: no baseline")
     size = f"n={result.n}/{result.budget}"
     if result.cases is not None:
-        size = f"{result.cases} cases x {result.epochs} epochs, n={result.n}/{result.budget}"
+        epochs = f"{result.epochs} epoch{'' if result.epochs == 1 else 's'}"
+        size = f"{result.cases} cases x {epochs}, n={result.n}/{result.budget}"
     if result.stopped_early:
         size += ", stopped early"
     if result.errors:
