@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pytest_rollout.redact import MASK, is_secret_key, redact, scrub_text
@@ -122,3 +124,11 @@ def test_command_line_lists() -> None:
                                                                                "--max-tokens", "5"]
     assert redact(["--api-key"], ()) == ["--api-key"]
     assert redact({"args": ["--secret", "s"]}, ()) == {"args": ["--secret", MASK]}
+
+
+@pytest.mark.parametrize("text", ["x." * 100_000 + "=", ".-x" * 70_000, "eyJ-" * 50_000, "a://:" * 40_000])
+def test_scrub_text_is_linear_on_long_tokens(text: str) -> None:
+    """A prompt or an error message can be large: no pattern may rescan a token from each character."""
+    start = time.perf_counter()
+    assert scrub_text(text) == text
+    assert time.perf_counter() - start < 3.0

@@ -51,16 +51,17 @@ _CREDENTIAL = re.compile(
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
     r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
     r"|\bAIza[0-9A-Za-z_-]{35}"
-    r"|\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}"
+    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----)"
 )
-# scheme://user:PASSWORD@host: the user may be empty (redis://:pw@host).
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+(?=@)")
+# scheme://user:PASSWORD@host: the user may be empty (redis://:pw@host). Names and schemes
+# are bounded so that no pattern rescans a long token from each of its characters.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@]*:)[^\s/@]+(?=@)")
 _VALUE = r"(?:\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>(){}\[\]#]+)"
 # name=value, the name starting a token: query parameters, env assignments, --flag=value.
-_ASSIGNMENT = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=(" + _VALUE + ")")
+_ASSIGNMENT = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]{0,100})=(" + _VALUE + ")")
 # --flag value (the value is not itself a flag).
-_FLAG_VALUE = re.compile(r"(?<![\w-])(--?[A-Za-z][\w.-]*)(\s+)((?!-)" + _VALUE + ")")
+_FLAG_VALUE = re.compile(r"(?<![\w.-])(--?[A-Za-z][\w.-]{0,100})(\s+)((?!-)" + _VALUE + ")")
 # "name": value and 'name': value, as in JSON or a dict's repr.
 _QUOTED_PAIR = re.compile(r"([\"'])([^\"'\s]{1,100})\1(\s*:\s*)(\"[^\"]*\"|'[^']*'|[^\s,}\]]+)")
 _FLAG = re.compile(r"--?[A-Za-z][\w.-]*")
