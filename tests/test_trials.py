@@ -185,6 +185,25 @@ def test_bad_scores_make_error_trials(value: Any, kind: str) -> None:
     assert feed.values == []
 
 
+def test_messages_are_redacted_before_truncation() -> None:
+    key = "AIzaSyA1234567890abcdefghijklmnopqrstuv"
+
+    def body(trial: Trial) -> None:
+        raise RuntimeError(f"GET https://x/v1?key={key} failed, token=supersecretvalue")
+
+    message = run(body, budget_trials=1, max_error_rate=1.0).records[0].message
+    assert message is not None
+    assert key not in message and "AIza" not in message and "supersecretvalue" not in message
+    assert message == "GET https://x/v1?key=*** failed, token=***"
+    # A secret cut in half by the 300-character limit would no longer look like one.
+    long_message = run(lambda t: _raise(AssertionError("x" * 280 + " " + key)), budget_trials=1).records[0].message
+    assert long_message is not None and "AIza" not in long_message
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
 def test_messages_are_one_line_and_truncated() -> None:
     def body(trial: Trial) -> None:
         raise AssertionError("x" * 1000 + "\nsecond line")

@@ -18,6 +18,9 @@ What decides correctness (STATISTICS.md §5):
   the same ordered prefix, so an abort for errors happens at the same trial in every run.
   ``BaseException``s that are not ``Exception``s (``KeyboardInterrupt``, pytest's
   skip/fail/exit outcomes) are never counted: they stop the run and propagate.
+* **Messages are redacted.** A record's message (the first line of the exception) goes
+  through ``redact.scrub_text`` before it is cut to ``MESSAGE_LIMIT``: it ends up in failure
+  texts, JSON reports and junitxml.
 
 Threads and timeouts. ``concurrency=1`` without a timeout runs the body inline in the calling
 thread, so fixtures and thread-locals behave as in any test. Otherwise sync bodies run on a
@@ -46,6 +49,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .evalspec import Case, budget_units
+from .redact import scrub_text
 
 Outcome = Literal["pass", "fail", "error"]
 
@@ -182,7 +186,8 @@ def _make(
 
 
 def _first_line(exc: BaseException) -> str | None:
-    """First line of the message, at most ``MESSAGE_LIMIT`` characters (a report line, not a log)."""
+    """First line of the message, secrets masked, at most ``MESSAGE_LIMIT`` characters (a report
+    line, not a log). Masked before the cut: half a key no longer looks like a key."""
     try:
         text = str(exc)
     except Exception as err:  # a broken __str__ must not turn one trial record into a crash
@@ -190,7 +195,7 @@ def _first_line(exc: BaseException) -> str | None:
     lines = text.strip().splitlines()
     if not lines:
         return None
-    line = lines[0]
+    line = scrub_text(lines[0])
     return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 1] + "…"
 
 
