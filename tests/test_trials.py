@@ -669,3 +669,98 @@ def test_invalid_arguments_are_refused(kwargs: dict[str, Any], match: str) -> No
 def test_zero_budget_runs_nothing() -> None:
     result = run(passes, budget_trials=0)
     assert (result.records, result.units_used, result.settled, result.stopped_early) == ([], 0, None, False)
+
+
+# ---------------------------------------------------------------- feed_unit and on_skip
+
+
+def run_units(
+    call: Callable[[Trial], Any], log: list[tuple[Any, ...]], settle_after: int | None = None, **kwargs: Any
+) -> RunResult:
+    """Runs with ``feed_unit`` and ``on_skip`` both writing to ``log``, in the order they are called."""
+
+    def feed_unit(index: int, value: float) -> str | None:
+        log.append(("feed", index, value))
+        fed = sum(entry[0] == "feed" for entry in log)
+        return "PASS" if settle_after is not None and fed >= settle_after else None
+
+    args: dict[str, Any] = {
+        "is_async": False, "budget_trials": 10, "session_seed": 42, "nodeid": NODEID, "cases": None, "epochs": 1,
+        "concurrency": 1, "timeout": None, "max_error_rate": 0.5, **kwargs,
+    }
+    return run_trials(call, feed_unit=feed_unit, on_skip=lambda index: log.append(("skip", index)), **args)
+
+
+@pytest.mark.parametrize(("is_async", "concurrency"), [(False, 1), (False, 4), (True, 4)])
+def test_one_call_per_consumed_unit_in_unit_order(is_async: bool, concurrency: int) -> None:
+    """A case whose epochs all errored is reported by index, so later cases keep their index (pairing)."""
+    cases = [Case(f"c{i}", i) for i in range(6)]
+    order = [c.value for c in case_order(cases, 42, NODEID)]
+    broken = {order[1], order[4]}
+
+    def body(trial: Trial) -> None:
+        time.sleep(0.01 * (trial.index % 3))
+        if trial.case in broken:
+            raise RuntimeError("broken case")
+        assert trial.case % 2 == 0
+
+    async def async_body(trial: Trial) -> None:
+        body(trial)
+
+    log: list[tuple[Any, ...]] = []
+    result = run_units(async_body if is_async else body, log, is_async=is_async, concurrency=concurrency,
+                       budget_trials=12, cases=cases, epochs=2, max_error_rate=0.5)
+    expected: list[tuple[Any, ...]] = [
+        ("skip", i) if case in broken else ("feed", i, 1.0 if case % 2 == 0 else 0.0) for i, case in enumerate(order)
+    ]
+    assert log == expected
+    assert (result.units_used, result.errors) == (4, 4)
+
+
+def test_on_skip_without_cases_reports_error_trials() -> None:
+    def body(trial: Trial) -> None:
+        if trial.index in (0, 3):
+            raise RuntimeError("flaky")
+
+    log: list[tuple[Any, ...]] = []
+    run_units(body, log, budget_trials=5)
+    assert log == [("skip", 0), ("feed", 1, 1.0), ("feed", 2, 1.0), ("skip", 3), ("feed", 4, 1.0)]
+
+
+def test_on_skip_reports_the_unit_that_aborts_the_run() -> None:
+    """That unit is consumed (its trials are used) but not fed: the run stops after it."""
+
+    def body(trial: Trial) -> None:
+        if trial.index >= 2 and trial.epoch == 0:
+            raise RuntimeError("down")
+
+    log: list[tuple[Any, ...]] = []
+    result = run_units(body, log, budget_trials=10, cases=[Case(str(i), i) for i in range(5)], epochs=2,
+                       max_error_rate=0.1)
+    assert result.aborted_for_errors
+    assert log == [("feed", 0, 1.0), ("feed", 1, 1.0), ("skip", 2)]  # unit 2's second error is one too many
+    assert [r.index for r in result.records if r.used] == [0, 1, 2, 3, 4, 5]
+
+
+def test_no_calls_after_the_rule_settles() -> None:
+    log: list[tuple[Any, ...]] = []
+    result = run_units(lambda t: _raise(RuntimeError("x")) if t.index == 1 else None, log, settle_after=2,
+                       budget_trials=10, concurrency=3)
+    assert log == [("feed", 0, 1.0), ("skip", 1), ("feed", 2, 1.0)]
+    assert (result.settled, result.units_used) == ("PASS", 2)
+
+
+def test_feed_with_on_skip() -> None:
+    skipped: list[int] = []
+    feed = Recorder()
+    run_trials(lambda t: _raise(RuntimeError("x")) if t.index == 2 else None, is_async=False, budget_trials=4,
+               session_seed=42, nodeid=NODEID, cases=None, epochs=1, concurrency=1, timeout=None,
+               max_error_rate=0.5, feed=feed, on_skip=skipped.append)
+    assert (feed.values, skipped) == ([1.0, 1.0, 1.0], [2])
+
+
+@pytest.mark.parametrize("feeds", [{}, {"feed": Recorder(), "feed_unit": lambda i, x: None}])
+def test_exactly_one_of_feed_and_feed_unit(feeds: dict[str, Any]) -> None:
+    with pytest.raises(TypeError, match="exactly one of feed= and feed_unit="):
+        run_trials(passes, is_async=False, budget_trials=1, session_seed=42, nodeid=NODEID, cases=None, epochs=1,
+                   concurrency=1, timeout=None, max_error_rate=0.5, **feeds)

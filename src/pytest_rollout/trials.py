@@ -1,7 +1,8 @@
 """Run one eval's trials: sync or async, concurrent, time-limited, errors counted apart.
 
 Pure Python (threads and asyncio; no pytest, no scipy): the plugin binds the test body to
-its fixtures and passes a ``feed`` callback that wraps the sequential rule of ``verdicts``.
+its fixtures and passes a ``feed`` (or ``feed_unit``) callback that wraps the sequential rule
+of ``verdicts``.
 
 What decides correctness (STATISTICS.md §5):
 
@@ -13,6 +14,10 @@ What decides correctness (STATISTICS.md §5):
 * **Units.** Without cases a unit is a trial. With cases, trial ``i`` runs case
   ``order[i // epochs]`` (seeded order), epoch ``i % epochs``; the case is the unit, and its
   value (the mean of its non-error epochs) is fed once all its epochs have finished.
+* **One call per consumed unit.** Each unit of the consumed prefix gets exactly one call, in
+  unit-index order: ``feed``/``feed_unit`` with its value, or ``on_skip`` with its index when
+  it has no value (all its epochs errored) or when its errors end the run. A consumer that
+  counts calls, or reads the index, therefore always knows which case it is looking at.
 * **Errors are not outcomes.** An ``AssertionError`` fails a trial; any other ``Exception``
   (and a timeout) is an error trial, counted against ``max_error_rate``. Errors are counted in
   the same ordered prefix, so an abort for errors happens at the same trial in every run.
@@ -56,6 +61,10 @@ Outcome = Literal["pass", "fail", "error"]
 #: Called with each unit's value in unit-index order. Returns the settled verdict name
 #: ("PASS"/"FAIL") to stop, or None to go on. ``True`` also stops (settled = "SETTLED").
 Feed = Callable[[float], "str | bool | None"]
+#: ``Feed`` that also receives the unit index: ``feed_unit(index, value)``.
+FeedUnit = Callable[[int, float], "str | bool | None"]
+#: Called with the index of a consumed unit that is not fed (see "One call per consumed unit").
+OnSkip = Callable[[int], None]
 
 TIMEOUT_KIND = "Timeout"
 MESSAGE_LIMIT = 300
@@ -272,11 +281,13 @@ class _Run:
         epochs: int,
         n_trials: int,
         seeding: tuple[int, str],
-        feed: Feed,
+        feed: FeedUnit,
+        on_skip: OnSkip | None,
         max_error_rate: float,
     ) -> None:
         self.n_trials = n_trials
-        self._order, self._epochs, self._seeding, self._feed = order, epochs, seeding, feed
+        self._order, self._epochs, self._seeding = order, epochs, seeding
+        self._feed, self._on_skip = feed, on_skip
         self._allowed_errors = _error_allowance(max_error_rate, n_trials)
         self._next = 0  # next trial index to hand out
         self._frontier = 0  # first trial index not yet consumed
@@ -312,18 +323,20 @@ class _Run:
             if any(r is None for r in unit):
                 return
             self._frontier += self._epochs
-            self._consume([r for r in unit if r is not None])
+            self._consume(self._frontier // self._epochs - 1, [r for r in unit if r is not None])
 
-    def _consume(self, unit: list[TrialRecord]) -> None:
+    def _consume(self, index: int, unit: list[TrialRecord]) -> None:
+        """Exactly one call per unit: ``feed`` with its value, else ``on_skip`` with its index."""
         self._errors += sum(r.outcome == "error" for r in unit)
+        values = [r.score for r in unit if r.score is not None]
         if self._errors > self._allowed_errors:
             self._aborted = True
-            return
-        values = [r.score for r in unit if r.score is not None]
-        if not values:  # every epoch of this case errored: nothing to feed
+        if self._aborted or not values:  # the run ends here, or every epoch of this case errored
+            if self._on_skip is not None:
+                self._on_skip(index)
             return
         self._units_used += 1
-        verdict = self._feed(math.fsum(values) / len(values))
+        verdict = self._feed(index, math.fsum(values) / len(values))
         if verdict:
             self._settled = verdict if isinstance(verdict, str) else "SETTLED"
 
@@ -473,17 +486,27 @@ def run_trials(
     concurrency: int,
     timeout: float | None,
     max_error_rate: float,
-    feed: Feed,
+    feed: Feed | None = None,
+    feed_unit: FeedUnit | None = None,
+    on_skip: OnSkip | None = None,
 ) -> RunResult:
-    """Run up to ``budget_trials`` trials of ``call``, feeding units in order until ``feed`` settles.
+    """Run up to ``budget_trials`` trials of ``call``, feeding units in order until the feed settles.
 
     With cases, only whole cases run: ``budget_units(budget_trials, epochs, len(cases))``
     cases x ``epochs`` trials at most (see ``evalspec``).
+
+    Give exactly one of ``feed(value)`` and ``feed_unit(index, value)``; both return the
+    settled verdict name, or None to go on. ``index`` is the unit's index: the trial index
+    without cases, else the case's position in ``case_order(cases, session_seed, nodeid)``.
+    ``on_skip(index)``, if given, is called for each consumed unit that is not fed, so that
+    with both, every unit ``0, 1, 2, ...`` of the consumed prefix gets exactly one call, in
+    index order, never two at once. Calls stop once the feed settles.
     """
+    unit_feed = _unit_feed(feed, feed_unit)
     _check_arguments(budget_trials, cases, epochs, concurrency, timeout)
     order = None if cases is None else case_order(cases, session_seed, nodeid)
     n_trials = budget_units(budget_trials, epochs, None if order is None else len(order)) * epochs
-    run = _Run(order, epochs, n_trials, (session_seed, nodeid), feed, max_error_rate)
+    run = _Run(order, epochs, n_trials, (session_seed, nodeid), unit_feed, on_skip, max_error_rate)
     if is_async:
         _run_loop(lambda: _drive_async(run, call, concurrency, timeout))
     elif concurrency == 1 and timeout is None:
@@ -491,6 +514,18 @@ def run_trials(
     else:
         _PoolDriver(run, call, concurrency, timeout).drive()
     return run.result()
+
+
+def _unit_feed(feed: Feed | None, feed_unit: FeedUnit | None) -> FeedUnit:
+    if feed_unit is not None and feed is None:
+        return feed_unit
+    if feed is None or feed_unit is not None:
+        raise TypeError("run_trials() takes exactly one of feed= and feed_unit=")
+
+    def feed_value(index: int, value: float) -> str | bool | None:
+        return feed(value)
+
+    return feed_value
 
 
 def _check_arguments(
