@@ -617,12 +617,23 @@ def test_keyboard_interrupt_propagates_from_sync_trials(concurrency: int) -> Non
 
 
 def test_keyboard_interrupt_propagates_from_async_trials() -> None:
-    async def body(trial: Trial) -> None:
-        if trial.index == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        run(body, is_async=True, budget_trials=100, concurrency=4)
+    """In a subprocess: on CPython 3.11 a KeyboardInterrupt escaping an asyncio task leaves the
+    interpreter's AST recursion bookkeeping off, and a later ``ast.parse`` (pytest rewriting a
+    module imported afterwards) raises "AST constructor recursion depth mismatch"
+    (python/cpython#106905)."""
+    code = (
+        "from pytest_rollout.trials import run_trials\n"
+        "async def body(trial):\n"
+        "    if trial.index == 2:\n"
+        "        raise KeyboardInterrupt\n"
+        "try:\n"
+        f"    run_trials(body, is_async=True, budget_trials=100, session_seed=42, nodeid={NODEID!r}, cases=None,\n"
+        "               epochs=1, concurrency=4, timeout=None, max_error_rate=0.5, feed=lambda x: None)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('propagated')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "propagated", out.stdout + out.stderr
 
 
 @pytest.mark.parametrize(("is_async", "concurrency"), [(False, 1), (False, 4), (True, 1), (True, 4)])
