@@ -145,3 +145,29 @@ def test_unpaired_regression_without_cases(pytester: pytest.Pytester, pytester_r
     e = _evals(pytester)["test_unpaired"]
     assert e["verdict"] == "FAIL" and e["criterion"] == "max_regression" and e["change"] < 0
     res.stdout.fnmatch_lines(["FAIL: change vs baseline -0.* >= -0.05 (unpaired, * trial pairs, baseline *)*"])
+
+
+ALIGNED = """
+import os, pytest
+
+CASES = [{"id": f"c{i}", "ok": i % 2 == 0} for i in range(60)]
+FLAKY = {"c3", "c7", "c11", "c23", "c42"}
+
+@pytest.mark.eval(trials=60, max_regression=0.05, cases=CASES, max_error_rate=0.2)
+def test_aligned(trial):
+    if os.environ.get("FLAKY") and trial.case_id in FLAKY:
+        raise ConnectionError("rate limited")
+    assert trial.case["ok"]
+"""
+
+
+def test_a_skipped_case_does_not_shift_the_pairing(
+    pytester: pytest.Pytester, pytester_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = pytester_repo.commit({"config/app.yaml": APP.format(model="m-good"), "test_aligned.py": ALIGNED})
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    monkeypatch.setenv("FLAKY", "1")
+    pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2", "--rollout-report=r.json")
+    e = _evals(pytester)["test_aligned"]
+    assert e["errors"] >= 1
+    assert e["change"] == 0.0  # every paired case is identical: misaligned pairs would differ

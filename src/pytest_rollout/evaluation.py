@@ -137,23 +137,24 @@ def run_eval(
     run = trials.run_trials(
         call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=opts.seed, nodeid=nodeid,
         cases=spec.cases, epochs=spec.epochs, concurrency=spec.concurrency, timeout=spec.timeout,
-        max_error_rate=spec.max_error_rate, feed=feed,
+        max_error_rate=spec.max_error_rate, feed_unit=feed,
     )
     verdict = _verdict(run, spec, absolute, comparison, opts)
     return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)
 
 
-def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[float], str | None]:
-    """Feed each unit to every criterion; stop at the first FAIL or when all are settled."""
-    index = 0
+def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[int, float], str | None]:
+    """Feed each unit to every criterion; stop at the first FAIL or when all are settled.
 
-    def feed(x: float) -> str | None:
-        nonlocal index
+    The runner names each unit's index (its case's position in the case order), so a
+    case whose every epoch errored is skipped without shifting the baseline pairing.
+    """
+
+    def feed(index: int, x: float) -> str | None:
         if absolute is not None:
             absolute.update(x)
         if comparison is not None:
             comparison.update(index, x)
-        index += 1
         states = [m.decided for m in _monitors(absolute, comparison)]
         if "FAIL" in states:
             return "FAIL"
@@ -170,9 +171,9 @@ def _monitors(absolute: Monitor | None, comparison: _Comparison | None) -> list[
     return found + ([comparison.monitor] if comparison is not None else [])
 
 
-def _record_all(feed: Callable[[float], str | None]) -> Callable[[float], None]:
-    def record_all(x: float) -> None:
-        feed(x)  # the criteria still decide; the run goes on to the budget
+def _record_all(feed: Callable[[int, float], str | None]) -> Callable[[int, float], None]:
+    def record_all(index: int, x: float) -> None:
+        feed(index, x)  # the criteria still decide; the run goes on to the budget
 
     return record_all
 
