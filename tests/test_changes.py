@@ -238,7 +238,7 @@ def test_malformed_at_base_warns_and_changes_the_whole_file(git_repo: GitRepo) -
     ]
     assert out.warnings == [
         "config/app.yaml: cannot parse at base (line 3: mapping values are not allowed in this context); "
-        "every key at head counts as changed"
+        "its keys at base are unknown"
     ]
 
 
@@ -260,7 +260,7 @@ def test_non_utf8_at_head_fails_closed_and_at_base_warns(git_repo: GitRepo) -> N
     assert (only(out).key, only(out).old) == (("name",), "(unreadable at base)")
     assert out.warnings == [
         "a.yaml: cannot parse at base (line 1: not UTF-8 text (byte 0xe9 at offset 9)); "
-        "every key at head counts as changed"
+        "its keys at base are unknown"
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -176,4 +177,54 @@ def test_config_over_the_size_cap_fails_closed(git_repo: GitRepo) -> None:
     git_repo.commit({"config/app.json": '{"llm": {"model": "b", "temperature": 0.7, "note": "' + "x" * 80 + '"}}'})
     proc = _run("check", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "config/app.json changed but cannot be compared key by key" in proc.stdout
+    assert "config/app.json changed but cannot be read key by key" in proc.stdout
+
+
+def _bundle_app() -> str:
+    return seed_head()[0].replace("temperature: 0.2", "temperature: 0.7")
+
+
+def test_a_release_cannot_choose_its_own_base(git_repo: GitRepo) -> None:
+    git_repo.commit({"config/app.yaml": SEED_APP_BASE, "rollout.yaml": "base: main\n"}, "base")
+    git_repo.repo.git.update_ref("refs/remotes/origin/main", "main")
+    git_repo.repo.git.checkout("-q", "-b", "feature")
+    git_repo.commit({"config/app.yaml": _bundle_app()}, "bundle")
+    git_repo.commit({"rollout.yaml": "base: HEAD\n"}, "and move the window")
+    env = {"GITHUB_BASE_REF": "main"}
+    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check"], cwd=git_repo.path,
+                          capture_output=True, text=True, env={**os.environ, **env})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "coupled layers moved" in proc.stdout
+
+
+def test_a_settings_only_change_passes_and_adopting_settings_with_a_bundle_does_not(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"config/app.yaml": SEED_APP_BASE, "pyproject.toml": "[project]\nname = 'x'\n"})
+    layers = 'layers:\n  model: {keys: ["config/app.yaml:llm.model"]}\n  prompt: {files: ["prompts/**"]}\n'
+    only = git_repo.commit({"rollout.yaml": layers}, "adopt settings")
+    proc = _run("check", "--base", base, "--head", only, cwd=git_repo.path)
+    assert proc.returncode == 0, proc.stdout
+    assert "settings: rollout.yaml changes in this release" in proc.stdout
+    git_repo.repo.git.checkout("-q", "-b", "loosen", base)  # defaults at the base are a real gate too
+    loosen = git_repo.commit({"config/app.yaml": _bundle_app(),
+                              "pyproject.toml": "[project]\nname = 'x'\n[tool.pytest-rollout.coupling]\nmax_layers_per_release = 6\n"})
+    proc = _run("check", "--base", base, "--head", loosen, cwd=git_repo.path)
+    assert proc.returncode == 1, proc.stdout
+    assert "pyproject.toml changes together with layer(s)" in proc.stdout
+
+
+def test_renaming_a_key_watched_config_keeps_its_layers(git_repo: GitRepo) -> None:
+    rules = 'layers:\n  model: {keys: ["config/app.yaml:llm.model"]}\n  params: {keys: ["config/app.yaml:llm.temperature"]}\n'
+    body = SEED_APP_BASE + "".join(f"# padding line {i}\n" for i in range(30))
+    base = git_repo.commit({"rollout.yaml": rules, "config/app.yaml": body})
+    git_repo.repo.git.mv("config/app.yaml", "config/app.yml")
+    git_repo.commit({"config/app.yml": body.replace("gpt-4-turbo-preview", "gpt-4o").replace("0.2", "0.7")}, "rename")
+    proc = _run("check", "--base", base, cwd=git_repo.path)
+    assert proc.returncode == 1 and "model, params" in proc.stdout, proc.stdout
+
+
+def test_an_unreadable_file_that_is_not_ai_config_only_warns(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"rollout.yaml": "max_file_size: 100\n", "package-lock.json": '{"a": "' + "x" * 200 + '"}'})
+    git_repo.commit({"package-lock.json": '{"a": "' + "y" * 200 + '"}'})
+    proc = _run("check", "--base", base, cwd=git_repo.path)
+    assert proc.returncode == 0, proc.stdout
+    assert "package-lock.json changed but cannot be read key by key" in proc.stderr

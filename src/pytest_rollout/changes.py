@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ class RawChange:
     old_path: str | None = None  # for renames
     line: int | None = None  # 1-based, head file (base file for deletions); 1 for whole files
     opaque: bool = False  # a structured file that could not be compared key by key (binary, too big, a link)
+    seen_keys: tuple[KeyPath, ...] = ()  # for an opaque change: the keys of the side that could be read
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,9 @@ class _Differ:
             return [RawChange(new.path, key, "modified", UNREADABLE_AT_BASE, value, old_path, after.lines.get(key))
                     for key, value in after.values.items()]
         opaque = is_structured(new.path)
-        return [_whole(new.path, "modified", self.describe(old), self.describe(new), old_path, opaque=opaque)]
+        seen = tuple(side.values) if isinstance(side := before or after, Parsed) else ()
+        change = _whole(new.path, "modified", self.describe(old), self.describe(new), old_path, opaque=opaque)
+        return [replace(change, seen_keys=seen)]
 
     # -- reading one side
 
@@ -264,7 +267,7 @@ class _Differ:
             if at_head:
                 raise ConfigSyntaxError(exc.path, exc.line, exc.what, _head_message(exc)) from exc
             self.warnings.append(
-                f"{side.path}: cannot parse at base (line {exc.line}: {exc.what}); every key at head counts as changed"
+                f"{side.path}: cannot parse at base (line {exc.line}: {exc.what}); its keys at base are unknown"
             )
             return None
 

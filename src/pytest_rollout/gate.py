@@ -89,7 +89,7 @@ def decide(
         )
     reasons = list(coupled)
     reasons += [
-        f"{path} changed but cannot be compared key by key (binary, over max_file_size, or a link): "
+        f"{path} changed but cannot be read key by key (unparseable, binary, over max_file_size, or a link): "
         "the gate cannot tell which layers moved; raise max_file_size, or map the file with a `files:` rule"
         for path in unreadable
     ]

@@ -219,7 +219,8 @@ def classify(raw: Sequence[RawChange], lmap: LayerMap) -> tuple[list[Change], li
     unclassified: list[Change] = []
     for rc in raw:
         layer = lmap.layer_of(rc.path, rc.key)
-        if layer is None and rc.old_path and rc.kind == "renamed":
+        if layer is None and rc.old_path:
+            # A config renamed away from its rules still carries their keys: judge it where it was.
             layer = lmap.layer_of(rc.old_path, rc.key)
         change = to_change(rc, layer)
         (classified if layer else unclassified).append(change)
@@ -227,7 +228,8 @@ def classify(raw: Sequence[RawChange], lmap: LayerMap) -> tuple[list[Change], li
     # carry AI config (some change was classified) report their other keys.
     ai_files = {c.path for c in classified}
     opaque = {rc.path for rc in raw if rc.opaque}
-    unclassified = [c for c in unclassified if c.path in ai_files or c.path in opaque or lmap.user_watches(c.path)]
+    mapped = {rc.path for rc in raw if lmap.user_watches(rc.path) or (rc.old_path and lmap.user_watches(rc.old_path))}
+    unclassified = [c for c in unclassified if c.path in ai_files or c.path in opaque or c.path in mapped]
     return classified, unclassified
 
 

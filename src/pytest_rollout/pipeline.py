@@ -7,7 +7,7 @@ re-implements a step. Nothing here imports pytest or scipy.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,28 +46,65 @@ class GateResult:
 def run_diff(req: Request) -> GateResult:
     """Everything but the decision: which layers moved, and how."""
     from pytest_rollout.layers import LayerMap
-    from pytest_rollout.refs import repo_root, resolve_window
+    from pytest_rollout.refs import repo_root
 
     root = repo_root(req.repo)
-    current = load_settings(root, req.config)  # names the base; and a broken file fails closed
-    window = resolve_window(root, req.base, req.head, current.settings.base, req.env)
-    loaded, changed = _judging_settings(root, window, req.config, current)
+    current = load_settings(root, req.config)  # a broken file in the work tree fails closed
+    window = _window(root, req, current)
+    loaded, changed, notes = _judging_settings(root, window, req.config, current)
     lmap = LayerMap.from_settings(loaded.settings)
-    diff = _diff(root, window.merge_base, window.head, lmap, loaded)
-    diff = diff.model_copy(update={"base": window.base, "merge_base": window.merge_base, "settings_changed": changed})
+    diff = _diff(root, window.merge_base, window.head, lmap, loaded, _settings_paths(root, req.config))
+    diff = diff.model_copy(update={
+        "base": window.base, "merge_base": window.merge_base, "settings_changed": changed,
+        "warnings": [*notes, *diff.warnings],
+    })
     return GateResult(loaded, root, window, diff, None)
+
+
+def _window(root: Path, req: Request, current: LoadedSettings) -> Window:
+    """The release window. ``base:`` is read from the settings of the base branch, never from
+    the release itself: a pull request must not choose the window it is judged on."""
+    from pytest_rollout.errors import GitError
+    from pytest_rollout.refs import resolve_window
+
+    if req.base:
+        return resolve_window(root, req.base, req.head, None, req.env)
+    try:
+        provisional = resolve_window(root, None, req.head, None, req.env)  # CI variables, upstream, origin/HEAD
+    except GitError:
+        return resolve_window(root, None, req.head, current.settings.base, req.env)  # local: the user's own file
+    at_base = _settings_at(root, provisional.merge_base, req.config)
+    base = at_base.settings.base if at_base is not None else None
+    return resolve_window(root, base, req.head, None, req.env) if base else provisional
 
 
 def _judging_settings(
     root: Path, window: Window, config: Path | str | None, current: LoadedSettings
-) -> tuple[LoadedSettings, str | None]:
-    """The base's settings judge the release (a PR cannot loosen its own gate), and whether
-    the release changes them. A release that adds the settings file is judged by it."""
-    base = _settings_at(root, window.merge_base, config)
+) -> tuple[LoadedSettings, str | None, list[str]]:
+    """The base's settings judge the release (a PR cannot loosen its own gate); also whether
+    the release changes them, and what the user should know about it."""
+    from pytest_rollout.errors import SettingsError
+
     head = _settings_at(root, window.head, config) or current
-    if base is None or (base.source is None and head.source is not None):
-        return head, None
-    return base, (str(head.source or base.source) if head.settings != base.settings else None)
+    try:
+        base = _settings_at(root, window.merge_base, config)
+    except SettingsError as exc:
+        # A base whose settings no longer load (or a newer validation) must stay fixable:
+        # judge by head's, and count the settings as changed so no layer rides along.
+        return head, _shown(root, head.source), [f"settings at the base cannot be read ({exc}): judged by head's"]
+    if base is None:  # an explicit --config that is new in this release
+        return head, _shown(root, head.source), []
+    changed = head.settings != base.settings or head.source != base.source
+    return base, (_shown(root, head.source or base.source) if changed else None), []
+
+
+def _shown(root: Path, source: Path | None) -> str:
+    if source is None:
+        return "the settings"
+    try:
+        return source.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(source)
 
 
 def _settings_at(root: Path, commit: str, config: Path | str | None) -> LoadedSettings | None:
@@ -78,8 +115,22 @@ def _settings_at(root: Path, commit: str, config: Path | str | None) -> LoadedSe
         return load_settings_at(root, commit, config)
     except SettingsError as exc:
         if config is not None and "settings file not found" in str(exc):
-            return None  # the explicit file is new (or not committed): judged by the work tree's
-        raise
+            return None  # the explicit file is new (or not committed)
+        raise SettingsError(f"{exc} (as committed at {commit[:10]})") from None
+
+
+def _settings_paths(root: Path, config: Path | str | None) -> Collection[str]:
+    """Repo-relative paths of the settings sources: the gate judges their changes itself."""
+    from pytest_rollout.settings import SETTINGS_FILES
+
+    paths = set(SETTINGS_FILES)
+    if config is not None:
+        p = Path(config) if Path(config).is_absolute() else root / config
+        try:
+            paths.add(p.resolve().relative_to(root.resolve()).as_posix())
+        except ValueError:
+            pass
+    return paths
 
 
 def run_gate(req: Request) -> GateResult:
@@ -93,27 +144,49 @@ def run_gate(req: Request) -> GateResult:
     requests = find_overrides([(c.sha, c.author, c.message) for c in commits], settings.override.trailer)
     if req.allow_bundle is not None:
         requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
-    checks = _per_commit(res.root, commits, res.loaded) if req.per_commit else None
+    checks = _per_commit(res.root, commits, res.loaded, _settings_paths(res.root, req.config)) if req.per_commit else None
     decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks, res.diff.unreadable,
                       res.diff.settings_changed)
     return GateResult(res.loaded, res.root, res.window, res.diff, decision)
 
 
-def _diff(root: Path, base: str, head: str, lmap: LayerMap, loaded: LoadedSettings) -> DiffResult:
+def _diff(
+    root: Path, base: str, head: str, lmap: LayerMap, loaded: LoadedSettings, settings_paths: Collection[str] = ()
+) -> DiffResult:
     from pytest_rollout.changes import diff_commits
     from pytest_rollout.layers import classify, layers_changed
 
-    out = diff_commits(root, base, head, lmap.watches, max_bytes=loaded.settings.max_file_size)
-    changes, unclassified = classify(out.changes, lmap)
-    opaque = {rc.path for rc in out.changes if rc.opaque}
-    unreadable = sorted({c.path for c in unclassified if c.key is None and c.path in opaque})
+    def watched(path: str) -> bool:
+        return path not in settings_paths and lmap.watches(path)
+
+    out = diff_commits(root, base, head, watched, max_bytes=loaded.settings.max_file_size)
+    raw = [rc for rc in out.changes if not _is_settings_key(rc.path, rc.key)]
+    changes, unclassified = classify(raw, lmap)
+    warnings = list(out.warnings)
+    unreadable = []
+    for rc in raw:
+        if rc.opaque and rc.path not in unreadable:
+            carries_ai_config = any(lmap.layer_of(rc.path, key) for key in rc.seen_keys)
+            mapped = lmap.user_watches(rc.path) or (rc.old_path and lmap.user_watches(rc.old_path))
+            if loaded.settings.strict or mapped or carries_ai_config:
+                unreadable.append(rc.path)  # mapped config we cannot read: fail closed
+            else:
+                warnings.append(f"{rc.path} changed but cannot be read key by key (unparseable, binary, over "
+                                "max_file_size, or a link); no rule maps it, so it is not judged")
     return DiffResult(
         base=base, head=head, layers_changed=layers_changed(changes), changes=changes,
-        unclassified=unclassified, unreadable=unreadable, warnings=list(out.warnings),
+        unclassified=unclassified, unreadable=sorted(unreadable), warnings=warnings,
     )
 
 
-def _per_commit(root: Path, commits: list[Commit], loaded: LoadedSettings) -> list[CommitCheck]:
+def _is_settings_key(path: str, key: tuple[str, ...] | None) -> bool:
+    """``[tool.pytest-rollout]`` in pyproject.toml is settings, not AI config."""
+    return path == "pyproject.toml" and key is not None and key[:2] == ("tool", "pytest-rollout")
+
+
+def _per_commit(
+    root: Path, commits: list[Commit], loaded: LoadedSettings, settings_paths: Collection[str]
+) -> list[CommitCheck]:
     from pytest_rollout.gate import coupling_reasons
     from pytest_rollout.layers import LayerMap
 
@@ -123,7 +196,7 @@ def _per_commit(root: Path, commits: list[Commit], loaded: LoadedSettings) -> li
         if commit.is_merge:
             continue  # a merge (e.g. a pull request's merge ref) brings in other commits' changes, judged there
         parent = commit.parents[0] if commit.parents else _EMPTY_TREE
-        diff = _diff(root, parent, commit.sha, lmap, loaded)
+        diff = _diff(root, parent, commit.sha, lmap, loaded, settings_paths)
         reasons = coupling_reasons(diff.layers_changed, loaded.settings)
         checks.append(
             CommitCheck(commit=commit.sha, subject=commit.subject, layers_changed=diff.layers_changed,
