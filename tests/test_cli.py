@@ -228,3 +228,11 @@ def test_an_unreadable_file_that_is_not_ai_config_only_warns(git_repo: GitRepo) 
     proc = _run("check", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 0, proc.stdout
     assert "package-lock.json changed but cannot be read key by key" in proc.stderr
+
+
+def test_unwritable_step_summary_is_an_error_not_a_block(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": "/nonexistent/dir/summary.md"}
+    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check", "--base", base], cwd=git_repo.path,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and "GITHUB_STEP_SUMMARY" in proc.stderr and "Traceback" not in proc.stderr

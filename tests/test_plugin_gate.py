@@ -270,3 +270,24 @@ def test_a_release_cannot_loosen_its_own_gate(pytester: pytest.Pytester, pyteste
     alone = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE}, "revert config")
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", f"--rollout-head={alone}")
     res.assert_outcomes(passed=2)
+
+
+def test_broken_settings_with_forced_layers_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", rollout="layers: [\n")
+    pytester.makepyfile(PLAIN_TEST)
+    res = pytester.runpytest_subprocess("--rollout-layers=model")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["ERROR: rollout: *rollout.yaml*not valid YAML*"])
+    assert "INTERNALERROR" not in res.stdout.str() + res.stderr.str()
+
+
+def test_ini_paths_are_relative_to_the_ini_file(
+    pytester: pytest.Pytester, pytester_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, _ = _seed_repo(pytester_repo)
+    pytester.makeini(f"[pytest]\nrollout_report = out/r.json\nrollout_base = {base}\n")
+    monkeypatch.chdir(pytester.mkdir("elsewhere"))
+    res = pytester.runpytest("--rollout-gate", str(pytester.path / "test_plain.py"))
+    res.assert_outcomes(passed=1, failed=1)
+    assert (pytester.path / "out" / "r.json").is_file()
+    assert not (pytester.path / "elsewhere" / "out").exists()

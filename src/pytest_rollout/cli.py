@@ -78,6 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RolloutError as exc:
         print(f"pytest-rollout: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `schema | head`: the reader had enough (check settles its status itself)
+        _silence_stdout()
+        return EXIT_PASS
+
+
+def _silence_stdout() -> None:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -115,16 +122,28 @@ def _diff_or_check(args: argparse.Namespace) -> int:
             Path(args.report).write_text(report.report_json(doc), encoding="utf-8")
         except OSError as exc:
             raise RolloutError(f"--report {args.report}: cannot write it ({exc.strerror})") from None
+    annotations = _github(res, env)
     try:
-        _emit(args, res, doc, env)
+        _emit(args, res, doc, annotations)
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        _silence_stdout()
     return status
 
 
-def _emit(args: argparse.Namespace, res: GateResult, doc: Report, env: dict[str, str]) -> None:
-    from pytest_rollout import report
+def _github(res: GateResult, env: dict[str, str]) -> list[str]:
+    """The GitHub job summary (written first: a closed pipe must not skip it) and annotations."""
     from pytest_rollout.ci import write_github_outputs
+
+    if res.decision is None:
+        return []
+    try:
+        return write_github_outputs(res.diff, res.decision, (), env)
+    except OSError as exc:
+        raise RolloutError(f"GITHUB_STEP_SUMMARY {env.get('GITHUB_STEP_SUMMARY')}: cannot write it ({exc.strerror})") from None
+
+
+def _emit(args: argparse.Namespace, res: GateResult, doc: Report, annotations: list[str]) -> None:
+    from pytest_rollout import report
 
     if args.json:
         sys.stdout.write(report.report_json(doc))
@@ -132,7 +151,6 @@ def _emit(args: argparse.Namespace, res: GateResult, doc: Report, env: dict[str,
         print("\n".join(report.gate_text(res.diff, res.decision)))
     for warning in res.diff.warnings:
         print(f"pytest-rollout: warning: {warning}", file=sys.stderr)
-    if res.decision is not None:
-        for line in write_github_outputs(res.diff, res.decision, (), env):
-            print(line)
+    for line in annotations:
+        print(line)
     sys.stdout.flush()

@@ -52,6 +52,7 @@ class SessionState:
             "decision": self.decision.model_dump(mode="json") if self.decision else None,
             "forced_layers": list(self.forced_layers) if self.forced_layers is not None else None,
             "record_run": list(self.record_run) if self.record_run else None,
+            "known_layers": list(self.known_layers) if self.known_layers is not None else None,
         }
 
     @classmethod
@@ -66,6 +67,7 @@ class SessionState:
             diff=DiffResult.model_validate(data["diff"]) if data.get("diff") else None,
             decision=Decision.model_validate(data["decision"]) if data.get("decision") else None,
             forced_layers=tuple(forced) if forced is not None else None,
+            known_layers=tuple(data["known_layers"]) if data.get("known_layers") is not None else None,
         )
 
     @property
@@ -107,6 +109,7 @@ def _seed(value: str) -> int:
     return seed
 
 
+_PATH_KEYS = frozenset({"rollout_config", "rollout_report", "rollout_store"})
 _CHOICES = {
     "rollout_inconclusive": ("fail", "pass"),
     "rollout_correction": ("bonferroni", "sidak", "none"),
@@ -168,6 +171,9 @@ def setting(config: pytest.Config, name: str) -> Any:
         except ValueError:
             return None
         value = value or None
+        if value and name in _PATH_KEYS and not Path(value).is_absolute():
+            # As pytest does for path ini keys: relative to the ini file, not to the cwd.
+            value = str((config.inipath.parent if config.inipath else config.rootpath) / value)
     choices = _CHOICES.get(name)
     if choices and value is not None and value not in choices:
         raise pytest.UsageError(f"ini {name} = {value!r}: expected one of {', '.join(choices)}")
@@ -235,11 +241,19 @@ class RolloutPlugin:
         for name in _CHOICES:
             setting(config, name)  # a typo in an ini choice is a usage error now, not when an eval runs
         report = setting(config, "rollout_report")
-        if report and not hasattr(config, "workerinput"):
-            try:  # fail before the evals spend their budget, not after
-                Path(report).resolve().parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise pytest.UsageError(f"rollout: --rollout-report {report}: cannot create its folder ({exc})") from None
+        self.report_path = Path(report).resolve() if report else None  # fixed now: tests may chdir
+        if self.report_path is not None and not hasattr(config, "workerinput"):
+            self._check_writable(report, self.report_path)
+
+    @staticmethod
+    def _check_writable(given: str, path: Path) -> None:
+        """Fail before the evals spend their budget, not after."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise pytest.UsageError(f"rollout: --rollout-report {given}: cannot create its folder ({exc})") from None
+        if path.is_dir() or not os.access(path.parent, os.W_OK):
+            raise pytest.UsageError(f"rollout: --rollout-report {given}: not a writable file path")
 
     # -- the gate, computed once per session on the controller -------------
     @pytest.hookimpl(tryfirst=True)
@@ -268,17 +282,21 @@ class RolloutPlugin:
             )
             try:
                 res = pipeline.run_gate(req)
+                state.diff, state.decision = res.diff, res.decision
+                # Markers may name layers of the base's settings or of the release's own.
+                state.known_layers = tuple(dict.fromkeys((*res.loaded.settings.layer_names, *self._known_layers())))
+                state.notes += _window_notes(res)
             except RolloutError as exc:
                 _raise_usage(exc)
-            state.diff, state.decision = res.diff, res.decision
-            state.known_layers = res.loaded.settings.layer_names
-            state.notes += _window_notes(res)
         if forced:
-            unknown = [name for name in forced if name not in self._known_layers(state)]
+            try:
+                known = self._known_layers(state)
+            except RolloutError as exc:
+                _raise_usage(exc)
+            unknown = [name for name in forced if name not in known]
             if unknown:
                 raise pytest.UsageError(
-                    f"rollout: --rollout-layers: unknown layer {unknown[0]!r}; known layers: "
-                    f"{', '.join(self._known_layers(state))}"
+                    f"rollout: --rollout-layers: unknown layer {unknown[0]!r}; known layers: {', '.join(known)}"
                 )
         if self.config.getoption("rollout_record", default=None):
             try:
@@ -596,13 +614,13 @@ class RolloutPlugin:
         from pytest_rollout.evaluation import finalize_family
 
         state.evals = finalize_family(state.evals)
-        path = setting(self.config, "rollout_report")
-        if path and (state.gate or state.evals):
+        path = self.report_path
+        if path is not None and (state.gate or state.evals):
             from pytest_rollout.report import build_report, report_json
 
             report = build_report(state.diff, state.decision, state.evals, _deselected(state))
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(report_json(report), encoding="utf-8")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(report_json(report), encoding="utf-8")
         if state.diff is not None:
             from pytest_rollout.ci import write_github_outputs
 
