@@ -147,12 +147,11 @@ class _Files:
         inside = self._relative(path)
         if self.commit is None or inside is None:  # a file outside the repo has no history
             return path.read_bytes() if path.is_file() else None
-        from pytest_rollout.gitio import git_ok, run_git
+        from pytest_rollout.gitio import read_blobs
 
         spec = f"{self.commit}:{inside.as_posix()}"
-        if not git_ok(self.root, "cat-file", "-e", spec):
-            return None
-        return run_git(self.root, "cat-file", "blob", spec)
+        blob = read_blobs(self.root, [spec])[spec]  # one git call; a missing file has no sha
+        return blob.data if blob.sha is not None and blob.type == "blob" else None
 
     def _relative(self, path: Path) -> Path | None:
         try:
