@@ -8,13 +8,16 @@ when the fingerprints of the layers the eval measures equal the base's
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pytest_rollout.models import EvalResult
     from pytest_rollout.settings import Settings
     from pytest_rollout.store import Baseline, Store
+    from pytest_rollout.trials import TrialRecord
 
 RECORD_HINT = "record one on that commit with `pytest --rollout-record` (CI on the main branch after merge)"
 
@@ -70,3 +73,66 @@ class BaselineContext:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def baseline_context(
+    root: Path, config: str | None, store: str | None, *, drift: bool, release_base: str | None,
+    base_ref: str | None, env: Mapping[str, str],
+) -> BaselineContext:
+    """The reference commit: HEAD for drift, else the release's base (the gate's merge-base,
+    or the base ref resolved as the gate would)."""
+    from pytest_rollout.errors import GitError
+    from pytest_rollout.refs import resolve_window
+    from pytest_rollout.settings import load_settings
+    from pytest_rollout.store import store_path
+
+    settings = load_settings(root, config).settings
+    path = store_path(root, store)
+    if drift:
+        return BaselineContext(root, settings, path, resolve_window(root, "HEAD", "HEAD").head, "HEAD (drift check)")
+    if release_base:
+        return BaselineContext(root, settings, path, release_base, "the release's base")
+    try:
+        window = resolve_window(root, base_ref, None, settings.base, env)
+    except GitError as exc:
+        problem = f"{exc}; max_regression compares against the base commit's baseline"
+        return BaselineContext(root, settings, path, None, "", problem)
+    return BaselineContext(root, settings, path, window.merge_base, "the release's base")
+
+
+def begin_recording(rootpath: Path, config: str | None, store: str | None, seed: int) -> tuple[str, int]:
+    """Open a run under HEAD, incomplete until the session ends normally; refuse a work tree
+    whose watched config is not HEAD's (the run would carry the wrong fingerprints)."""
+    from pytest_rollout import __version__
+    from pytest_rollout.errors import StoreError
+    from pytest_rollout.fingerprints import dirty_config, layer_fingerprints
+    from pytest_rollout.refs import repo_root, resolve_window
+    from pytest_rollout.settings import load_settings
+    from pytest_rollout.store import Store, store_path
+
+    root = repo_root(rootpath)
+    settings = load_settings(root, config).settings
+    dirty = dirty_config(root, settings)
+    if dirty:
+        raise StoreError(
+            f"--rollout-record: uncommitted changes to watched config ({', '.join(dirty[:5])}): commit or "
+            "stash them first; a recorded run is labelled with HEAD's config"
+        )
+    head = resolve_window(root, "HEAD", "HEAD").head
+    path = store_path(root, store)
+    with Store(path) as db:
+        run_id = db.begin_run(head, layer_fingerprints(root, head, settings), seed, __version__)
+    return str(path), run_id
+
+
+def record_eval(record_run: tuple[str, int], result: EvalResult, records: Sequence[TrialRecord]) -> None:
+    """One eval's result and every trial, in one transaction of the run being recorded."""
+    from pytest_rollout.store import Store
+
+    trials = [
+        {"index": r.index, "case_id": r.case_id, "epoch": r.epoch, "seed": r.seed, "outcome": r.outcome,
+         "score": r.score, "error_kind": r.error_kind, "used": r.used}
+        for r in records
+    ]
+    with Store(record_run[0]) as db:
+        db.record_eval(record_run[1], result.model_dump(mode="json"), trials)

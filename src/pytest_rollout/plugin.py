@@ -241,34 +241,16 @@ class RolloutPlugin:
                     f"rollout: --rollout-layers: unknown layer {unknown[0]!r}; known layers: {', '.join(known)}"
                 )
         if self.config.getoption("rollout_record", default=None):
+            from pytest_rollout.baselines import begin_recording
+
             try:
-                state.record_run = self._begin_recording(state.seed)
+                state.record_run = begin_recording(
+                    self.config.rootpath, setting(self.config, "rollout_config"),
+                    setting(self.config, "rollout_store"), state.seed,
+                )
             except RolloutError as exc:
                 _raise_usage(exc)
         return state
-
-    def _begin_recording(self, seed: int) -> tuple[str, int]:
-        """Open a run under HEAD (incomplete until the session ends normally)."""
-        from pytest_rollout import __version__
-        from pytest_rollout.errors import StoreError
-        from pytest_rollout.fingerprints import dirty_config, layer_fingerprints
-        from pytest_rollout.refs import repo_root, resolve_window
-        from pytest_rollout.settings import load_settings
-        from pytest_rollout.store import Store, store_path
-
-        root = repo_root(self.config.rootpath)
-        settings = load_settings(root, setting(self.config, "rollout_config")).settings
-        dirty = dirty_config(root, settings)
-        if dirty:
-            raise StoreError(
-                f"--rollout-record: uncommitted changes to watched config ({', '.join(dirty[:5])}): commit or "
-                "stash them first; a recorded run is labelled with HEAD's config"
-            )
-        head = resolve_window(root, "HEAD", "HEAD").head
-        path = store_path(root, setting(self.config, "rollout_store"))
-        with Store(path) as store:
-            run_id = store.begin_run(head, layer_fingerprints(root, head, settings), seed, __version__)
-        return str(path), run_id
 
     def _seed(self) -> int:
         value = setting(self.config, "rollout_seed")
@@ -445,52 +427,30 @@ class RolloutPlugin:
         )
 
     def _baselines(self) -> Any:
+        """Where max_regression evals find baselines (computed once per process: workers too)."""
         state = self.config.stash[STATE_KEY]
         if state.baselines is None:
-            from pytest_rollout.baselines import BaselineContext
-            from pytest_rollout.settings import load_settings
-            from pytest_rollout.store import store_path
+            from pytest_rollout.baselines import baseline_context
 
-            root = _repo_root_or(self.config.rootpath)
             try:
-                settings = load_settings(root, setting(self.config, "rollout_config")).settings
-                ref, label, problem = self._reference(root, settings, state)
-                state.baselines = BaselineContext(root, settings, store_path(root, setting(self.config, "rollout_store")),
-                                                  ref, label, problem)
+                state.baselines = baseline_context(
+                    _repo_root_or(self.config.rootpath), setting(self.config, "rollout_config"),
+                    setting(self.config, "rollout_store"), drift=bool(self.config.getoption("rollout_drift", default=None)),
+                    release_base=state.diff.merge_base if state.diff is not None else None,
+                    base_ref=setting(self.config, "rollout_base"), env=os.environ,
+                )
             except RolloutError as exc:
                 pytest.fail(f"rollout: {exc}", pytrace=False)
         return state.baselines
 
-    def _reference(self, root: Path, settings: Any, state: SessionState) -> tuple[str | None, str, str | None]:
-        """The commit whose config a baseline must match: HEAD for drift, else the release's base."""
-        from pytest_rollout.errors import GitError
-        from pytest_rollout.refs import resolve_window
-
-        if self.config.getoption("rollout_drift", default=None):
-            head = resolve_window(root, "HEAD", "HEAD").head
-            return head, "HEAD (drift check)", None
-        if state.diff is not None and state.diff.merge_base:
-            return state.diff.merge_base, "the release's base", None
-        try:
-            window = resolve_window(root, setting(self.config, "rollout_base"), None, settings.base, os.environ)
-        except GitError as exc:
-            return None, "", f"{exc}; max_regression compares against the base commit's baseline"
-        return window.merge_base, "the release's base", None
-
     def _record(self, run: Any) -> None:
         state = self.config.stash[STATE_KEY]
-        if state.record_run is None or not run.records and run.result.verdict == "NO_BASELINE" and run.result.n == 0:
+        if state.record_run is None or (not run.records and run.result.verdict == "NO_BASELINE"):
             return
-        from pytest_rollout.store import Store
+        from pytest_rollout.baselines import record_eval
 
-        trials = [
-            {"index": r.index, "case_id": r.case_id, "epoch": r.epoch, "seed": r.seed, "outcome": r.outcome,
-             "score": r.score, "error_kind": r.error_kind, "used": r.used}
-            for r in run.records
-        ]
         try:
-            with Store(state.record_run[0]) as store:
-                store.record_eval(state.record_run[1], run.result.model_dump(mode="json"), trials)
+            record_eval(state.record_run, run.result, run.records)
         except RolloutError as exc:
             pytest.fail(f"rollout: {exc}", pytrace=False)
 
