@@ -775,3 +775,16 @@ def test_exactly_one_of_feed_and_feed_unit(feeds: dict[str, Any]) -> None:
     with pytest.raises(TypeError, match="exactly one of feed= and feed_unit="):
         run_trials(passes, is_async=False, budget_trials=1, session_seed=42, nodeid=NODEID, cases=None, epochs=1,
                    concurrency=1, timeout=None, max_error_rate=0.5, **feeds)
+
+
+def test_case_order_puts_the_pairable_cases_first_and_stays_seeded() -> None:
+    from pytest_rollout.evalspec import Case
+    from pytest_rollout.trials import case_order
+
+    cases = [Case(f"c{i}", i) for i in range(20)]
+    plain = [c.id for c in case_order(cases, 7, "t")]
+    first = {"c3", "c11", "c17"}
+    ordered = [c.id for c in case_order(cases, 7, "t", first)]
+    assert set(ordered[:3]) == first and sorted(ordered) == sorted(plain)
+    assert [c for c in ordered[3:]] == [c for c in plain if c not in first]  # the seeded order is kept
+    assert ordered == [c.id for c in case_order(cases, 7, "t", first)]

@@ -122,9 +122,12 @@ def run_eval(
                                      spec.units_budget, cases=bool(spec.cases))
         absolute = verdicts.Monitor(design)
     comparison = None
+    first: tuple[str, ...] = ()
     if compare:
         assert opts.baseline is not None and spec.max_regression is not None
-        ids = [c.id for c in trials.case_order(spec.cases, opts.seed, nodeid)][: spec.units_budget] if spec.cases else None
+        first = tuple(opts.baseline.case_means)  # cases the baseline can pair with run first
+        order = trials.case_order(spec.cases, opts.seed, nodeid, first) if spec.cases else None
+        ids = [c.id for c in order][: spec.units_budget] if order is not None else None
         delta = spec.max_regression
         comparison = _Comparison(opts.baseline, ids, lambda n: verdicts.Monitor(
             verdicts.design_for("max_regression", delta, spec.margin, alpha, beta, n)))
@@ -137,7 +140,7 @@ def run_eval(
     run = trials.run_trials(
         call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=opts.seed, nodeid=nodeid,
         cases=spec.cases, epochs=spec.epochs, concurrency=spec.concurrency, timeout=spec.timeout,
-        max_error_rate=spec.max_error_rate, feed_unit=feed,
+        max_error_rate=spec.max_error_rate, feed_unit=feed, first_cases=first,
     )
     verdict = _verdict(run, spec, absolute, comparison, opts)
     return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)

@@ -48,7 +48,7 @@ import math
 import numbers
 import random
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -83,14 +83,21 @@ def trial_seed(session_seed: int, nodeid: str, index: int) -> int:
     return _derive("trial", session_seed, nodeid, index)
 
 
-def case_order(cases: Sequence[Case], session_seed: int, nodeid: str) -> list[Case]:
+def case_order(
+    cases: Sequence[Case], session_seed: int, nodeid: str, first: Collection[str] = ()
+) -> list[Case]:
     """Cases in a seeded random order, so a budget that stops early still samples fairly.
 
     Cases are sorted by id before the shuffle: the order then depends on the seed and the
     set of cases only, not on how a loader happened to list them (a directory walk, a set).
+    Cases whose id is in ``first`` (those a stored baseline can pair with) come first, each
+    group shuffled: the order still depends on nothing the trials produce.
     """
+    rng = random.Random(_derive("case-order", session_seed, nodeid))
     ordered = sorted(cases, key=lambda case: case.id)
-    random.Random(_derive("case-order", session_seed, nodeid)).shuffle(ordered)
+    rng.shuffle(ordered)
+    if first:
+        ordered = [c for c in ordered if c.id in first] + [c for c in ordered if c.id not in first]
     return ordered
 
 
@@ -489,6 +496,7 @@ def run_trials(
     feed: Feed | None = None,
     feed_unit: FeedUnit | None = None,
     on_skip: OnSkip | None = None,
+    first_cases: Collection[str] = (),
 ) -> RunResult:
     """Run up to ``budget_trials`` trials of ``call``, feeding units in order until the feed settles.
 
@@ -497,14 +505,14 @@ def run_trials(
 
     Give exactly one of ``feed(value)`` and ``feed_unit(index, value)``; both return the
     settled verdict name, or None to go on. ``index`` is the unit's index: the trial index
-    without cases, else the case's position in ``case_order(cases, session_seed, nodeid)``.
+    without cases, else the case's position in ``case_order(cases, session_seed, nodeid, first_cases)``.
     ``on_skip(index)``, if given, is called for each consumed unit that is not fed, so that
     with both, every unit ``0, 1, 2, ...`` of the consumed prefix gets exactly one call, in
     index order, never two at once. Calls stop once the feed settles.
     """
     unit_feed = _unit_feed(feed, feed_unit)
     _check_arguments(budget_trials, cases, epochs, concurrency, timeout)
-    order = None if cases is None else case_order(cases, session_seed, nodeid)
+    order = None if cases is None else case_order(cases, session_seed, nodeid, first_cases)
     n_trials = budget_units(budget_trials, epochs, None if order is None else len(order)) * epochs
     run = _Run(order, epochs, n_trials, (session_seed, nodeid), unit_feed, on_skip, max_error_rate)
     if is_async:
