@@ -236,3 +236,59 @@ def test_unwritable_step_summary_is_an_error_not_a_block(git_repo: GitRepo) -> N
     proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check", "--base", base], cwd=git_repo.path,
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 2 and "GITHUB_STEP_SUMMARY" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _ci(git_repo: GitRepo, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest_rollout", *args], cwd=git_repo.path,
+                          capture_output=True, text=True, env={**os.environ, **env})
+
+
+def test_an_unresolvable_ci_base_is_an_error_even_if_the_release_names_a_base(git_repo: GitRepo) -> None:
+    git_repo.commit({"config/app.yaml": SEED_APP_BASE})
+    git_repo.repo.git.checkout("-q", "-b", "feature")
+    git_repo.commit({"config/app.yaml": _bundle_app(), "rollout.yaml": "base: HEAD\n"})
+    proc = _ci(git_repo, "check", GITHUB_BASE_REF="main")  # origin/main was never fetched
+    assert proc.returncode == 2 and "origin/main" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_a_config_turned_into_a_symlink_blocks(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"config/app.yaml": SEED_APP_BASE, "prompts/system.md": "Be brief.\n"})
+    (git_repo.path / "config" / "app.txt").write_text(_bundle_app())
+    (git_repo.path / "config" / "app.yaml").unlink()
+    (git_repo.path / "config" / "app.yaml").symlink_to("app.txt")
+    git_repo.commit({"prompts/system.md": "Be kind.\n"}, "swap the config for a link")
+    proc = _run("check", "--base", base, cwd=git_repo.path)
+    assert proc.returncode == 1 and "config/app.yaml changed but cannot be read key by key" in proc.stdout
+
+
+def test_broken_settings_on_main_can_be_fixed_in_ci(git_repo: GitRepo) -> None:
+    git_repo.commit({"config/app.yaml": SEED_APP_BASE, "rollout.yaml": "max_file_size: 0\n"})
+    git_repo.repo.git.update_ref("refs/remotes/origin/main", "main")
+    git_repo.repo.git.checkout("-q", "-b", "fix")
+    git_repo.commit({"rollout.yaml": "max_file_size: 1048576\n"}, "fix the settings")
+    proc = _ci(git_repo, "check", GITHUB_BASE_REF="main")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "judged by the built-in defaults" in proc.stdout + proc.stderr
+
+
+def test_a_new_explicit_config_is_judged_by_the_defaults(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
+    git_repo.commit({"config/app.yaml": _bundle_app(), "ci/rollout.yaml": 'layers:\n  noop: {files: ["nothing/**"]}\n'})
+    proc = _run("check", "--base", base, "--config", "ci/rollout.yaml", cwd=git_repo.path)
+    assert proc.returncode == 1, proc.stdout
+
+
+def test_config_pyproject_keeps_its_other_keys_as_ai_config(git_repo: GitRepo) -> None:
+    body = '[tool.myagent]\nmodel = "a"\ntemperature = 0.2\n[tool.pytest-rollout]\nstrict = false\n'
+    base = git_repo.commit({"pyproject.toml": body})
+    git_repo.commit({"pyproject.toml": body.replace('"a"', '"b"').replace("0.2", "0.7")})
+    proc = _run("check", "--base", base, "--config", "pyproject.toml", cwd=git_repo.path)
+    assert proc.returncode == 1 and "model, params" in proc.stdout, proc.stdout
+
+
+def test_relative_config_from_a_subfolder_is_the_same_file(git_repo: GitRepo) -> None:
+    base = git_repo.commit({"svc/rollout.yaml": "strict: false\n", "svc/config/app.yaml": SEED_APP_BASE})
+    git_repo.commit({"svc/rollout.yaml": 'layers:\n  model: {keys: ["svc/config/app.yaml:llm.model"]}\n'})
+    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check", "--base", base, "--config", "rollout.yaml"],
+                          cwd=git_repo.path / "svc", capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -291,3 +291,19 @@ def test_ini_paths_are_relative_to_the_ini_file(
     res.assert_outcomes(passed=1, failed=1)
     assert (pytester.path / "out" / "r.json").is_file()
     assert not (pytester.path / "elsewhere" / "out").exists()
+
+
+def test_an_ini_base_cannot_override_the_ci_base(
+    pytester: pytest.Pytester, pytester_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE,
+                          "test_plain.py": PLAIN_TEST}, "base")
+    pytester_repo.repo.git.update_ref("refs/remotes/origin/main", "main")
+    pytester_repo.repo.git.checkout("-q", "-b", "feature")
+    app, serving = seed_head()
+    pytester_repo.commit({"config/app.yaml": app, "deploy/serving.yaml": serving,
+                          "pytest.ini": "[pytest]\nrollout_base = HEAD\n"}, "bundle, and point the window at itself")
+    monkeypatch.setenv("GITHUB_BASE_REF", "main")
+    res = pytester.runpytest("--rollout-gate")
+    res.assert_outcomes(passed=1, failed=1)
+    res.stdout.fnmatch_lines(["*3 coupled layers moved*"])

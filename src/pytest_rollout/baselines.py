@@ -77,23 +77,25 @@ class BaselineContext:
 
 def baseline_context(
     root: Path, config: str | None, store: str | None, *, drift: bool, release_base: str | None,
-    base_ref: str | None, env: Mapping[str, str],
+    base_flag: str | None, fallback_base: str | None, env: Mapping[str, str],
 ) -> BaselineContext:
     """The reference commit: HEAD for drift, else the release's base (the gate's merge-base,
-    or the base ref resolved as the gate would)."""
+    or the window the gate would judge: the release cannot pick its own baseline either)."""
     from pytest_rollout.errors import GitError
+    from pytest_rollout.pipeline import Request, config_path, release_window
     from pytest_rollout.refs import resolve_window
     from pytest_rollout.settings import load_settings
     from pytest_rollout.store import store_path
 
-    settings = load_settings(root, config).settings
-    path = store_path(root, store)
+    loaded = load_settings(root, config)
+    settings, path = loaded.settings, store_path(root, store)
     if drift:
         return BaselineContext(root, settings, path, resolve_window(root, "HEAD", "HEAD").head, "HEAD (drift check)")
     if release_base:
         return BaselineContext(root, settings, path, release_base, "the release's base")
+    req = Request(repo=root, base=base_flag, fallback_base=fallback_base, config=config, env=dict(env))
     try:
-        window = resolve_window(root, base_ref, None, settings.base, env)
+        window = release_window(root, req, loaded, config_path(root, config))
     except GitError as exc:
         problem = f"{exc}; max_regression compares against the base commit's baseline"
         return BaselineContext(root, settings, path, None, "", problem)

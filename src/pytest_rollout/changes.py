@@ -226,9 +226,12 @@ class _Differ:
         return [moved, *self.content(old, new)]
 
     def type_changed(self, old: _Side, new: _Side) -> list[RawChange]:
-        self.load(new, at_head=True)  # a malformed config at head fails closed, whatever it was before
+        after = self.load(new, at_head=True)  # a malformed config at head fails closed, whatever it was before
+        before = self.load(old, at_head=False)
         opaque = is_structured(old.path) or is_structured(new.path)
-        return [_whole(new.path, "modified", self.describe(old), self.describe(new), opaque=opaque)]
+        seen = tuple(side.values) if isinstance(side := before or after, Parsed) else ()
+        return [replace(_whole(new.path, "modified", self.describe(old), self.describe(new), opaque=opaque),
+                        seen_keys=seen)]
 
     def content(self, old: _Side, new: _Side) -> list[RawChange]:
         """Key-level changes when both sides parse; one whole-file change otherwise."""

@@ -20,6 +20,10 @@ class GitError(RolloutError):
     """Not a git repository, an unknown ref, a shallow clone without the base."""
 
 
+class NoBaseError(GitError):
+    """Nothing names a base at all (no flag, CI variable, upstream or origin/HEAD)."""
+
+
 class ConfigParseError(RolloutError):
     """A watched config file at head cannot be parsed (file:line in the message)."""
 

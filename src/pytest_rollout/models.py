@@ -90,8 +90,9 @@ class DiffResult(_Frozen):
         default_factory=list, description="Watched config files that changed but could not be compared key by key"
     )
     settings_changed: str | None = Field(
-        default=None, description="The settings file, when this release changes it (judged by the base's settings)"
+        default=None, description="The settings file, when this release changes it"
     )
+    judged_by: str | None = Field(default=None, description="The settings that judged this release, and from which commit")
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -31,6 +31,7 @@ class Request:
     config: Path | str | None = None
     allow_bundle: str | None = None
     per_commit: bool = False
+    fallback_base: str | None = None  # an ini rollout_base: used only where nothing else names a base
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
@@ -49,53 +50,76 @@ def run_diff(req: Request) -> GateResult:
     from pytest_rollout.refs import repo_root
 
     root = repo_root(req.repo)
-    current = load_settings(root, req.config)  # a broken file in the work tree fails closed
-    window = _window(root, req, current)
-    loaded, changed, notes = _judging_settings(root, window, req.config, current)
+    config = config_path(root, req.config)  # one resolution for every use of it
+    current = load_settings(root, config)  # a broken file in the work tree fails closed
+    window = release_window(root, req, current, config)
+    loaded, changed, notes = _judging_settings(root, window, config, current)
     lmap = LayerMap.from_settings(loaded.settings)
-    diff = _diff(root, window.merge_base, window.head, lmap, loaded, _settings_paths(root, req.config))
+    diff = _diff(root, window.merge_base, window.head, lmap, loaded, _settings_paths(root, config))
     diff = diff.model_copy(update={
         "base": window.base, "merge_base": window.merge_base, "settings_changed": changed,
-        "warnings": [*notes, *diff.warnings],
+        "judged_by": _judged_by(root, loaded), "warnings": [*notes, *diff.warnings],
     })
     return GateResult(loaded, root, window, diff, None)
 
 
-def _window(root: Path, req: Request, current: LoadedSettings) -> Window:
+def config_path(root: Path, config: Path | str | None) -> Path | None:
+    """An explicit settings path, absolute: relative to the current folder when it exists there,
+    else to the repo root (as ``load_settings`` reads it)."""
+    if config is None:
+        return None
+    p = Path(config)
+    if p.is_absolute():
+        return p
+    return p.resolve() if p.exists() else (root / p).resolve()
+
+
+def release_window(root: Path, req: Request, current: LoadedSettings, config: Path | None) -> Window:
     """The release window. ``base:`` is read from the settings of the base branch, never from
-    the release itself: a pull request must not choose the window it is judged on."""
-    from pytest_rollout.errors import GitError
+    the release itself: a pull request must not choose the window it is judged on. The work
+    tree's ``base:`` (and an ini ``rollout_base``) count only where nothing else names a base."""
+    from pytest_rollout.errors import NoBaseError, SettingsError
     from pytest_rollout.refs import resolve_window
 
     if req.base:
         return resolve_window(root, req.base, req.head, None, req.env)
     try:
         provisional = resolve_window(root, None, req.head, None, req.env)  # CI variables, upstream, origin/HEAD
-    except GitError:
-        return resolve_window(root, None, req.head, current.settings.base, req.env)  # local: the user's own file
-    at_base = _settings_at(root, provisional.merge_base, req.config)
+    except NoBaseError:  # only when nothing names a base: a base that fails to resolve stays an error
+        return resolve_window(root, None, req.head, req.fallback_base or current.settings.base, req.env)
+    try:
+        at_base = _settings_at(root, provisional.merge_base, config)
+    except SettingsError:
+        return provisional  # the base's settings are broken: _judging_settings says so
     base = at_base.settings.base if at_base is not None else None
     return resolve_window(root, base, req.head, None, req.env) if base else provisional
 
 
 def _judging_settings(
-    root: Path, window: Window, config: Path | str | None, current: LoadedSettings
+    root: Path, window: Window, config: Path | None, current: LoadedSettings
 ) -> tuple[LoadedSettings, str | None, list[str]]:
     """The base's settings judge the release (a PR cannot loosen its own gate); also whether
     the release changes them, and what the user should know about it."""
     from pytest_rollout.errors import SettingsError
+    from pytest_rollout.settings import Settings
 
     head = _settings_at(root, window.head, config) or current
     try:
         base = _settings_at(root, window.merge_base, config)
     except SettingsError as exc:
-        # A base whose settings no longer load (or a newer validation) must stay fixable:
-        # judge by head's, and count the settings as changed so no layer rides along.
-        return head, _shown(root, head.source), [f"settings at the base cannot be read ({exc}): judged by head's"]
-    if base is None:  # an explicit --config that is new in this release
-        return head, _shown(root, head.source), []
+        # A base whose settings no longer load must stay fixable, but not by the release's own
+        # rules: judge by the built-in defaults, and count the settings as changed.
+        defaults = LoadedSettings(Settings(), None, window.merge_base)
+        return defaults, _shown(root, head.source), [f"settings at the base cannot be read ({exc}): judged by the built-in defaults"]
+    if base is None:  # an explicit --config that is new in this release: the defaults judge it
+        return LoadedSettings(Settings(), None, window.merge_base), _shown(root, head.source), []
     changed = head.settings != base.settings or head.source != base.source
     return base, (_shown(root, head.source or base.source) if changed else None), []
+
+
+def _judged_by(root: Path, loaded: LoadedSettings) -> str:
+    where = f" at {loaded.commit[:10]}" if loaded.commit else ""
+    return f"{_shown(root, loaded.source)}{where}" if loaded.source else f"the built-in defaults{where}"
 
 
 def _shown(root: Path, source: Path | None) -> str:
@@ -107,7 +131,7 @@ def _shown(root: Path, source: Path | None) -> str:
         return str(source)
 
 
-def _settings_at(root: Path, commit: str, config: Path | str | None) -> LoadedSettings | None:
+def _settings_at(root: Path, commit: str, config: Path | None) -> LoadedSettings | None:
     from pytest_rollout.errors import SettingsError
     from pytest_rollout.settings import load_settings_at
 
@@ -119,15 +143,18 @@ def _settings_at(root: Path, commit: str, config: Path | str | None) -> LoadedSe
         raise SettingsError(f"{exc} (as committed at {commit[:10]})") from None
 
 
-def _settings_paths(root: Path, config: Path | str | None) -> Collection[str]:
-    """Repo-relative paths of the settings sources: the gate judges their changes itself."""
+def _settings_paths(root: Path, config: Path | None) -> Collection[str]:
+    """Repo-relative paths of the settings files: the gate judges their changes itself.
+
+    A ``pyproject.toml`` is never excluded whole: only its ``[tool.pytest-rollout]`` keys are
+    settings (``_is_settings_key``); the rest of it may well be AI config.
+    """
     from pytest_rollout.settings import SETTINGS_FILES
 
     paths = set(SETTINGS_FILES)
-    if config is not None:
-        p = Path(config) if Path(config).is_absolute() else root / config
+    if config is not None and config.name != "pyproject.toml":
         try:
-            paths.add(p.resolve().relative_to(root.resolve()).as_posix())
+            paths.add(config.resolve().relative_to(root.resolve()).as_posix())
         except ValueError:
             pass
     return paths
@@ -144,7 +171,8 @@ def run_gate(req: Request) -> GateResult:
     requests = find_overrides([(c.sha, c.author, c.message) for c in commits], settings.override.trailer)
     if req.allow_bundle is not None:
         requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
-    checks = _per_commit(res.root, commits, res.loaded, _settings_paths(res.root, req.config)) if req.per_commit else None
+    paths = _settings_paths(res.root, config_path(res.root, req.config))
+    checks = _per_commit(res.root, commits, res.loaded, paths) if req.per_commit else None
     decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks, res.diff.unreadable,
                       res.diff.settings_changed)
     return GateResult(res.loaded, res.root, res.window, res.diff, decision)
@@ -180,8 +208,8 @@ def _diff(
 
 
 def _is_settings_key(path: str, key: tuple[str, ...] | None) -> bool:
-    """``[tool.pytest-rollout]`` in pyproject.toml is settings, not AI config."""
-    return path == "pyproject.toml" and key is not None and key[:2] == ("tool", "pytest-rollout")
+    """``[tool.pytest-rollout]`` in a pyproject.toml is settings, not AI config."""
+    return path.rsplit("/", 1)[-1] == "pyproject.toml" and key is not None and key[:2] == ("tool", "pytest-rollout")
 
 
 def _per_commit(

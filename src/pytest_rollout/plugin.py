@@ -216,7 +216,8 @@ class RolloutPlugin:
             from pytest_rollout import pipeline
 
             req = pipeline.Request(
-                repo=self.config.rootpath, base=setting(self.config, "rollout_base"),
+                repo=self.config.rootpath, base=self.config.getoption("rollout_base", default=None),
+                fallback_base=setting(self.config, "rollout_base"),
                 head=self.config.getoption("rollout_head", default=None),
                 config=setting(self.config, "rollout_config"),
                 allow_bundle=self.config.getoption("rollout_allow_bundle", default=None),
@@ -437,7 +438,8 @@ class RolloutPlugin:
                     _repo_root_or(self.config.rootpath), setting(self.config, "rollout_config"),
                     setting(self.config, "rollout_store"), drift=bool(self.config.getoption("rollout_drift", default=None)),
                     release_base=state.diff.merge_base if state.diff is not None else None,
-                    base_ref=setting(self.config, "rollout_base"), env=os.environ,
+                    base_flag=self.config.getoption("rollout_base", default=None),
+                    fallback_base=setting(self.config, "rollout_base"), env=os.environ,
                 )
             except RolloutError as exc:
                 pytest.fail(f"rollout: {exc}", pytrace=False)

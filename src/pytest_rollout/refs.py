@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_rollout.errors import GitError
+from pytest_rollout.errors import GitError, NoBaseError
 from pytest_rollout.gitio import git_ok, run_git
 
 SHALLOW_FIX = (
@@ -91,7 +91,7 @@ def _pick_base(
         return up, f"{up} (upstream)"
     if git_ok(repo, "rev-parse", "--verify", "-q", "refs/remotes/origin/HEAD"):
         return "origin/HEAD", "origin/HEAD"
-    raise GitError(
+    raise NoBaseError(
         "no base ref to compare against: pass --base REF (pytest: --rollout-base), "
         "set `base:` in rollout.yaml, or give the branch an upstream"
     )

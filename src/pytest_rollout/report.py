@@ -93,7 +93,7 @@ def plan_lines(decision: Decision) -> list[str]:
 def gate_text(diff: DiffResult, decision: Decision | None) -> list[str]:
     lines = [window_line(diff), *layers_table(diff)]
     if diff.settings_changed:
-        lines.append(f"settings: {diff.settings_changed} changes in this release; it was judged by the base's settings")
+        lines.append(f"settings: {diff.settings_changed} changes in this release; judged by {diff.judged_by}")
     lines += [f"warning: {w}" for w in diff.warnings]
     if decision is not None:
         lines += decision_lines(decision)
