@@ -51,6 +51,7 @@ def _seed(value: str) -> int:
     return seed
 
 
+_OUR_MARKS = frozenset({"eval", "layer"})
 _PATH_KEYS = frozenset({"rollout_config", "rollout_report", "rollout_store"})
 _CHOICES = {
     "rollout_inconclusive": ("fail", "pass"),
@@ -180,6 +181,7 @@ class RolloutPlugin:
         self.is_worker = hasattr(config, "workerinput")
         self.gate = bool(setting(config, "rollout_gate"))
         self.gate_ran = False
+        self.saw_spec = False  # no eval collected: skip the per-item scans
         for name in _CHOICES:
             setting(config, name)  # a typo in an ini choice is a usage error now, not when an eval runs
         report = setting(config, "rollout_report")
@@ -292,13 +294,18 @@ class RolloutPlugin:
         """
         report = yield
         if report.passed:
-            self._check_collected(report)
+            self._check_collected(collector, report)
         return report
 
-    def _check_collected(self, report: pytest.CollectReport) -> None:
+    def _check_collected(self, collector: pytest.Collector, report: pytest.CollectReport) -> None:
+        # Markers live in own_markers along the node chain: look at the collector's chain once,
+        # then at each test's own (usually empty) list, instead of walking every test's chain.
+        inherited = any(m.name in _OUR_MARKS for node in collector.listchain() for m in node.own_markers)
         errors = []
         for node in report.result:
-            if isinstance(node, pytest.Function):
+            if isinstance(node, pytest.Function) and (
+                inherited or any(m.name in _OUR_MARKS for m in node.own_markers)
+            ):
                 try:
                     self._attach_spec(node)
                 except RolloutError as exc:
@@ -309,9 +316,6 @@ class RolloutPlugin:
 
     def _attach_spec(self, item: pytest.Function) -> None:
         """Parse the item's eval/layer markers; a bad one is a collection error of its module."""
-        keywords = item.keywords  # a cheap dict-chain lookup before walking the markers
-        if "eval" not in keywords and "layer" not in keywords:
-            return
         layer_marks = [m.args for m in item.iter_markers("layer")]
         eval_mark = item.get_closest_marker("eval")
         if not layer_marks and eval_mark is None:
@@ -322,6 +326,7 @@ class RolloutPlugin:
             item.stash[LAYERS_KEY] = parse_layer_markers(layer_marks, self._known_layers(), where=item.nodeid)
         if eval_mark is not None:
             item.stash[SPEC_KEY] = parse_eval_marker(eval_mark.args, eval_mark.kwargs, where=item.nodeid)
+            self.saw_spec = True
 
     def _known_layers(self, state: SessionState | None = None) -> tuple[str, ...]:
         state = state or self.config.stash.get(STATE_KEY, None)
@@ -353,7 +358,7 @@ class RolloutPlugin:
                 config.hook.pytest_deselected(items=[it for it in items if it.nodeid in gone])
                 items[:] = [it for it in items if it.nodeid not in gone]
                 state.deselected.update(dropped)
-        state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash)
+        state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash) if self.saw_spec else 0
         if state.eval_count:
             self._warn_small_budgets(items, state.eval_count)
         if state.gate:
