@@ -111,7 +111,7 @@ def _check_monitor(design: v.Design, units: np.ndarray, verdict: np.ndarray, n: 
     """Replay replications through verdicts.Monitor; count disagreements with the vectorised run."""
     code = {"FAIL": -1, "PASS": 1, "INCONCLUSIVE": 0}
     bad = 0
-    for row, want_v, want_n in zip(units, verdict, n):
+    for row, want_v, want_n in zip(units, verdict, n, strict=True):
         m = v.Monitor(design)
         for x in row:
             if m.update(float(x)) is not None or m.closed:

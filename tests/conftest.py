@@ -1,11 +1,10 @@
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import importlib
-import pkgutil
 
 import pytest
 import yaml  # noqa: F401

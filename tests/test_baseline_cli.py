@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import GitRepo
 
+from conftest import GitRepo
 from pytest_rollout import baseline_cli
 from pytest_rollout.store import Baseline, Store
 

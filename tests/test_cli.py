@@ -95,8 +95,8 @@ def test_not_a_repo(tmp_path: Path) -> None:
 def test_check_does_not_import_scipy_or_pytest(git_repo: GitRepo) -> None:
     base, _ = _seed(git_repo)
     code = (
-        "import sys; from pytest_rollout.cli import main; rc = main(['check', '--base', %r]);"
-        "bad = [m for m in ('scipy', 'pytest', 'numpy') if m in sys.modules]; print('HEAVY', bad)" % base
+        f"import sys; from pytest_rollout.cli import main; rc = main(['check', '--base', {base!r}]); "
+        "bad = [m for m in ('scipy', 'pytest', 'numpy') if m in sys.modules]; print('HEAVY', bad)"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=git_repo.path, capture_output=True, text=True)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr

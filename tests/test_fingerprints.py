@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo
 
+from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo
 from pytest_rollout.errors import ConfigParseError
 from pytest_rollout.fingerprints import digest, dirty_config, layer_fingerprints
 from pytest_rollout.settings import Settings

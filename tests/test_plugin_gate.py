@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -63,7 +62,7 @@ def test_three_commits_pass_alone_and_block_together(pytester: pytest.Pytester, 
         {"config/app.yaml": app},
     ]
     shas = [base] + [pytester_repo.commit(files, f"step {i}") for i, files in enumerate(steps, 1)]
-    for prev, cur in zip(shas, shas[1:]):
+    for prev, cur in zip(shas, shas[1:], strict=False):
         res = pytester.runpytest("--rollout-gate", f"--rollout-base={prev}", f"--rollout-head={cur}")
         res.assert_outcomes(passed=2)
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "--rollout-per-commit")

@@ -279,7 +279,7 @@ def report_line(
     if comparison is not None:
         parts.append(_change_text(result, comparison))
     if result.criteria:
-        parts = [f"{part} {verdict}" for part, verdict in zip(parts, result.criteria.values())]
+        parts = [f"{part} {verdict}" for part, verdict in zip(parts, result.criteria.values(), strict=True)]
     elif opts is not None and opts.missing_baseline and result.criterion != "max_regression":
         parts.append("max_regression not checked: no baseline")
     size = f"n={result.n}/{result.budget}"
@@ -313,7 +313,7 @@ def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:
     from pytest_rollout.verdicts import bh, holm
 
     ps = [e.p_value if e.p_value is not None else 1.0 for e in evals]
-    return [e.model_copy(update={"holm_p": h, "bh_q": q}) for e, h, q in zip(evals, holm(ps), bh(ps))]
+    return [e.model_copy(update={"holm_p": h, "bh_q": q}) for e, h, q in zip(evals, holm(ps), bh(ps), strict=True)]
 
 
 def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | None:

@@ -10,7 +10,6 @@ import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from pytest_rollout.models import CommitCheck, Decision, DiffResult

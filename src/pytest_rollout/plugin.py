@@ -20,7 +20,7 @@ from pytest_rollout.session import SessionState
 
 if TYPE_CHECKING:
     from pytest_rollout.evalspec import EvalSpec
-    from pytest_rollout.models import EvalResult
+    from pytest_rollout.models import EvalResult  # noqa: F401 (named in RESULT_KEY's type)
 
 PLUGIN_NAME = "rollout-session"
 GATE_NODE = "rollout::gate"
