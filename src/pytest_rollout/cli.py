@@ -104,7 +104,8 @@ def _diff_or_check(args: argparse.Namespace) -> int:
 
     env = dict(os.environ)
     base, head = args.base, args.head
-    if args.command == "check" and not base and env.get("PRE_COMMIT_FROM_REF"):
+    from_ref = env.get("PRE_COMMIT_FROM_REF", "").strip("0")  # all zeros: a new branch, no remote side
+    if args.command == "check" and not base and from_ref:
         # pre-commit's pre-push stage names the pushed range.
         base, head = env["PRE_COMMIT_FROM_REF"], head or env.get("PRE_COMMIT_TO_REF")
     req = pipeline.Request(
