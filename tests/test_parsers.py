@@ -214,7 +214,7 @@ def test_yaml_error_does_not_echo_the_offending_line() -> None:
 def test_billion_laughs_is_refused_quickly() -> None:
     start = time.perf_counter()
     message = parse_error("bomb.yaml", BILLION_LAUGHS)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0  # a guard against a hang: expanding it would take hours
     assert message.startswith("bomb.yaml:")
     assert "too many YAML aliases" in message and "> 1000); refusing to expand (alias bomb?)" in message
 

@@ -506,7 +506,7 @@ def test_async_timeout_is_an_error_trial_and_is_cancelled() -> None:
 
     start = time.perf_counter()
     result = run(body, is_async=True, budget_trials=4, concurrency=2, timeout=0.05)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 5.0  # the timed-out trial (10 s) was cancelled, not awaited
     assert [(r.outcome, r.error_kind) for r in result.records] == [
         ("pass", None),
         ("error", "Timeout"),
