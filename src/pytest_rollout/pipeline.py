@@ -41,6 +41,7 @@ class GateResult:
     window: Window
     diff: DiffResult
     decision: Decision | None
+    settings_paths: Collection[str] = ()  # the settings files, which are not AI config
 
 
 def run_diff(req: Request) -> GateResult:
@@ -54,12 +55,13 @@ def run_diff(req: Request) -> GateResult:
     window = release_window(root, req, current, config)
     loaded, changed, notes = _judging_settings(root, window, config, current)
     lmap = LayerMap.from_settings(loaded.settings)
-    diff = _diff(root, window.merge_base, window.head, lmap, loaded, _settings_paths(root, config))
+    paths = _settings_paths(root, config)
+    diff = _diff(root, window.merge_base, window.head, lmap, loaded, paths)
     diff = diff.model_copy(update={
         "base": window.base, "merge_base": window.merge_base, "settings_changed": changed,
         "judged_by": _judged_by(root, loaded), "warnings": [*notes, *diff.warnings],
     })
-    return GateResult(loaded, root, window, diff, None)
+    return GateResult(loaded, root, window, diff, None, paths)
 
 
 def config_path(root: Path, config: Path | str | None) -> Path | None:
@@ -170,11 +172,10 @@ def run_gate(req: Request) -> GateResult:
     requests = find_overrides([(c.sha, c.author, c.message) for c in commits], settings.override.trailer)
     if req.allow_bundle is not None:
         requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
-    paths = _settings_paths(res.root, config_path(res.root, req.config))
-    checks = _per_commit(res.root, commits, res.loaded, paths) if req.per_commit else None
+    checks = _per_commit(res.root, commits, res.loaded, res.settings_paths) if req.per_commit else None
     decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks, res.diff.unreadable,
                       res.diff.settings_changed)
-    return GateResult(res.loaded, res.root, res.window, res.diff, decision)
+    return GateResult(res.loaded, res.root, res.window, res.diff, decision, res.settings_paths)
 
 
 def _diff(

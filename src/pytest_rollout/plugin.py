@@ -186,7 +186,7 @@ class RolloutPlugin:
             setting(config, name)  # a typo in an ini choice is a usage error now, not when an eval runs
         report = setting(config, "rollout_report")
         self.report_path = Path(report).resolve() if report else None  # fixed now: tests may chdir
-        if self.report_path is not None and not hasattr(config, "workerinput"):
+        if self.report_path is not None and not self.is_worker:
             self._check_writable(report, self.report_path)
 
     @staticmethod
@@ -290,7 +290,7 @@ class RolloutPlugin:
 
         Once per collector, before its items are used (not once per module attribute,
         as a ``pytest_pycollect_makeitem`` wrapper would be): without evals the cost is
-        one keyword lookup per test.
+        one look at each test's own (usually empty) marker list.
         """
         report = yield
         if report.passed:
@@ -586,11 +586,14 @@ def _deselected(state: SessionState) -> list[Any]:
 
 
 def _repo_root_or(path: Path) -> Path:
-    from pytest_rollout.gitio import git_ok, run_git
+    """The git repository's root, or ``path`` itself outside git (evals need no repository)."""
+    from pytest_rollout.errors import GitError
+    from pytest_rollout.refs import repo_root
 
-    if git_ok(path, "rev-parse", "--show-toplevel"):
-        return Path(run_git(path, "rev-parse", "--show-toplevel").decode().strip())
-    return path
+    try:
+        return repo_root(path)
+    except GitError:
+        return path
 
 
 class GateBlocked(Exception):
