@@ -111,11 +111,9 @@ def run_eval(
 ) -> EvalRun:
     from pytest_rollout import trials, verdicts
 
-    alpha = verdicts.family_alpha(1 - spec.confidence, opts.family_size, opts.correction)  # type: ignore[arg-type]
-    beta = 1 - spec.resolved_power
     compare = spec.max_regression is not None and opts.baseline is not None
-    if spec.criterion and compare:
-        alpha /= 2  # two criteria must both hold: split the false-FAIL rate between them
+    alpha = eval_alpha(spec, opts.family_size, opts.correction, both=bool(spec.criterion) and compare)
+    beta = 1 - spec.resolved_power
     absolute = None
     if spec.criterion:
         design = verdicts.design_for(spec.criterion, spec.threshold or 0.0, spec.margin, alpha, beta,
@@ -144,6 +142,15 @@ def run_eval(
     )
     verdict = _verdict(run, spec, absolute, comparison, opts)
     return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)
+
+
+def eval_alpha(spec: EvalSpec, family_size: int, correction: str, *, both: bool) -> float:
+    """One eval's false-FAIL rate: 1 - confidence, corrected for the family of evals, and
+    halved when two criteria (absolute and max_regression) must both hold."""
+    from pytest_rollout.verdicts import family_alpha
+
+    alpha = family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
+    return alpha / 2 if both else alpha
 
 
 def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[int, float], str | None]:
@@ -327,9 +334,7 @@ def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | N
         return None  # with cases= the unit is a case and the betting test has no calibrated minimum
     from pytest_rollout import verdicts
 
-    alpha = verdicts.family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
-    if spec.max_regression is not None:
-        alpha /= 2  # as in run_eval: the two criteria share the false-FAIL rate
+    alpha = eval_alpha(spec, family_size, correction, both=spec.max_regression is not None)
     beta = 1 - spec.resolved_power
     minimum = verdicts.minimum_budget("pass_rate", spec.threshold, spec.margin, alpha, beta)
     if minimum is None or spec.units_budget >= minimum:
