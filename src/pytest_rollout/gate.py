@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_rollout.layers import layers_changed
 from pytest_rollout.models import Change, CommitCheck, Decision, Override, PlanStep
 from pytest_rollout.settings import Settings
 
@@ -80,7 +81,7 @@ def decide(
     unreadable: Sequence[str] = (),
     settings_changed: str | None = None,
 ) -> Decision:
-    layers = sorted({c.layer for c in changes if c.layer})
+    layers = layers_changed(changes)
     coupled = coupling_reasons(layers, settings)
     if settings_changed and layers:
         coupled.append(

@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_rollout.models import Change
-from pytest_rollout.parsers import format_key, is_structured
+from pytest_rollout.parsers import KeyPath, format_key, is_structured
 from pytest_rollout.redact import redact
 
 if TYPE_CHECKING:
     from pytest_rollout.changes import RawChange
     from pytest_rollout.settings import Settings
 
-KeyPath = tuple[str, ...]
 
 #: Built-in defaults: a key NAME (any depth; trailing ``*`` is a prefix) -> layer.
 #: The segment nearest the leaf that names a known key decides, so
@@ -178,11 +177,12 @@ class LayerMap:
 
     def watches(self, path: str) -> bool:
         """Is this path AI config (read and diffed) at all?"""
-        if any(rx.match(path) for rx in self._user_watch):
+        if self.user_watches(path):
             return True
         return self.use_defaults and (is_structured(path) or _default_file_layer(path) is not None)
 
     def user_watches(self, path: str) -> bool:
+        """Does a rule of the settings' layer map name this path (defaults aside)?"""
         return any(rx.match(path) for rx in self._user_watch)
 
     def layer_of(self, path: str, key: KeyPath | None) -> str | None:
