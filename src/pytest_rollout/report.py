@@ -42,8 +42,8 @@ def window_line(diff: DiffResult) -> str:
 
 
 def layers_table(diff: DiffResult) -> list[str]:
-    rows = [(c.layer or "", c.path, c.key or "(whole file)", _old_new(c)) for c in diff.changes]
-    rows += [("unclassified", c.path, c.key or "(whole file)", _old_new(c)) for c in diff.unclassified]
+    rows = [(c.layer or "unclassified", c.path, c.key or "(whole file)", _old_new(c))
+            for c in [*diff.changes, *diff.unclassified]]
     if not rows:
         return ["no AI config changed"]
     return _table(("layer", "file", "key", "change"), rows)
