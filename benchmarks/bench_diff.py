@@ -162,8 +162,8 @@ def run_reference(repo: Path, base: str, head: str, env: dict[str, str]) -> None
 
 
 def run_engine(repo: Path, base: str, head: str) -> int:
-    from pytest_rollout.changes import diff_commits
-    from pytest_rollout.parsers import is_structured
+    from pytest_rollout.diff.changes import diff_commits
+    from pytest_rollout.diff.formats import is_structured
 
     return len(diff_commits(repo, base, head, is_structured).changes)
 
@@ -174,8 +174,21 @@ def run_imports(modules: list[str], env: dict[str, str]) -> None:
 
 def import_profile(repo: Path, base: str, head: str, env: dict[str, str]) -> list[tuple[str, int, int]]:
     """(module, nesting depth, cumulative microseconds) for every module the diff imports."""
-    cmd = [sys.executable, "-X", "importtime", "-m", "pytest_rollout", "diff",
-           "--base", base, "--head", head, "--repo", str(repo), "--json"]
+    cmd = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "pytest_rollout",
+        "diff",
+        "--base",
+        base,
+        "--head",
+        head,
+        "--repo",
+        str(repo),
+        "--json",
+    ]
     err = subprocess.run(cmd, capture_output=True, check=True, env=env).stderr.decode()
     found = []
     for line in err.splitlines():

@@ -82,7 +82,9 @@ def main() -> None:
         )
         check_runs, gate_runs = _interleaved(
             [str(BIN / "pytest-rollout"), "check", "--base", "HEAD~1"],
-            [*py, "--rollout-gate", "--rollout-base", "HEAD~1", "--co", "-q"], root, args.runs,
+            [*py, "--rollout-gate", "--rollout-base", "HEAD~1", "--co", "-q"],
+            root,
+            args.runs,
         )
     # The minimum is the run least disturbed by the rest of the machine (timeit's rule);
     # the medians are printed too, to show the noise.
@@ -98,7 +100,9 @@ def main() -> None:
     print(f"pre-push path on the same repository (seed bundle, blocked; median of {args.runs})")
     print(f"  pytest-rollout check                  {check * 1000:8.1f} ms")
     print(f"  pytest --rollout-gate --co -q         {gate * 1000:8.1f} ms")
-    print(f"  check / gate                          {check / gate:8.3f}   check under 1 s: {'PASS' if check < 1 else 'FAIL'}")
+    print(
+        f"  check / gate                          {check / gate:8.3f}   check under 1 s: {'PASS' if check < 1 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

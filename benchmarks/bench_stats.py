@@ -30,9 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from pytest_rollout import verdicts as v  # noqa: E402
+from pytest_rollout.evals import verdicts as v  # noqa: E402
 
 Rng = np.random.Generator
 Draw = Callable[[Rng, int], np.ndarray]  # (rng, reps) -> one unit per replication
@@ -169,7 +167,10 @@ def rate_line(label: str, sim: Sim, code: int, exact: float | None, goal: float 
 def efficiency_lines(
     tag: str, good: Sim, bad: Sim, fixed: float, exact: tuple[float, float] | None, goal: float = EFFICIENCY_GOAL
 ) -> None:
-    for name, sim, ex in (("at threshold", good, exact and exact[0]), ("at threshold - margin", bad, exact and exact[1])):
+    for name, sim, ex in (
+        ("at threshold", good, exact and exact[0]),
+        ("at threshold - margin", bad, exact and exact[1]),
+    ):
         line(f"mean units {name}", f"{sim.n.mean():.1f}", "" if ex is None else f"{ex:.1f}")
     worst = max(good.n.mean(), bad.n.mean()) / fixed
     ok = worst <= goal
@@ -186,10 +187,14 @@ def check_line(*sims: Sim) -> None:
 # ------------------------------------------------------------------ criteria
 
 
-def bench_pass_rate(threshold: float, margin: float, budget: int, reps: int, rng: Rng, check: int,
-                    wald: bool = False) -> None:
-    design = v.wald_design(threshold, margin, ALPHA, BETA, budget) if wald else v.design_for(
-        "pass_rate", threshold, margin, ALPHA, BETA, budget)
+def bench_pass_rate(
+    threshold: float, margin: float, budget: int, reps: int, rng: Rng, check: int, wald: bool = False
+) -> None:
+    design = (
+        v.wald_design(threshold, margin, ALPHA, BETA, budget)
+        if wald
+        else v.design_for("pass_rate", threshold, margin, ALPHA, BETA, budget)
+    )
     tag = f"pass_rate {threshold:.2f}/{margin:.2f} budget {budget}"
     header(tag, design, reps, "count_boundaries(design) vectorised + Monitor replay; exact_oc DP")
     good = sim_counts(design, bernoulli(threshold), reps, rng, check)
@@ -254,8 +259,10 @@ def bench_cases(mu: float, margin: float, sd: float, epochs: int, reps: int, rng
     trials = rng.random((reps, 10)) < rng.beta(*_beta_ab(mu, sd), (reps, 10))
     line("naive rule (10 trials) false-FAIL", f"{(trials.mean(axis=1) < mu).mean():.4f}")
     check_line(good, bad)
-    print(f"   note: fixed n counts cases (unit variance {var[0]:.3f}); Miller's formula gives "
-          f"{beta_fixed_n(mu, margin, var[0], var[0]):.0f} with the threshold's variance at both points")
+    print(
+        f"   note: fixed n counts cases (unit variance {var[0]:.3f}); Miller's formula gives "
+        f"{beta_fixed_n(mu, margin, var[0], var[0]):.0f} with the threshold's variance at both points"
+    )
     sprt = v.design_for("pass_rate", mu, margin, ALPHA, BETA, budget)
     tag = f"cases pass_rate {mu:.2f}/{margin:.2f}, same cases, SPRT on case means (for comparison)"
     header(tag, sprt, reps, "count_boundaries(design) on fractional sums + Monitor replay")
@@ -306,9 +313,7 @@ def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
     import json
     import os
     import subprocess
-    import sys
     import tempfile
-    from pathlib import Path
 
     print(f"\n== plugin end to end: {evals} evals per session through pytest, budget {budget}, correction none")
     design = v.design_for("pass_rate", 0.80, 0.05, ALPHA, ALPHA, budget)
@@ -321,8 +326,21 @@ def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
             )
             Path(tmp, "test_e2e.py").write_text(body)
             report = Path(tmp, "r.json")
-            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--rollout-seed=7",
-                   "-o", "rollout_correction=none", f"--rollout-report={report}", "test_e2e.py"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-n",
+                "2",
+                "--rollout-seed=7",
+                "-o",
+                "rollout_correction=none",
+                f"--rollout-report={report}",
+                "test_e2e.py",
+            ]
             subprocess.run(cmd, cwd=tmp, capture_output=True, env=dict(os.environ, PYTHONHASHSEED="0"))
             results = json.loads(report.read_text())["evals"]
         share = sum(e["verdict"] == wanted for e in results) / len(results)
@@ -332,8 +350,10 @@ def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
         se = (exact * (1 - exact) / len(results)) ** 0.5
         ok = abs(share - exact) <= 3 * se
         GOALS.append((f"plugin e2e P({wanted}) at p={p} within 3 SE of exact", ok))
-        print(f"   p = {p:.2f}: {wanted} in {share:.3f} of {len(results)} evals (exact DP {exact:.4f} +-{se:.3f})  "
-              f"mean trials {mean_n:.0f} (exact {en:.0f})  {'PASS' if ok else 'FAIL'}")
+        print(
+            f"   p = {p:.2f}: {wanted} in {share:.3f} of {len(results)} evals (exact DP {exact:.4f} +-{se:.3f})  "
+            f"mean trials {mean_n:.0f} (exact {en:.0f})  {'PASS' if ok else 'FAIL'}"
+        )
 
 
 # ------------------------------------------------------------------ main
@@ -347,8 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    print(f"bench_stats: seed {args.seed}, {args.reps} reps per point, alpha = beta = {ALPHA}; "
-          f"numpy {np.__version__}")
+    print(f"bench_stats: seed {args.seed}, {args.reps} reps per point, alpha = beta = {ALPHA}; numpy {np.__version__}")
     bench_pass_rate(0.80, 0.05, 939, args.reps, rng, args.check)
     bench_pass_rate(0.80, 0.10, 250, args.reps, rng, args.check)
     bench_pass_rate(0.80, 0.05, 2000, args.reps, rng, args.check, wald=True)

@@ -20,31 +20,46 @@ import argparse
 import io
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from pytest_rollout.store import Store
+from pytest_rollout.baselines.store import Store
 
 FINGERPRINTS = {name: f"{name}-digest" for name in ("infra", "model", "params", "context", "prompt", "tools")}
 
 
 def trial_rows(count: int, cases: int = 50) -> list[dict[str, Any]]:
     return [
-        {"index": i, "case_id": f"case-{i % cases}", "epoch": i // cases, "seed": i,
-         "outcome": "pass" if i % 5 else "fail", "score": None, "error_kind": None, "used": True}
+        {
+            "index": i,
+            "case_id": f"case-{i % cases}",
+            "epoch": i // cases,
+            "seed": i,
+            "outcome": "pass" if i % 5 else "fail",
+            "score": None,
+            "error_kind": None,
+            "used": True,
+        }
         for i in range(count)
     ]
 
 
 def result(nodeid: str, n: int) -> dict[str, Any]:
-    return {"nodeid": nodeid, "criterion": "pass_rate", "verdict": "PASS", "estimate": 0.8,
-            "interval": [0.79, 0.81], "n": n, "budget": n, "alpha": 0.05, "beta": 0.05, "seed": 1}
+    return {
+        "nodeid": nodeid,
+        "criterion": "pass_rate",
+        "verdict": "PASS",
+        "estimate": 0.8,
+        "interval": [0.79, 0.81],
+        "n": n,
+        "budget": n,
+        "alpha": 0.05,
+        "beta": 0.05,
+        "seed": 1,
+    }
 
 
 def timed(action: Callable[[], Any]) -> float:
@@ -56,6 +71,7 @@ def timed(action: Callable[[], Any]) -> float:
 def one_repeat(folder: Path, total: int, batch: int) -> dict[str, float]:
     rows = trial_rows(batch)
     with Store(folder / "store.sqlite") as store:
+
         def write() -> None:
             run = store.begin_run("a" * 40, FINGERPRINTS, seed=1, tool_version="bench")
             for e in range(total // batch):
@@ -72,8 +88,14 @@ def one_repeat(folder: Path, total: int, batch: int) -> dict[str, float]:
         export_s = timed(lambda: store.export_jsonl(buf))
     with Store(folder / "imported.sqlite") as other:
         import_s = timed(lambda: other.import_jsonl(io.StringIO(buf.getvalue())))
-    return {"write": write_s, "read": read_s, "big_write": big_write_s, "big_read": big_read_s,
-            "export": export_s, "import": import_s}
+    return {
+        "write": write_s,
+        "read": read_s,
+        "big_write": big_write_s,
+        "big_read": big_read_s,
+        "export": export_s,
+        "import": import_s,
+    }
 
 
 def main() -> None:
@@ -90,11 +112,15 @@ def main() -> None:
     evals = args.trials // args.batch
     rows = evals * args.batch
     print(f"store benchmark: {rows:,} trial rows, median of {args.repeats} (sqlite {sqlite3.sqlite_version})")
-    print(f"  record_eval, {evals} evals x {args.batch} trials: {med['write']:.3f} s = "
-          f"{rows / med['write']:,.0f} rows/s ({1000 * med['write'] / evals:.1f} ms per eval)")
+    print(
+        f"  record_eval, {evals} evals x {args.batch} trials: {med['write']:.3f} s = "
+        f"{rows / med['write']:,.0f} rows/s ({1000 * med['write'] / evals:.1f} ms per eval)"
+    )
     print(f"  latest_baseline, one {args.batch}-trial eval among {evals}: {1000 * med['read']:.1f} ms")
-    print(f"  record_eval, one eval of {args.trials:,} trials: {med['big_write']:.3f} s = "
-          f"{args.trials / med['big_write']:,.0f} rows/s")
+    print(
+        f"  record_eval, one eval of {args.trials:,} trials: {med['big_write']:.3f} s = "
+        f"{args.trials / med['big_write']:,.0f} rows/s"
+    )
     print(f"  latest_baseline, that {args.trials:,}-trial eval: {1000 * med['big_read']:.1f} ms")
     print(f"  export_jsonl, {2 * args.trials:,} rows: {med['export']:.3f} s; import_jsonl: {med['import']:.3f} s")
 

@@ -68,9 +68,15 @@ class Demo:
     def __init__(self, repo: Path, seed: int, style: Style) -> None:
         self.repo, self.seed, self.s = repo, seed, style
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_ADDOPTS"))}
-        self.env.update(GIT_AUTHOR_NAME="Demo", GIT_AUTHOR_EMAIL="demo@example.com",
-                        GIT_COMMITTER_NAME="Demo", GIT_COMMITTER_EMAIL="demo@example.com",
-                        GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, PYTHONDONTWRITEBYTECODE="1")
+        self.env.update(
+            GIT_AUTHOR_NAME="Demo",
+            GIT_AUTHOR_EMAIL="demo@example.com",
+            GIT_COMMITTER_NAME="Demo",
+            GIT_COMMITTER_EMAIL="demo@example.com",
+            GIT_CONFIG_NOSYSTEM="1",
+            GIT_CONFIG_GLOBAL=os.devnull,
+            PYTHONDONTWRITEBYTECODE="1",
+        )
 
     # -- plumbing ---------------------------------------------------------------
     def run(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -95,8 +101,20 @@ class Demo:
         p.write_text(text.replace(old, new, 1))
 
     def pytest(self, report: str, *args: str) -> tuple[int, dict[str, Any]]:
-        cmd = [sys.executable, "-m", "pytest", "evals", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-               f"--rollout-seed={self.seed}", f"--rollout-report={report}", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "evals",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            f"--rollout-seed={self.seed}",
+            f"--rollout-report={report}",
+            *args,
+        ]
         proc = self.run(*cmd, check=False)
         if proc.returncode not in (0, 1):
             raise SystemExit(f"demo: pytest failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
@@ -113,8 +131,10 @@ class Demo:
         self.say(self.s("== 1. Release 1 and its baselines", "1"))
         t0 = time.perf_counter()
         _, doc = self.pytest("rollout-base.json", "--rollout-record")
-        self.say(f"   recorded {len(doc['evals'])} evals at {base[:7]} in {time.perf_counter() - t0:.1f} s "
-                 "(pytest evals --rollout-record)")
+        self.say(
+            f"   recorded {len(doc['evals'])} evals at {base[:7]} in {time.perf_counter() - t0:.1f} s "
+            "(pytest evals --rollout-record)"
+        )
         for e in doc["evals"]:
             self.say(f"   {e['nodeid'].split('::')[1]:<32} {e['verdict']:<12} {e['line'].split('  ')[0]}")
         return base
@@ -139,8 +159,10 @@ class Demo:
     def sequenced(self, base: str) -> list[Step]:
         self.say()
         self.say(self.s("== 3. The same changes as three sequenced releases", "1"))
-        self.say("   each release: `pytest evals --rollout-gate` on the PR, then, once merged, "
-                 "`pytest evals --rollout-record` on main")
+        self.say(
+            "   each release: `pytest evals --rollout-gate` on the PR, then, once merged, "
+            "`pytest evals --rollout-record` on main"
+        )
         steps, prev = [], base
         for i, (layer, path, old, new, what) in enumerate(STEPS, 1):
             self.edit(path, old, new)
@@ -151,8 +173,10 @@ class Demo:
             step.gate = doc["decision"]["status"].upper()
             step.evals, step.deselected = doc.get("evals", []), doc.get("deselected", [])
             self.say(f"   step {i}: {what}  ({step.commit[:7]}, {step.seconds:.1f} s)")
-            self.say(f"     gate {self.s.verdict(step.gate)}: moved {', '.join(doc['layers_changed'])}; "
-                     f"{len(step.evals)} eval(s) run, {len(step.deselected)} not run (their layers did not move)")
+            self.say(
+                f"     gate {self.s.verdict(step.gate)}: moved {', '.join(doc['layers_changed'])}; "
+                f"{len(step.evals)} eval(s) run, {len(step.deselected)} not run (their layers did not move)"
+            )
             for e in step.evals:
                 self.say(f"     {e['nodeid'].split('::')[1]:<30} {self.s.verdict(e['verdict']):<12} {e['line']}")
             if all(e["verdict"] == "PASS" for e in step.evals):
@@ -177,20 +201,28 @@ class Demo:
             for e in s.evals:
                 if e["verdict"] != "PASS" and e.get("change") is not None:
                     lo, hi = e["change_interval"]
-                    self.say(f"   the regression comes from the {self.s(s.name, '31;1')} layer: "
-                             f"{e['nodeid'].split('::')[1]} changed {e['change']:+.2f} [{lo:+.2f}, {hi:+.2f}] "
-                             f"against the previous release's baseline")
+                    self.say(
+                        f"   the regression comes from the {self.s(s.name, '31;1')} layer: "
+                        f"{e['nodeid'].split('::')[1]} changed {e['change']:+.2f} [{lo:+.2f}, {hi:+.2f}] "
+                        f"against the previous release's baseline"
+                    )
                     held = [c for c, v in (e.get("criteria") or {}).items() if v == "PASS"]
                     if held:
-                        self.say(f"   its absolute bar ({', '.join(held)}) still passed: only the paired comparison "
-                                 "with the previous release's recorded baseline caught the drop")
+                        self.say(
+                            f"   its absolute bar ({', '.join(held)}) still passed: only the paired comparison "
+                            "with the previous release's recorded baseline caught the drop"
+                        )
         if culprits:
             self.say(f"   the other {len(steps) - len(culprits)} releases passed and stay shipped")
         else:
             self.say("   no release regressed")
-        self.say(f"   trials spent judging the three releases: {spent:,} (only moved layers' evals, "
-                 "each stopped as soon as its verdict was settled)")
-        self.say(f"   every eval at its full fixed budget in every release: {fixed:,} trials ({spent / fixed:.0%} of it)")
+        self.say(
+            f"   trials spent judging the three releases: {spent:,} (only moved layers' evals, "
+            "each stopped as soon as its verdict was settled)"
+        )
+        self.say(
+            f"   every eval at its full fixed budget in every release: {fixed:,} trials ({spent / fixed:.0%} of it)"
+        )
         return {"culprits": [s.name for s in culprits], "trials_spent": spent, "trials_fixed": fixed}
 
 
@@ -225,9 +257,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
     if args.json:
         outcome = {
-            "bundle": {"status": bundle["decision"]["status"], "plan": [p["layer"] for p in bundle["decision"]["plan"]]},
-            "steps": [{"layer": s.name, "gate": s.gate, "evals": {e["nodeid"]: e["verdict"] for e in s.evals},
-                       "deselected": len(s.deselected)} for s in steps],
+            "bundle": {
+                "status": bundle["decision"]["status"],
+                "plan": [p["layer"] for p in bundle["decision"]["plan"]],
+            },
+            "steps": [
+                {
+                    "layer": s.name,
+                    "gate": s.gate,
+                    "evals": {e["nodeid"]: e["verdict"] for e in s.evals},
+                    "deselected": len(s.deselected),
+                }
+                for s in steps
+            ],
             **recap,
         }
         args.json.write_text(json.dumps(outcome, indent=2))

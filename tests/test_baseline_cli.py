@@ -12,30 +12,52 @@ from typing import Any
 import pytest
 
 from conftest import GitRepo
-from pytest_rollout import baseline_cli
-from pytest_rollout.store import Baseline, Store
+from pytest_rollout.baselines.store import Baseline, Store
+from pytest_rollout.cli import baseline as baseline_cli
 
 NODE = "evals/test_refund.py::test_refund_answer"
 FP = {"prompt": "q1", "model": "m1"}
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_rollout", "baseline", *args], cwd=cwd,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_rollout", "baseline", *args], cwd=cwd, capture_output=True, text=True
+    )
 
 
 def _result(nodeid: str = NODE, **kw: Any) -> dict[str, Any]:
-    out = {"nodeid": nodeid, "criterion": "pass_rate", "verdict": "PASS", "estimate": 0.85,
-           "interval": [0.78, 0.91], "n": 300, "budget": 300, "alpha": 0.05, "beta": 0.05, "errors": 0, "seed": 1}
+    out = {
+        "nodeid": nodeid,
+        "criterion": "pass_rate",
+        "verdict": "PASS",
+        "estimate": 0.85,
+        "interval": [0.78, 0.91],
+        "n": 300,
+        "budget": 300,
+        "alpha": 0.05,
+        "beta": 0.05,
+        "errors": 0,
+        "seed": 1,
+    }
     out.update(kw)
     return out
 
 
 def _trials(passes: int, total: int, epochs: int = 0) -> list[dict[str, Any]]:
     """``passes`` passes spread over ``total`` trials; with epochs, case i//epochs."""
-    return [{"index": i, "case_id": f"case-{i // epochs}" if epochs else None, "epoch": i % epochs if epochs else 0,
-             "seed": i, "outcome": "pass" if (i * passes) // total != ((i + 1) * passes) // total else "fail",
-             "score": None, "error_kind": None, "used": True} for i in range(total)]
+    return [
+        {
+            "index": i,
+            "case_id": f"case-{i // epochs}" if epochs else None,
+            "epoch": i % epochs if epochs else 0,
+            "seed": i,
+            "outcome": "pass" if (i * passes) // total != ((i + 1) * passes) // total else "fail",
+            "score": None,
+            "error_kind": None,
+            "used": True,
+        }
+        for i in range(total)
+    ]
 
 
 def populate(path: Path) -> None:
@@ -83,8 +105,10 @@ def test_show_prints_estimate_interval_size_and_detectable_drop(store_file: Path
     assert lines[2] == "  pass rate 0.85 [0.78, 0.91], verdict PASS"
     assert lines[3] == "  n=300/300 trials (300 outcomes used, 0 errors)"
     # (z.95 + z.95) * sqrt(.85 * .15 * 300/299) * sqrt(2/300) = 0.0961 -> 10pp
-    assert lines[4] == ("  can detect drops of 10pp or more with 300 trials "
-                        "(alpha 0.05, beta 0.05; unpaired, fixed-n normal approximation)")
+    assert lines[4] == (
+        "  can detect drops of 10pp or more with 300 trials "
+        "(alpha 0.05, beta 0.05; unpaired, fixed-n normal approximation)"
+    )
 
 
 def test_show_pairs_by_case(tmp_path: Path) -> None:
@@ -186,17 +210,30 @@ def test_the_command_loads_neither_pytest_scipy_nor_pydantic(store_file: Path) -
 @pytest.mark.parametrize("paired", [True, False])
 @pytest.mark.parametrize(("n", "sd", "alpha", "beta"), [(300, 0.36, 0.05, 0.05), (40, 0.1, 0.0025, 0.2)])
 def test_detectable_drop_matches_verdicts(n: int, sd: float, alpha: float, beta: float, paired: bool) -> None:
-    from pytest_rollout.verdicts import min_detectable_drop
+    from pytest_rollout.evals.verdicts import min_detectable_drop
 
     ours = baseline_cli.min_detectable_drop(n, sd, alpha, beta, paired=paired)
     assert math.isclose(ours, min_detectable_drop(n, sd, alpha, beta, paired=paired), rel_tol=1e-9)
 
 
-def _baseline(values: list[float], case_means: dict[str, float] | None = None, epochs: int | None = None,
-              budget: int = 300) -> Baseline:
-    return Baseline(run_id=1, commit="a" * 40, nodeid=NODE, criterion="pass_rate", estimate=None, interval=None,
-                    n=len(values), case_means=case_means or {}, values=values, epochs=epochs, budget=budget,
-                    alpha=0.05, beta=0.05)
+def _baseline(
+    values: list[float], case_means: dict[str, float] | None = None, epochs: int | None = None, budget: int = 300
+) -> Baseline:
+    return Baseline(
+        run_id=1,
+        commit="a" * 40,
+        nodeid=NODE,
+        criterion="pass_rate",
+        estimate=None,
+        interval=None,
+        n=len(values),
+        case_means=case_means or {},
+        values=values,
+        epochs=epochs,
+        budget=budget,
+        alpha=0.05,
+        beta=0.05,
+    )
 
 
 def test_an_all_pass_baseline_does_not_claim_a_zero_drop() -> None:

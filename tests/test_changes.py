@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, seed_head
-from pytest_rollout import gitio
-from pytest_rollout.changes import DiffOutput, RawChange, diff_commits, diff_values, read_tree_configs, same_value
+from pytest_rollout.diff import git as gitio
+from pytest_rollout.diff.changes import DiffOutput, RawChange, diff_commits, diff_values, read_tree_configs, same_value
+from pytest_rollout.diff.formats import KeyPath, Parsed, format_key
 from pytest_rollout.errors import ConfigParseError, GitError
-from pytest_rollout.parsers import KeyPath, Parsed, format_key
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 Row = tuple[str, "str | None", str, Any, Any]
@@ -61,8 +61,11 @@ def test_seed_incident_moves_three_keys(git_repo: GitRepo) -> None:
 @pytest.mark.parametrize(
     ("path", "before", "after"),
     [
-        ("a.yaml", "llm:\n  model: m\n  t: 0.2\nlist: [1, 2]\n",
-         "# reformatted\nlist:\n    - 1\n    - 2   # two\nllm: {t: 0.20, \"model\": 'm'}\n"),
+        (
+            "a.yaml",
+            "llm:\n  model: m\n  t: 0.2\nlist: [1, 2]\n",
+            "# reformatted\nlist:\n    - 1\n    - 2   # two\nllm: {t: 0.20, \"model\": 'm'}\n",
+        ),
         ("a.json", '{"llm": {"model": "m", "t": 0.2}}', '{\n  "llm": {\n    "t": 0.20,\n    "model": "m"\n  }\n}\n'),
         ("a.toml", 'llm.model = "m"\nllm.t = 0.2\n', "# comment\n[llm]\nt = 0.20\nmodel = 'm'\n"),
         (".env", "A=1\nB='x'\n", '# comment\nexport B="x"\n\nA=1 # one\n'),
@@ -167,7 +170,9 @@ def test_unstructured_files_are_whole_file_changes(git_repo: GitRepo) -> None:
         ("prompts/new.md", None, "added", None, f"{sha7(git_repo, head, 'prompts/new.md')} (1 line)"),
         ("prompts/old.j2", None, "deleted", f"{sha7(git_repo, base, 'prompts/old.j2')} (1 line)", None),
         (
-            "prompts/system.txt", None, "modified",
+            "prompts/system.txt",
+            None,
+            "modified",
             f"{sha7(git_repo, base, 'prompts/system.txt')} (1 line)",
             f"{sha7(git_repo, head, 'prompts/system.txt')} (2 lines)",
         ),
@@ -259,8 +264,7 @@ def test_non_utf8_at_head_fails_closed_and_at_base_warns(git_repo: GitRepo) -> N
     out = diff(git_repo, bad, fixed)
     assert (only(out).key, only(out).old) == (("name",), "(unreadable at base)")
     assert out.warnings == [
-        "a.yaml: cannot parse at base (line 1: not UTF-8 text (byte 0xe9 at offset 9)); "
-        "its keys at base are unknown"
+        "a.yaml: cannot parse at base (line 1: not UTF-8 text (byte 0xe9 at offset 9)); its keys at base are unknown"
     ]
 
 
@@ -409,7 +413,7 @@ def test_unknown_commit_is_a_git_error(git_repo: GitRepo) -> None:
 
 
 def test_raw_diff_format_copies_type_changes_and_unknown_statuses() -> None:
-    from pytest_rollout.changes import _parse_raw_diff
+    from pytest_rollout.diff.changes import _parse_raw_diff
 
     z = "0" * 40
     out = (

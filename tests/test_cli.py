@@ -48,8 +48,16 @@ def test_seed_incident_json(git_repo: GitRepo, rollout_yaml: str | None) -> None
     assert doc["layers_changed"] == ["context", "infra", "model"]
     assert doc["base"] == base and doc["head"] == head
     model = next(c for c in doc["changes"] if c["layer"] == "model")
-    assert model == {"path": "config/app.yaml", "key": "llm.model", "layer": "model", "kind": "modified",
-                     "old": "gpt-4-turbo-preview", "new": "gpt-4o", "old_path": None, "line": 4}
+    assert model == {
+        "path": "config/app.yaml",
+        "key": "llm.model",
+        "layer": "model",
+        "kind": "modified",
+        "old": "gpt-4-turbo-preview",
+        "new": "gpt-4o",
+        "old_path": None,
+        "line": 4,
+    }
     assert "decision" not in doc
 
 
@@ -103,11 +111,19 @@ def test_check_does_not_import_scipy_or_pytest(git_repo: GitRepo) -> None:
 
 
 def test_secrets_never_printed(git_repo: GitRepo) -> None:
-    base = git_repo.commit({"config/app.yaml": "llm:\n  model: a\n  api_key: sk-old-0123456789abcdefghij\n",
-                            ".env": "OPENAI_API_KEY=sk-env-0123456789abcdefghij\nMODEL=a\n"})
-    head = git_repo.commit({"config/app.yaml": "llm:\n  model: b\n  api_key: sk-new-0123456789abcdefghij\n"
-                                               "  note: 'token is AKIAIOSFODNN7EXAMPLE'\n",
-                            ".env": "OPENAI_API_KEY=sk-env-9999999999abcdefghij\nMODEL=b\n"})
+    base = git_repo.commit(
+        {
+            "config/app.yaml": "llm:\n  model: a\n  api_key: sk-old-0123456789abcdefghij\n",
+            ".env": "OPENAI_API_KEY=sk-env-0123456789abcdefghij\nMODEL=a\n",
+        }
+    )
+    head = git_repo.commit(
+        {
+            "config/app.yaml": "llm:\n  model: b\n  api_key: sk-new-0123456789abcdefghij\n"
+            "  note: 'token is AKIAIOSFODNN7EXAMPLE'\n",
+            ".env": "OPENAI_API_KEY=sk-env-9999999999abcdefghij\nMODEL=b\n",
+        }
+    )
     for args in (["diff", "--json"], ["diff"], ["check"], ["check", "--json"]):
         proc = _run(*args, "--base", base, "--head", head, cwd=git_repo.path)
         text = proc.stdout + proc.stderr
@@ -128,8 +144,10 @@ def test_help_and_version() -> None:
     assert "--allow-bundle" in proc.stdout and "--per-commit" in proc.stdout
 
 
-BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" \
-       "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e]\n"
+BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e]\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -142,7 +160,9 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a
         ("config/latin1.yaml", "model: caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ],
 )
-def test_bad_config_at_head_exits_2_naming_the_file(git_repo: GitRepo, path: str, content: str | bytes, message: str) -> None:
+def test_bad_config_at_head_exits_2_naming_the_file(
+    git_repo: GitRepo, path: str, content: str | bytes, message: str
+) -> None:
     base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
     git_repo.commit({path: content})
     for command in ("diff", "check"):
@@ -167,7 +187,9 @@ def test_a_closed_pipe_does_not_turn_blocked_into_pass(git_repo: GitRepo) -> Non
     base, _ = _seed(git_repo)
     proc = subprocess.run(
         ["bash", "-c", f"set -o pipefail; {sys.executable} -m pytest_rollout check --base {base} | head -c 10"],
-        cwd=git_repo.path, capture_output=True, text=True,
+        cwd=git_repo.path,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
 
@@ -191,8 +213,13 @@ def test_a_release_cannot_choose_its_own_base(git_repo: GitRepo) -> None:
     git_repo.commit({"config/app.yaml": _bundle_app()}, "bundle")
     git_repo.commit({"rollout.yaml": "base: HEAD\n"}, "and move the window")
     env = {"GITHUB_BASE_REF": "main"}
-    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check"], cwd=git_repo.path,
-                          capture_output=True, text=True, env={**os.environ, **env})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_rollout", "check"],
+        cwd=git_repo.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "coupled layers moved" in proc.stdout
 
@@ -205,8 +232,12 @@ def test_a_settings_only_change_passes_and_adopting_settings_with_a_bundle_does_
     assert proc.returncode == 0, proc.stdout
     assert "settings: rollout.yaml changes in this release" in proc.stdout
     git_repo.repo.git.checkout("-q", "-b", "loosen", base)  # defaults at the base are a real gate too
-    loosen = git_repo.commit({"config/app.yaml": _bundle_app(),
-                              "pyproject.toml": "[project]\nname = 'x'\n[tool.pytest-rollout.coupling]\nmax_layers_per_release = 6\n"})
+    loosen = git_repo.commit(
+        {
+            "config/app.yaml": _bundle_app(),
+            "pyproject.toml": "[project]\nname = 'x'\n[tool.pytest-rollout.coupling]\nmax_layers_per_release = 6\n",
+        }
+    )
     proc = _run("check", "--base", base, "--head", loosen, cwd=git_repo.path)
     assert proc.returncode == 1, proc.stdout
     assert "pyproject.toml changes together with layer(s)" in proc.stdout
@@ -233,14 +264,24 @@ def test_an_unreadable_file_that_is_not_ai_config_only_warns(git_repo: GitRepo) 
 def test_unwritable_step_summary_is_an_error_not_a_block(git_repo: GitRepo) -> None:
     base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
     env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": "/nonexistent/dir/summary.md"}
-    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check", "--base", base], cwd=git_repo.path,
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_rollout", "check", "--base", base],
+        cwd=git_repo.path,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 2 and "GITHUB_STEP_SUMMARY" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def _ci(git_repo: GitRepo, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_rollout", *args], cwd=git_repo.path,
-                          capture_output=True, text=True, env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_rollout", *args],
+        cwd=git_repo.path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
 
 
 def test_an_unresolvable_ci_base_is_an_error_even_if_the_release_names_a_base(git_repo: GitRepo) -> None:
@@ -289,6 +330,10 @@ def test_config_pyproject_keeps_its_other_keys_as_ai_config(git_repo: GitRepo) -
 def test_relative_config_from_a_subfolder_is_the_same_file(git_repo: GitRepo) -> None:
     base = git_repo.commit({"svc/rollout.yaml": "strict: false\n", "svc/config/app.yaml": SEED_APP_BASE})
     git_repo.commit({"svc/rollout.yaml": 'layers:\n  model: {keys: ["svc/config/app.yaml:llm.model"]}\n'})
-    proc = subprocess.run([sys.executable, "-m", "pytest_rollout", "check", "--base", base, "--config", "rollout.yaml"],
-                          cwd=git_repo.path / "svc", capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_rollout", "check", "--base", base, "--config", "rollout.yaml"],
+        cwd=git_repo.path / "svc",
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

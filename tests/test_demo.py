@@ -14,7 +14,9 @@ def test_demo_replays_the_incident(tmp_path: Path) -> None:
     out = tmp_path / "demo.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "demo.py"), "--json", str(out)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     outcome = json.loads(out.read_text())

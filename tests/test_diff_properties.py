@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_rollout.changes import diff_values, same_value
-from pytest_rollout.parsers import KeyPath, flatten, parse, unflatten
+from pytest_rollout.diff.changes import diff_values, same_value
+from pytest_rollout.diff.formats import KeyPath, flatten, parse, unflatten
 
 EXAMPLES = settings(max_examples=100, deadline=None)
 
@@ -21,9 +21,7 @@ KEY_ALPHABET = st.sampled_from(list("abcxyz_-09.é :#'\""))
 keys = st.text(KEY_ALPHABET, min_size=1, max_size=6)
 # Printable text, line breaks and quotes included; no surrogates or exotic
 # line separators (YAML 1.1 treats U+2028 and NEL as breaks).
-texts = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), whitelist_characters="\n\t"), max_size=12
-)
+texts = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), whitelist_characters="\n\t"), max_size=12)
 toml_scalars = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pytest_rollout.errors import MarkerError
-from pytest_rollout.evalspec import (
+from pytest_rollout.evals.markers import (
     ALLOWED_EVAL_KWARGS,
     Case,
     EvalSpec,

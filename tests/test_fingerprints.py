@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo
+from pytest_rollout.baselines.fingerprints import digest, dirty_config, layer_fingerprints
 from pytest_rollout.errors import ConfigParseError
-from pytest_rollout.fingerprints import digest, dirty_config, layer_fingerprints
 from pytest_rollout.settings import Settings
 
 LAYER_MAP = {
@@ -35,13 +35,16 @@ llm:
 
 
 def seed_repo(repo: GitRepo) -> str:
-    return repo.commit({
-        "config/app.yaml": SEED_APP_BASE,
-        "deploy/serving.yaml": SEED_SERVING_BASE,
-        "prompts/system.txt": "You are a support assistant.\n",
-        "tools/search.json": '{"name": "search", "parameters": {}}\n',
-        "src/app.py": "print('hello')\n",
-    }, "base")
+    return repo.commit(
+        {
+            "config/app.yaml": SEED_APP_BASE,
+            "deploy/serving.yaml": SEED_SERVING_BASE,
+            "prompts/system.txt": "You are a support assistant.\n",
+            "tools/search.json": '{"name": "search", "parameters": {}}\n',
+            "src/app.py": "print('hello')\n",
+        },
+        "base",
+    )
 
 
 def moved(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -64,37 +67,44 @@ def test_every_layer_gets_a_sha256(git_repo: GitRepo, settings: Settings) -> Non
 def test_a_code_only_commit_moves_nothing(git_repo: GitRepo, settings: Settings) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"src/app.py": "print('hello, world')\n", "README.md": "docs\n"}, "code")
-    assert moved(layer_fingerprints(git_repo.path, base, settings),
-                 layer_fingerprints(git_repo.path, head, settings)) == []
+    assert (
+        moved(layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings))
+        == []
+    )
 
 
 def test_a_prompt_edit_moves_only_prompt(git_repo: GitRepo, settings: Settings) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"prompts/system.txt": "You are a terse support assistant.\n"}, "prompt")
-    assert moved(layer_fingerprints(git_repo.path, base, settings),
-                 layer_fingerprints(git_repo.path, head, settings)) == ["prompt"]
+    assert moved(
+        layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings)
+    ) == ["prompt"]
 
 
 def test_reformatting_a_yaml_config_moves_nothing(git_repo: GitRepo, settings: Settings) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"config/app.yaml": APP_REFORMATTED}, "reformat")
-    assert moved(layer_fingerprints(git_repo.path, base, settings),
-                 layer_fingerprints(git_repo.path, head, settings)) == []
+    assert (
+        moved(layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings))
+        == []
+    )
 
 
 def test_a_model_change_moves_only_model(git_repo: GitRepo, settings: Settings) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"config/app.yaml": SEED_APP_BASE.replace("gpt-4-turbo-preview", "gpt-4o")}, "model")
-    assert moved(layer_fingerprints(git_repo.path, base, settings),
-                 layer_fingerprints(git_repo.path, head, settings)) == ["model"]
+    assert moved(
+        layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings)
+    ) == ["model"]
 
 
 def test_a_type_change_is_a_change(git_repo: GitRepo) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"config/app.yaml": SEED_APP_BASE.replace("top_k: 4", "top_k: 4.0")}, "float")
     settings = SETTINGS["layer-map"]
-    assert moved(layer_fingerprints(git_repo.path, base, settings),
-                 layer_fingerprints(git_repo.path, head, settings)) == ["context"]
+    assert moved(
+        layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings)
+    ) == ["context"]
 
 
 def test_unclassified_keys_are_ignored(git_repo: GitRepo) -> None:
@@ -102,8 +112,10 @@ def test_unclassified_keys_are_ignored(git_repo: GitRepo) -> None:
     app = SEED_APP_BASE + "logging:\n  level: debug\n"
     head = git_repo.commit({"config/app.yaml": app.replace("chunk_size: 512", "chunk_size: 256")}, "unclassified")
     settings = SETTINGS["layer-map"]  # chunk_size has no rule in this map
-    assert moved(layer_fingerprints(git_repo.path, base, settings),
-                 layer_fingerprints(git_repo.path, head, settings)) == []
+    assert (
+        moved(layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings))
+        == []
+    )
 
 
 def test_adding_renaming_and_deleting_a_whole_file_moves_its_layer(git_repo: GitRepo, settings: Settings) -> None:
@@ -124,8 +136,9 @@ def test_an_empty_watched_file_counts_as_present(git_repo: GitRepo) -> None:
     base = seed_repo(git_repo)
     head = git_repo.commit({"deploy/extra.yaml": "# nothing yet\n"}, "empty infra file")
     settings = SETTINGS["layer-map"]
-    assert moved(layer_fingerprints(git_repo.path, base, settings),
-                 layer_fingerprints(git_repo.path, head, settings)) == ["infra"]
+    assert moved(
+        layer_fingerprints(git_repo.path, base, settings), layer_fingerprints(git_repo.path, head, settings)
+    ) == ["infra"]
 
 
 def test_a_layer_without_config_hashes_nothing_consistently(git_repo: GitRepo) -> None:

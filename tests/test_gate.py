@@ -4,13 +4,23 @@ import subprocess
 
 import pytest
 
-from pytest_rollout.gate import OverrideRequest, decide, find_overrides, make_plan, parse_trailers
+from pytest_rollout.gate.policy import OverrideRequest, decide, find_overrides, make_plan, parse_trailers
 from pytest_rollout.models import Change
 from pytest_rollout.settings import Settings
 
 SEED = [
-    Change(path="config/app.yaml", key="llm.model", layer="model", kind="modified", old="gpt-4-turbo-preview", new="gpt-4o", line=4),
-    Change(path="config/app.yaml", key="llm.context_window", layer="context", kind="modified", old=8192, new=32768, line=8),
+    Change(
+        path="config/app.yaml",
+        key="llm.model",
+        layer="model",
+        kind="modified",
+        old="gpt-4-turbo-preview",
+        new="gpt-4o",
+        line=4,
+    ),
+    Change(
+        path="config/app.yaml", key="llm.context_window", layer="context", kind="modified", old=8192, new=32768, line=8
+    ),
     Change(path="deploy/serving.yaml", key="serving.batch_size", layer="infra", kind="modified", old=8, new=32, line=2),
 ]
 
@@ -24,7 +34,9 @@ def test_seed_bundle_is_blocked_with_plan_in_ship_order() -> None:
     assert d.plan[0].instruction.startswith("ship the infra change alone, measure its evals, then step 2")
     assert d.plan[1].shared_files == ["config/app.yaml"]  # model and context share a file
     assert "split that file's edit across commits" in d.plan[1].instruction
-    assert d.plan[2].instruction.endswith("config/app.yaml also carries other steps' changes: split that file's edit across commits")
+    assert d.plan[2].instruction.endswith(
+        "config/app.yaml also carries other steps' changes: split that file's edit across commits"
+    )
 
 
 def test_one_layer_passes() -> None:
@@ -33,7 +45,9 @@ def test_one_layer_passes() -> None:
 
 
 def test_groups_and_limit() -> None:
-    s = Settings.model_validate({"coupling": {"groups": [["infra"], ["model", "context"]], "max_layers_per_release": 1}})
+    s = Settings.model_validate(
+        {"coupling": {"groups": [["infra"], ["model", "context"]], "max_layers_per_release": 1}}
+    )
     d = decide(SEED, [], s)
     assert d.reasons == ["2 coupled layers moved in one release: model, context; at most 1 may"]
     s2 = Settings.model_validate({"coupling": {"max_layers_per_release": 3}})
@@ -80,7 +94,11 @@ MESSAGES = [
 @pytest.mark.parametrize("message", MESSAGES)
 def test_trailers_parse_like_git(message: str) -> None:
     out = subprocess.run(
-        ["git", "interpret-trailers", "--parse", "--no-divider"], input=message, capture_output=True, text=True, check=True
+        ["git", "interpret-trailers", "--parse", "--no-divider"],
+        input=message,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     expected = [tuple(part.strip() for part in line.split(":", 1)) for line in out.splitlines() if line.strip()]
     assert [(k, v) for k, v in parse_trailers(message)] == [(k, v) for k, v in expected]

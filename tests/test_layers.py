@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_rollout.layers import LayerMap, default_key_layer, format_key, glob_regex, match_keypath, split_keypath
+from pytest_rollout.gate.layers import LayerMap, default_key_layer, format_key, glob_regex, match_keypath, split_keypath
 from pytest_rollout.settings import load_settings
 
 
@@ -57,11 +57,14 @@ def _map(tmp_path: Path, text: str) -> LayerMap:
 
 
 def test_key_rule_beats_file_rule_and_longer_literal_wins(tmp_path: Path) -> None:
-    lm = _map(tmp_path, """
+    lm = _map(
+        tmp_path,
+        """
 layers:
   infra: {files: ["config/**"], keys: ["config/app.yaml:llm.**"]}
   model: {keys: ["config/app.yaml:llm.model"]}
-""")
+""",
+    )
     assert lm.layer_of("config/app.yaml", ("llm", "model")) == "model"
     assert lm.layer_of("config/app.yaml", ("llm", "temperature")) == "infra"
     assert lm.layer_of("config/other.yaml", ("x",)) == "infra"  # file rule covers every key
@@ -69,11 +72,14 @@ layers:
 
 
 def test_ties_go_to_the_first_declared(tmp_path: Path) -> None:
-    lm = _map(tmp_path, """
+    lm = _map(
+        tmp_path,
+        """
 layers:
   params: {keys: ["config/app.yaml:llm.*"]}
   model: {keys: ["config/app.yaml:*.mod*"]}
-""")
+""",
+    )
     assert lm.layer_of("config/app.yaml", ("llm", "model")) == "params"
 
 
@@ -115,5 +121,7 @@ def test_malformed_key_rule_is_a_settings_error(tmp_path: Path) -> None:
     from pytest_rollout.errors import SettingsError
 
     (tmp_path / "rollout.yaml").write_text('layers:\n  infra:\n    keys: ["deploy/app.yaml:env[0"]\n')
-    with pytest.raises(SettingsError, match=r"rollout.yaml:3: layers.infra.keys: key path 'env\[0': '\[' at position 3 is never closed"):
+    with pytest.raises(
+        SettingsError, match=r"rollout.yaml:3: layers.infra.keys: key path 'env\[0': '\[' at position 3 is never closed"
+    ):
         load_settings(tmp_path)

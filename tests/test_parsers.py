@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from conftest import SEED_APP_BASE
+from pytest_rollout.diff.formats import Parsed, flatten, format_key, is_structured, parse, unflatten
 from pytest_rollout.errors import ConfigParseError
-from pytest_rollout.parsers import Parsed, flatten, format_key, is_structured, parse, unflatten
 
 BILLION_LAUGHS = b"""\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -148,7 +148,7 @@ def test_yaml_formatting_comments_and_order_do_not_matter() -> None:
     a = parse("a.yaml", b"llm:\n  model: gpt-4o\n  temperature: 0.2\nstops: [a, b]\n")
     b = parse(
         "a.yaml",
-        b"# a comment\nstops:\n    - 'a'\n    - \"b\"   # trailing\nllm: {temperature: 0.20, model: \"gpt-4o\"}\n",
+        b'# a comment\nstops:\n    - \'a\'\n    - "b"   # trailing\nllm: {temperature: 0.20, model: "gpt-4o"}\n',
     )
     assert a.values == b.values
 
@@ -195,7 +195,7 @@ def test_yaml_local_tags_are_data_not_errors() -> None:
     [
         (b"llm:\n  model: gpt\n   temperature: 0.2\n", 3, "mapping values are not allowed"),
         (b"a: [1, 2\nb: 3\n", 2, "flow sequence"),
-        (b"a: 1\nb: \"unterminated\n", 3, "quoted scalar"),
+        (b'a: 1\nb: "unterminated\n', 3, "quoted scalar"),
         (b"a: 1\nb: !!python/object:os.system x\n", 2, "constructor"),
         (b"a: 1\nb: \x07\n", 2, "control characters"),
     ],

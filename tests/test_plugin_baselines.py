@@ -75,10 +75,12 @@ def test_prompt_edit_invalidates_baseline(pytester: pytest.Pytester, pytester_re
     pytester_repo.commit({"README.md": "x\n"}, "docs")
     res = pytester.runpytest(f"--rollout-base={base2}", "--rollout-seed=2")
     res.assert_outcomes(failed=1)
-    res.stdout.fnmatch_lines([
-        "NO_BASELINE: no baseline for test_quality.py::test_quality in *store.sqlite with the config of the "
-        "release's base * (layers model): record one on that commit with `pytest --rollout-record`*"
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "NO_BASELINE: no baseline for test_quality.py::test_quality in *store.sqlite with the config of the "
+            "release's base * (layers model): record one on that commit with `pytest --rollout-record`*"
+        ]
+    )
 
 
 def test_missing_baseline_fails_or_skips(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
@@ -98,8 +100,10 @@ def test_no_base_commit_says_how(pytester: pytest.Pytester, pytester_repo: GitRe
 
 def test_xdist_recording_and_drift(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
     _repo(pytester_repo)
-    pytester.makepyfile(test_plain="import pytest\n@pytest.mark.eval(trials=100, pass_rate=0.5, margin=0.3)\n"
-                                   "def test_easy(trial):\n    pass\n")
+    pytester.makepyfile(
+        test_plain="import pytest\n@pytest.mark.eval(trials=100, pass_rate=0.5, margin=0.3)\n"
+        "def test_easy(trial):\n    pass\n"
+    )
     pytester_repo.commit({}, "more")
     rec = pytester.runpytest_subprocess("--rollout-record", "--rollout-seed=1", "-n", "2")
     rec.assert_outcomes(passed=2)
@@ -116,7 +120,9 @@ def test_recording_refuses_uncommitted_config(pytester: pytest.Pytester, pyteste
     (pytester.path / "config" / "app.yaml").write_text(APP.format(model="m-worse"))
     res = pytester.runpytest_subprocess("--rollout-record")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
-    res.stderr.fnmatch_lines(["ERROR: rollout: --rollout-record: uncommitted changes to watched config (config/app.yaml)*"])
+    res.stderr.fnmatch_lines(
+        ["ERROR: rollout: --rollout-record: uncommitted changes to watched config (config/app.yaml)*"]
+    )
 
 
 UNPAIRED = """

@@ -56,19 +56,23 @@ def test_good_passes_early_bad_fails_early(pytester: pytest.Pytester) -> None:
     assert lo < by["test_good"]["estimate"] <= hi
     assert {"holm_p", "bh_q", "p_value"} <= set(by["test_bad"])
     assert "decision" not in doc and "layers_changed" not in doc  # no gate fields without the gate
-    res.stdout.fnmatch_lines([
-        "*test_bad*",
-        "FAIL: pass rate 0.* vs 0.80 (margin 0.10)  n=*/400, stopped early*",
-        "first failing trials (replay with --rollout-seed 11):",
-        "  trial * seed=*: fail: wrong answer",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "*test_bad*",
+            "FAIL: pass rate 0.* vs 0.80 (margin 0.10)  n=*/400, stopped early*",
+            "first failing trials (replay with --rollout-seed 11):",
+            "  trial * seed=*: fail: wrong answer",
+        ]
+    )
     res.stdout.fnmatch_lines(["*= rollout =*", "evals:", "  test_evals.py::test_async *PASS*"])
 
 
 def test_same_seed_same_verdicts_serial_and_xdist(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_evals=EVALS)
     serial = pytester.runpytest_subprocess("--rollout-seed=5", "-p", "no:cacheprovider", "--rollout-report=s.json")
-    dist = pytester.runpytest_subprocess("--rollout-seed=5", "-p", "no:cacheprovider", "-n", "2", "--rollout-report=d.json")
+    dist = pytester.runpytest_subprocess(
+        "--rollout-seed=5", "-p", "no:cacheprovider", "-n", "2", "--rollout-report=d.json"
+    )
     dist.assert_outcomes(passed=4, failed=1)
     key = lambda e: (e["verdict"], e["n"], e["estimate"], e["passes"], e["failures"])  # noqa: E731
     s = {e["nodeid"]: key(e) for e in json.loads((pytester.path / "s.json").read_text())["evals"]}
@@ -95,7 +99,10 @@ def test_error_trials_count_apart(pytester: pytest.Pytester) -> None:
     res = pytester.runpytest("--rollout-seed=3", "--rollout-report=r.json")
     res.assert_outcomes(passed=1, failed=1)
     by = {e["nodeid"].split("::")[1]: e for e in json.loads((pytester.path / "r.json").read_text())["evals"]}
-    assert by["test_flaky_provider"]["verdict"] == "PASS" and by["test_flaky_provider"]["failures"] < by["test_flaky_provider"]["n"]
+    assert (
+        by["test_flaky_provider"]["verdict"] == "PASS"
+        and by["test_flaky_provider"]["failures"] < by["test_flaky_provider"]["n"]
+    )
     assert by["test_down"]["verdict"] == "ERROR" and by["test_down"]["errors"] > 0
     res.stdout.fnmatch_lines(["*error ConnectionError: rate limited*"])
 
@@ -110,7 +117,9 @@ def test_inconclusive_fails_unless_asked(pytester: pytest.Pytester) -> None:
     res = pytester.runpytest("--rollout-seed=1", "-W", "ignore::pytest.PytestWarning")
     res.assert_outcomes(failed=1)
     res.stdout.fnmatch_lines(["INCONCLUSIVE: *n=20/20*"])
-    pytester.runpytest("--rollout-seed=1", "--rollout-inconclusive=pass", "-W", "ignore::pytest.PytestWarning").assert_outcomes(passed=1)
+    pytester.runpytest(
+        "--rollout-seed=1", "--rollout-inconclusive=pass", "-W", "ignore::pytest.PytestWarning"
+    ).assert_outcomes(passed=1)
 
 
 def test_budget_warning_names_the_minimum(pytester: pytest.Pytester) -> None:
@@ -129,8 +138,10 @@ def test_budget_warning_names_the_minimum(pytester: pytest.Pytester) -> None:
     [
         ("@pytest.mark.eval(trials=100, pass_rat=0.8)", "*eval(): unknown argument 'pass_rat'; allowed: cases, *"),
         ("@pytest.mark.eval(pass_rate=0.8)", "*trials*"),
-        ("@pytest.mark.layer('promt')\n@pytest.mark.eval(trials=100, pass_rate=0.8)",
-         "*unknown layer 'promt'; known layers: context, infra, model, params, prompt, tools (did you mean 'prompt'?)*"),
+        (
+            "@pytest.mark.layer('promt')\n@pytest.mark.eval(trials=100, pass_rate=0.8)",
+            "*unknown layer 'promt'; known layers: context, infra, model, params, prompt, tools (did you mean 'prompt'?)*",
+        ),
     ],
 )
 def test_bad_markers_are_collection_errors(pytester: pytest.Pytester, marks: str, message: str) -> None:
@@ -195,13 +206,17 @@ def test_xdist_deselection_reasons_reach_the_controller(pytester: pytest.Pyteste
     base = _gate_repo(pytester_repo)
     _, serving = seed_head()
     pytester_repo.commit({"deploy/serving.yaml": serving}, "infra only")
-    res = pytester.runpytest_subprocess("--rollout-gate", f"--rollout-base={base}", "-n", "2", "--rollout-report=r.json")
+    res = pytester.runpytest_subprocess(
+        "--rollout-gate", f"--rollout-base={base}", "-n", "2", "--rollout-report=r.json"
+    )
     res.assert_outcomes(passed=3)
     doc = json.loads((pytester.path / "r.json").read_text())
     assert len(doc["deselected"]) == 3 and [e["verdict"] for e in doc["evals"]] == ["PASS"]
 
 
-def test_forced_layers_are_validated_and_added_to_the_moved_ones(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+def test_forced_layers_are_validated_and_added_to_the_moved_ones(
+    pytester: pytest.Pytester, pytester_repo: GitRepo
+) -> None:
     pytester.makepyfile(test_evals=EVALS)
     res = pytester.runpytest_subprocess("--rollout-layers=promt")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
@@ -209,8 +224,13 @@ def test_forced_layers_are_validated_and_added_to_the_moved_ones(pytester: pytes
     base = _gate_repo(pytester_repo)
     _, serving = seed_head()
     pytester_repo.commit({"deploy/serving.yaml": serving}, "infra only")
-    res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "--rollout-layers=prompt", "--rollout-seed=4",
-                             "--rollout-report=r.json")
+    res = pytester.runpytest(
+        "--rollout-gate",
+        f"--rollout-base={base}",
+        "--rollout-layers=prompt",
+        "--rollout-seed=4",
+        "--rollout-report=r.json",
+    )
     res.assert_outcomes(passed=4, deselected=2)  # gate, infra (moved), prompt (forced), ordinary
     reasons = {d["nodeid"]: d["reason"] for d in json.loads((pytester.path / "r.json").read_text())["deselected"]}
     assert reasons["test_evals.py::test_bad"] == "layer model did not move and is not in --rollout-layers"
@@ -233,7 +253,9 @@ def test_a_fixture_cannot_read_the_trial(pytester: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(["*`trial` is only valid inside the eval's test body*"])
 
 
-def test_blocked_release_fails_even_if_the_gate_is_deselected(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+def test_blocked_release_fails_even_if_the_gate_is_deselected(
+    pytester: pytest.Pytester, pytester_repo: GitRepo
+) -> None:
     base = _gate_repo(pytester_repo)
     pytester.makepyfile(test_a="def test_a():\n    assert False\n")
     pytester_repo.commit({}, "a failing test")

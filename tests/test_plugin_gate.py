@@ -28,20 +28,24 @@ def test_bundle_is_blocked_with_plan(pytester: pytest.Pytester, pytester_repo: G
     base, _ = _seed_repo(pytester_repo)
     result = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "-rA")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "rollout: *..*, moved: context, infra, model",
-        "*FAILED rollout::gate*",
-    ])
-    result.stdout.fnmatch_lines([
-        "*= rollout =*",
-        "*infra*deploy/serving.yaml*serving.batch_size*8 -> 32*",
-        "decision: BLOCKED",
-        "  - 3 coupled layers moved in one release: infra, model, context; at most 1 may",
-        "plan: split this release into 3 steps, in this order:",
-        "  step 1: infra",
-        "  step 2: model",
-        "  step 3: context",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "rollout: *..*, moved: context, infra, model",
+            "*FAILED rollout::gate*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= rollout =*",
+            "*infra*deploy/serving.yaml*serving.batch_size*8 -> 32*",
+            "decision: BLOCKED",
+            "  - 3 coupled layers moved in one release: infra, model, context; at most 1 may",
+            "plan: split this release into 3 steps, in this order:",
+            "  step 1: infra",
+            "  step 2: model",
+            "  step 3: context",
+        ]
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -53,8 +57,9 @@ def test_single_layer_passes(pytester: pytest.Pytester, pytester_repo: GitRepo) 
 
 
 def test_three_commits_pass_alone_and_block_together(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
-    base = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE,
-                                 "test_plain.py": PLAIN_TEST})
+    base = pytester_repo.commit(
+        {"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE, "test_plain.py": PLAIN_TEST}
+    )
     app, serving = seed_head()
     steps = [
         {"deploy/serving.yaml": serving},
@@ -67,14 +72,18 @@ def test_three_commits_pass_alone_and_block_together(pytester: pytest.Pytester, 
         res.assert_outcomes(passed=2)
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "--rollout-per-commit")
     res.assert_outcomes(passed=1, failed=1)
-    res.stdout.fnmatch_lines(["*commit * PASS    infra*step 1", "*commit * PASS    model*step 2", "*commit * PASS    context*step 3"])
+    res.stdout.fnmatch_lines(
+        ["*commit * PASS    infra*step 1", "*commit * PASS    model*step 2", "*commit * PASS    context*step 3"]
+    )
 
 
 def test_cosmetic_commit_passes(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
     base = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "test_plain.py": PLAIN_TEST})
-    reformatted = "# reformatted\nretrieval: {top_k: 4, chunk_size: 512, embedding_model: 'text-embedding-3-small'}\n" \
-        "llm:\n    max_tokens: 512\n    model: \"gpt-4-turbo-preview\"\n    provider: openai\n    temperature: 0.2\n" \
+    reformatted = (
+        "# reformatted\nretrieval: {top_k: 4, chunk_size: 512, embedding_model: 'text-embedding-3-small'}\n"
+        'llm:\n    max_tokens: 512\n    model: "gpt-4-turbo-preview"\n    provider: openai\n    temperature: 0.2\n'
         "    top_p: 1.0\n    context_window: 8192   # tokens\n"
+    )
     pytester_repo.commit({"config/app.yaml": reformatted}, "cosmetic")
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}")
     res.assert_outcomes(passed=2)
@@ -82,14 +91,22 @@ def test_cosmetic_commit_passes(pytester: pytest.Pytester, pytester_repo: GitRep
 
 
 def test_approved_bundle_passes_and_is_named(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
-    base = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE,
-                                 "test_plain.py": PLAIN_TEST})
+    base = pytester_repo.commit(
+        {"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE, "test_plain.py": PLAIN_TEST}
+    )
     app, serving = seed_head()
-    pytester_repo.commit({"config/app.yaml": app, "deploy/serving.yaml": serving},
-                         "bundle\n\nRollout-Bundle-Approved: provider migration, measured as one unit")
+    pytester_repo.commit(
+        {"config/app.yaml": app, "deploy/serving.yaml": serving},
+        "bundle\n\nRollout-Bundle-Approved: provider migration, measured as one unit",
+    )
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", "--rollout-report=out.json")
     res.assert_outcomes(passed=2)
-    res.stdout.fnmatch_lines(["decision: PASS", "  bundle approved: provider migration, measured as one unit (commit * by Test Author <test@example.com>)"])
+    res.stdout.fnmatch_lines(
+        [
+            "decision: PASS",
+            "  bundle approved: provider migration, measured as one unit (commit * by Test Author <test@example.com>)",
+        ]
+    )
     doc = json.loads((pytester.path / "out.json").read_text())
     assert doc["decision"]["override"]["reason"] == "provider migration, measured as one unit"
 
@@ -212,10 +229,12 @@ def test_github_outputs(pytester: pytest.Pytester, pytester_repo: GitRepo, monke
     text = summary.read_text()
     assert "| infra | `deploy/serving.yaml` | `serving.batch_size` | 8 -> 32 |" in text
     assert "Decision: ❌ BLOCKED" in text and "1. **infra**" in text
-    res.stdout.fnmatch_lines([
-        "::error file=deploy/serving.yaml,line=2::infra change*plan step 1*",
-        "::error file=config/app.yaml,line=4::model change*plan step 2*",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "::error file=deploy/serving.yaml,line=2::infra change*plan step 1*",
+            "::error file=config/app.yaml,line=4::model change*plan step 2*",
+        ]
+    )
 
 
 def test_collect_only_lists_the_gate(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
@@ -239,8 +258,9 @@ def test_keyword_selection_keeps_the_gate(pytester: pytest.Pytester, pytester_re
 
 
 def test_per_commit_skips_merge_commits(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
-    base = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE,
-                                 "test_plain.py": PLAIN_TEST})
+    base = pytester_repo.commit(
+        {"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE, "test_plain.py": PLAIN_TEST}
+    )
     app, serving = seed_head()
     pytester_repo.repo.git.checkout("-q", "-b", "feature")
     pytester_repo.commit({"deploy/serving.yaml": serving}, "infra step")
@@ -254,17 +274,22 @@ def test_per_commit_skips_merge_commits(pytester: pytest.Pytester, pytester_repo
 
 
 def test_a_release_cannot_loosen_its_own_gate(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
-    base = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "rollout.yaml": "strict: false\n",
-                                 "test_plain.py": PLAIN_TEST})
+    base = pytester_repo.commit(
+        {"config/app.yaml": SEED_APP_BASE, "rollout.yaml": "strict: false\n", "test_plain.py": PLAIN_TEST}
+    )
     app, _ = seed_head()
-    pytester_repo.commit({"config/app.yaml": app,
-                          "rollout.yaml": "coupling:\n  max_layers_per_release: 6\n"}, "bundle and loosen the gate")
+    pytester_repo.commit(
+        {"config/app.yaml": app, "rollout.yaml": "coupling:\n  max_layers_per_release: 6\n"},
+        "bundle and loosen the gate",
+    )
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}")
     res.assert_outcomes(passed=1, failed=1)
-    res.stdout.fnmatch_lines([
-        "  - 2 coupled layers moved in one release: model, context; at most 1 may",
-        "  - *rollout.yaml changes together with layer(s) context, model: the gate judged this release by the base's settings*",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "  - 2 coupled layers moved in one release: model, context; at most 1 may",
+            "  - *rollout.yaml changes together with layer(s) context, model: the gate judged this release by the base's settings*",
+        ]
+    )
     # the settings change alone passes, and then rules the next release
     alone = pytester_repo.commit({"config/app.yaml": SEED_APP_BASE}, "revert config")
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}", f"--rollout-head={alone}")
@@ -295,13 +320,17 @@ def test_ini_paths_are_relative_to_the_ini_file(
 def test_an_ini_base_cannot_override_the_ci_base(
     pytester: pytest.Pytester, pytester_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester_repo.commit({"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE,
-                          "test_plain.py": PLAIN_TEST}, "base")
+    pytester_repo.commit(
+        {"config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE, "test_plain.py": PLAIN_TEST},
+        "base",
+    )
     pytester_repo.repo.git.update_ref("refs/remotes/origin/main", "main")
     pytester_repo.repo.git.checkout("-q", "-b", "feature")
     app, serving = seed_head()
-    pytester_repo.commit({"config/app.yaml": app, "deploy/serving.yaml": serving,
-                          "pytest.ini": "[pytest]\nrollout_base = HEAD\n"}, "bundle, and point the window at itself")
+    pytester_repo.commit(
+        {"config/app.yaml": app, "deploy/serving.yaml": serving, "pytest.ini": "[pytest]\nrollout_base = HEAD\n"},
+        "bundle, and point the window at itself",
+    )
     monkeypatch.setenv("GITHUB_BASE_REF", "main")
     res = pytester.runpytest("--rollout-gate")
     res.assert_outcomes(passed=1, failed=1)

@@ -4,14 +4,25 @@ import time
 
 import pytest
 
-from pytest_rollout.redact import MASK, is_secret_key, redact, scrub_text
+from pytest_rollout.diff.redact import MASK, is_secret_key, redact, scrub_text
 
 
 @pytest.mark.parametrize(
     ("key", "secret"),
-    [("api_key", True), ("OPENAI_API_KEY", True), ("apiKey", True), ("auth_token", True), ("password", True),
-     ("client_secret", True), ("credentials", True), ("max_tokens", False), ("top_k", False),
-     ("tokenizer", False), ("keyboard_layout", False), ("[key=search]", False)],
+    [
+        ("api_key", True),
+        ("OPENAI_API_KEY", True),
+        ("apiKey", True),
+        ("auth_token", True),
+        ("password", True),
+        ("client_secret", True),
+        ("credentials", True),
+        ("max_tokens", False),
+        ("top_k", False),
+        ("tokenizer", False),
+        ("keyboard_layout", False),
+        ("[key=search]", False),
+    ],
 )
 def test_secret_keys(key: str, secret: bool) -> None:
     assert is_secret_key([key]) is secret
@@ -19,8 +30,12 @@ def test_secret_keys(key: str, secret: bool) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["sk-proj-abcdefghijklmnopqrstu", "AKIAIOSFODNN7EXAMPLE", "ghp_" + "a" * 36,
-     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N"],
+    [
+        "sk-proj-abcdefghijklmnopqrstu",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_" + "a" * 36,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+    ],
 )
 def test_credential_shaped_values_are_masked_anywhere(value: str) -> None:
     assert redact(value, ("llm", "note")) == MASK
@@ -39,17 +54,19 @@ def test_nested_values() -> None:
 
 @pytest.mark.parametrize(
     ("segments", "secret"),
-    [(("env", "[name=OPENAI_API_KEY]", "value"), True),
-     (("env", "[name=OPENAI_API_KEY]"), True),
-     (("secrets", "[key=db_password]", "value"), True),
-     (("tools", "[id=authToken]"), True),
-     (("env", "[name=search]", "value"), False),
-     (("filters", "[key=search]", "value"), False),
-     (("filters", "[key=search]", "key"), False),  # the identity field holds the (visible) name
-     (("tags", "[key=api_key]", "key"), True),
-     (("models", "[model_name=gpt-4o]", "max_tokens"), False),
-     (("items", "[3]", "value"), False),
-     (("items", "[3]"), False)],
+    [
+        (("env", "[name=OPENAI_API_KEY]", "value"), True),
+        (("env", "[name=OPENAI_API_KEY]"), True),
+        (("secrets", "[key=db_password]", "value"), True),
+        (("tools", "[id=authToken]"), True),
+        (("env", "[name=search]", "value"), False),
+        (("filters", "[key=search]", "value"), False),
+        (("filters", "[key=search]", "key"), False),  # the identity field holds the (visible) name
+        (("tags", "[key=api_key]", "key"), True),
+        (("models", "[model_name=gpt-4o]", "max_tokens"), False),
+        (("items", "[3]", "value"), False),
+        (("items", "[3]"), False),
+    ],
 )
 def test_identity_segments_are_judged_by_their_value(segments: tuple[str, ...], secret: bool) -> None:
     assert is_secret_key(segments) is secret
@@ -80,26 +97,33 @@ def test_the_key_field_of_a_key_value_pair_is_a_name() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("postgres://admin:S3cretPass@db:5432/x", f"postgres://admin:{MASK}@db:5432/x"),
-     ("redis://:p4ss@cache:6379/0", f"redis://:{MASK}@cache:6379/0"),
-     ("connect to mysql+pymysql://u:p@h/db failed", f"connect to mysql+pymysql://u:{MASK}@h/db failed"),
-     ("https://db:5432/x and git@github.com:a/b", "https://db:5432/x and git@github.com:a/b"),
-     ("https://x/v1?key=abcdef123&x=1", f"https://x/v1?key={MASK}&x=1"),
-     ("https://x/v1?x=1&token=t0k3n", f"https://x/v1?x=1&token={MASK}"),
-     ("/v1?api_key=a&apikey=b&access_token=c&secret=d&password=e", f"/v1?api_key={MASK}&apikey={MASK}"
-      f"&access_token={MASK}&secret={MASK}&password={MASK}"),
-     ("https://acct.blob/c?sv=2022&sig=AbC%2Bdef&se=1", f"https://acct.blob/c?sv=2022&sig={MASK}&se=1"),
-     ("https://s3/o?X-Amz-Signature=abc123", f"https://s3/o?X-Amz-Signature={MASK}"),
-     ("https://x/v1?max_tokens=5&top_k=3&api-version=2024", "https://x/v1?max_tokens=5&top_k=3&api-version=2024"),
-     ("failed, token=supersecretvalue", f"failed, token={MASK}"),
-     ("DB_PASSWORD=hunter2", f"DB_PASSWORD={MASK}"),
-     ("serve --api-key=abc --model=x", f"serve --api-key={MASK} --model=x"),
-     ("serve --api-key abc --model x", f"serve --api-key {MASK} --model x"),
-     ("serve --no-auth --model x", "serve --no-auth --model x"),
-     ("bad config {'api_key': 'abc', 'model': 'x'}", f"bad config {{'api_key': '{MASK}', 'model': 'x'}}"),
-     ('{"password": 1234, "max_tokens": 5}', f'{{"password": {MASK}, "max_tokens": 5}}'),
-     ("signature: question -> answer", "signature: question -> answer"),
-     ("plain prose about tokens, keys and a non-secret word", "plain prose about tokens, keys and a non-secret word")],
+    [
+        ("postgres://admin:S3cretPass@db:5432/x", f"postgres://admin:{MASK}@db:5432/x"),
+        ("redis://:p4ss@cache:6379/0", f"redis://:{MASK}@cache:6379/0"),
+        ("connect to mysql+pymysql://u:p@h/db failed", f"connect to mysql+pymysql://u:{MASK}@h/db failed"),
+        ("https://db:5432/x and git@github.com:a/b", "https://db:5432/x and git@github.com:a/b"),
+        ("https://x/v1?key=abcdef123&x=1", f"https://x/v1?key={MASK}&x=1"),
+        ("https://x/v1?x=1&token=t0k3n", f"https://x/v1?x=1&token={MASK}"),
+        (
+            "/v1?api_key=a&apikey=b&access_token=c&secret=d&password=e",
+            f"/v1?api_key={MASK}&apikey={MASK}&access_token={MASK}&secret={MASK}&password={MASK}",
+        ),
+        ("https://acct.blob/c?sv=2022&sig=AbC%2Bdef&se=1", f"https://acct.blob/c?sv=2022&sig={MASK}&se=1"),
+        ("https://s3/o?X-Amz-Signature=abc123", f"https://s3/o?X-Amz-Signature={MASK}"),
+        ("https://x/v1?max_tokens=5&top_k=3&api-version=2024", "https://x/v1?max_tokens=5&top_k=3&api-version=2024"),
+        ("failed, token=supersecretvalue", f"failed, token={MASK}"),
+        ("DB_PASSWORD=hunter2", f"DB_PASSWORD={MASK}"),
+        ("serve --api-key=abc --model=x", f"serve --api-key={MASK} --model=x"),
+        ("serve --api-key abc --model x", f"serve --api-key {MASK} --model x"),
+        ("serve --no-auth --model x", "serve --no-auth --model x"),
+        ("bad config {'api_key': 'abc', 'model': 'x'}", f"bad config {{'api_key': '{MASK}', 'model': 'x'}}"),
+        ('{"password": 1234, "max_tokens": 5}', f'{{"password": {MASK}, "max_tokens": 5}}'),
+        ("signature: question -> answer", "signature: question -> answer"),
+        (
+            "plain prose about tokens, keys and a non-secret word",
+            "plain prose about tokens, keys and a non-secret word",
+        ),
+    ],
 )
 def test_scrub_text(text: str, expected: str) -> None:
     assert scrub_text(text) == expected
@@ -117,11 +141,25 @@ def test_credential_shapes_inside_urls() -> None:
 
 def test_command_line_lists() -> None:
     args = ["--api-key", "abc", "--model", "x", "--token", "t", "--password", 1234, "--verbose"]
-    assert redact(args, ("command",)) == ["--api-key", MASK, "--model", "x", "--token", MASK, "--password", MASK,
-                                          "--verbose"]
+    assert redact(args, ("command",)) == [
+        "--api-key",
+        MASK,
+        "--model",
+        "x",
+        "--token",
+        MASK,
+        "--password",
+        MASK,
+        "--verbose",
+    ]
     assert redact(["--auth", "--model", "x"], ()) == ["--auth", "--model", "x"]  # a switch: the next item is a flag
-    assert redact(["--api-key=abc", "-p", "8080", "--max-tokens", "5"], ()) == [f"--api-key={MASK}", "-p", "8080",
-                                                                               "--max-tokens", "5"]
+    assert redact(["--api-key=abc", "-p", "8080", "--max-tokens", "5"], ()) == [
+        f"--api-key={MASK}",
+        "-p",
+        "8080",
+        "--max-tokens",
+        "5",
+    ]
     assert redact(["--api-key"], ()) == ["--api-key"]
     assert redact({"args": ["--secret", "s"]}, ()) == {"args": ["--secret", MASK]}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from conftest import GitRepo
+from pytest_rollout.diff.refs import repo_root, resolve_window, window_commits
 from pytest_rollout.errors import GitError
-from pytest_rollout.refs import repo_root, resolve_window, window_commits
 
 
 def test_window_is_merge_base_to_head(git_repo: GitRepo) -> None:

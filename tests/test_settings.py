@@ -74,11 +74,23 @@ def test_explicit_path_relative_to_repo(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("layers:\n  model:\n    keys: [\"llm.model\"]\n", 'rollout.yaml:3: layers.model.keys: expected "FILEGLOB:KEYPATH"'),
+        (
+            'layers:\n  model:\n    keys: ["llm.model"]\n',
+            'rollout.yaml:3: layers.model.keys: expected "FILEGLOB:KEYPATH"',
+        ),
         ("strik: true\n", "rollout.yaml:1: strik: unknown setting; allowed here: base, coupling,"),
-        ("layers:\n  model:\n    file: [x]\n", "rollout.yaml:3: layers.model.file: unknown setting; allowed here: files, keys"),
-        ("coupling:\n  max_layers_per_release: 0\n", "rollout.yaml:2: coupling.max_layers_per_release: Input should be greater than or equal to 1"),
-        ("layers:\n  model:\n    files: [x]\norder: [model, infra]\n", "rollout.yaml:4: order: unknown layer 'infra'; known layers: model"),
+        (
+            "layers:\n  model:\n    file: [x]\n",
+            "rollout.yaml:3: layers.model.file: unknown setting; allowed here: files, keys",
+        ),
+        (
+            "coupling:\n  max_layers_per_release: 0\n",
+            "rollout.yaml:2: coupling.max_layers_per_release: Input should be greater than or equal to 1",
+        ),
+        (
+            "layers:\n  model:\n    files: [x]\norder: [model, infra]\n",
+            "rollout.yaml:4: order: unknown layer 'infra'; known layers: model",
+        ),
         ("layers:\n  Model X:\n    files: [x]\n", "layers: layer name 'Model X'"),
         ("layers: [1, 2\n", "rollout.yaml:2: not valid YAML"),
         ("- just\n- a list\n", "rollout.yaml:1: expected a mapping of settings"),

@@ -17,17 +17,29 @@ from typing import Any
 
 import pytest
 
+from pytest_rollout.baselines.store import MIGRATIONS, SCHEMA_VERSION, Store, store_path
 from pytest_rollout.errors import StoreError
 from pytest_rollout.models import EvalResult
-from pytest_rollout.store import MIGRATIONS, SCHEMA_VERSION, Store, store_path
 
 FP = {"infra": "i1", "model": "m1", "params": "p1", "context": "c1", "prompt": "q1", "tools": "t1"}
 
 
 def result(nodeid: str = "evals/test_a.py::test_a", verdict: str = "PASS", **kw: Any) -> dict[str, Any]:
     fields: dict[str, Any] = dict(
-        nodeid=nodeid, layers=["prompt"], verdict=verdict, criterion="pass_rate", threshold=0.8, margin=0.05,
-        confidence=0.95, alpha=0.05, beta=0.05, estimate=0.75, interval=(0.6, 0.9), n=4, budget=10, seed=1,
+        nodeid=nodeid,
+        layers=["prompt"],
+        verdict=verdict,
+        criterion="pass_rate",
+        threshold=0.8,
+        margin=0.05,
+        confidence=0.95,
+        alpha=0.05,
+        beta=0.05,
+        estimate=0.75,
+        interval=(0.6, 0.9),
+        n=4,
+        budget=10,
+        seed=1,
     )
     fields.update(kw)
     return EvalResult(**fields).model_dump(mode="json")
@@ -37,14 +49,29 @@ def trials(outcomes: str = "ppfp", cases: list[str] | None = None, used: bool = 
     """One trial per character: ``p`` pass, ``f`` fail, ``e`` error."""
     kinds = {"p": "pass", "f": "fail", "e": "error"}
     return [
-        {"index": i, "case_id": cases[i] if cases else None, "epoch": 0, "seed": 100 + i,
-         "outcome": kinds[ch], "score": None, "error_kind": "Timeout" if ch == "e" else None, "used": used}
+        {
+            "index": i,
+            "case_id": cases[i] if cases else None,
+            "epoch": 0,
+            "seed": 100 + i,
+            "outcome": kinds[ch],
+            "score": None,
+            "error_kind": "Timeout" if ch == "e" else None,
+            "used": used,
+        }
         for i, ch in enumerate(outcomes)
     ]
 
 
-def record_run(store: Store, commit: str = "a" * 40, fps: dict[str, str] | None = None, *,
-               nodeid: str = "evals/test_a.py::test_a", outcomes: str = "ppfp", finish: bool = True) -> int:
+def record_run(
+    store: Store,
+    commit: str = "a" * 40,
+    fps: dict[str, str] | None = None,
+    *,
+    nodeid: str = "evals/test_a.py::test_a",
+    outcomes: str = "ppfp",
+    finish: bool = True,
+) -> int:
     run = store.begin_run(commit, fps if fps is not None else FP, seed=1, tool_version="0.1.0")
     store.record_eval(run, result(nodeid), trials(outcomes))
     if finish:
@@ -183,9 +210,19 @@ def test_evals_of_round_trips_the_result(store: Store) -> None:
 
 def test_a_hundred_thousand_trials_write_and_read(store: Store) -> None:
     run = store.begin_run("a" * 40, FP, seed=1, tool_version="0.1.0")
-    rows = [{"index": i, "case_id": f"case-{i % 500}", "epoch": i // 500, "seed": i,
-             "outcome": "pass" if i % 4 else "fail", "score": None, "error_kind": None, "used": True}
-            for i in range(100_000)]
+    rows = [
+        {
+            "index": i,
+            "case_id": f"case-{i % 500}",
+            "epoch": i // 500,
+            "seed": i,
+            "outcome": "pass" if i % 4 else "fail",
+            "score": None,
+            "error_kind": None,
+            "used": True,
+        }
+        for i in range(100_000)
+    ]
     store.record_eval(run, result(n=100_000, budget=100_000), rows)
     store.finish_run(run)
     base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
@@ -233,14 +270,22 @@ def test_a_v1_store_opens_migrates_and_still_serves_its_baseline(tmp_path: Path)
     conn = sqlite3.connect(path)
     for statement in ddl:
         conn.execute(statement)
-    conn.execute("INSERT INTO runs (id, commit_sha, tool_version, seed, started, finished, complete) "
-                 "VALUES (1, ?, '0.0.9', 5, 1700000000.5, 1700000100.0, 1)", ("b" * 40,))
+    conn.execute(
+        "INSERT INTO runs (id, commit_sha, tool_version, seed, started, finished, complete) "
+        "VALUES (1, ?, '0.0.9', 5, 1700000000.5, 1700000100.0, 1)",
+        ("b" * 40,),
+    )
     conn.executemany("INSERT INTO layer_fingerprints VALUES (1, ?, ?)", sorted(FP.items()))
-    conn.execute("INSERT INTO evals (id, run_id, nodeid, criterion, verdict, estimate, interval_lo, interval_hi, "
-                 "n, budget, result) VALUES (1, 1, 'evals/test_a.py::test_a', 'pass_rate', 'PASS', 0.5, 0.1, 0.9, "
-                 "2, 10, ?)", (json.dumps(result()),))
-    conn.executemany("INSERT INTO trials (eval_id, idx, epoch, seed, outcome, used) VALUES (1, ?, 0, ?, ?, 1)",
-                     [(0, 10, "pass"), (1, 11, "fail")])
+    conn.execute(
+        "INSERT INTO evals (id, run_id, nodeid, criterion, verdict, estimate, interval_lo, interval_hi, "
+        "n, budget, result) VALUES (1, 1, 'evals/test_a.py::test_a', 'pass_rate', 'PASS', 0.5, 0.1, 0.9, "
+        "2, 10, ?)",
+        (json.dumps(result()),),
+    )
+    conn.executemany(
+        "INSERT INTO trials (eval_id, idx, epoch, seed, outcome, used) VALUES (1, ?, 0, ?, ?, 1)",
+        [(0, 10, "pass"), (1, 11, "fail")],
+    )
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -264,7 +309,7 @@ WRITER = """
 import sys, time
 from collections.abc import Iterator
 from pathlib import Path
-from pytest_rollout.store import Store
+from pytest_rollout.baselines.store import Store
 path, me, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.001)
@@ -303,7 +348,7 @@ KILLED = """
 import os, signal, sys
 from collections.abc import Iterator
 from pathlib import Path
-from pytest_rollout.store import Store
+from pytest_rollout.baselines.store import Store
 store = Store(Path(sys.argv[1]))
 run = store.begin_run("d" * 40, {"prompt": "q"}, seed=9, tool_version="test")
 for e in range(3):
@@ -367,17 +412,26 @@ def test_export_import_round_trip_is_idempotent(store: Store, tmp_path: Path) ->
     assert store.import_jsonl(io.StringIO(text)) == 0  # into the store it came from
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ("{not json", "not JSON"),
-    ('{"kind": "something"}', "not an exported run"),
-    ('{"kind": "pytest-rollout.run", "format": 7}', "export format 7 is newer"),
-    ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u"}', "field 'commit' missing"),
-    ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
-     '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n"}, "trials": []}]}', "missing field 'criterion'"),
-    ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
-     '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n", "criterion": "pass_rate", "verdict": "PASS", '
-     '"n": 1, "budget": 1}, "trials": [{"index": 0}]}]}', "trial record is missing"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "not JSON"),
+        ('{"kind": "something"}', "not an exported run"),
+        ('{"kind": "pytest-rollout.run", "format": 7}', "export format 7 is newer"),
+        ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u"}', "field 'commit' missing"),
+        (
+            '{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
+            '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n"}, "trials": []}]}',
+            "missing field 'criterion'",
+        ),
+        (
+            '{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
+            '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n", "criterion": "pass_rate", "verdict": "PASS", '
+            '"n": 1, "budget": 1}, "trials": [{"index": 0}]}]}',
+            "trial record is missing",
+        ),
+    ],
+)
 def test_import_names_the_line_of_a_bad_record(store: Store, tmp_path: Path, line: str, message: str) -> None:
     buf = io.StringIO()
     record_run(store)
@@ -413,7 +467,8 @@ def test_prune_cascades_to_evals_and_trials(store: Store) -> None:
 
 
 def test_no_pytest_or_scipy_import() -> None:
-    proc = run_python("import sys, pytest_rollout.store; "
-                      "print(sorted(m for m in ('pytest', 'scipy', 'pydantic') if m in sys.modules))")
+    proc = run_python(
+        "import sys, pytest_rollout.baselines.store; "
+        "print(sorted(m for m in ('pytest', 'scipy', 'pydantic') if m in sys.modules))"
+    )
     assert proc.stdout.strip() == "[]"
-

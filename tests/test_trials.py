@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from pytest_rollout.evalspec import Case
-from pytest_rollout.trials import RunResult, Trial, case_order, run_trials, trial_seed
+from pytest_rollout.evals.markers import Case
+from pytest_rollout.evals.trials import RunResult, Trial, case_order, run_trials, trial_seed
 
 NODEID = "evals/test_x.py::test_a"
 
@@ -88,7 +88,7 @@ def test_trial_seed_is_pinned() -> None:
 
 
 def test_trial_seed_ignores_pythonhashseed() -> None:
-    code = f"from pytest_rollout.trials import trial_seed; print(trial_seed(42, {NODEID!r}, 0))"
+    code = f"from pytest_rollout.evals.trials import trial_seed; print(trial_seed(42, {NODEID!r}, 0))"
     for hashseed in ("1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -628,7 +628,7 @@ def test_keyboard_interrupt_propagates_from_async_trials() -> None:
     module imported afterwards) raises "AST constructor recursion depth mismatch"
     (python/cpython#106905)."""
     code = (
-        "from pytest_rollout.trials import run_trials\n"
+        "from pytest_rollout.evals.trials import run_trials\n"
         "async def body(trial):\n"
         "    if trial.index == 2:\n"
         "        raise KeyboardInterrupt\n"
@@ -702,8 +702,16 @@ def run_units(
         return "PASS" if settle_after is not None and fed >= settle_after else None
 
     args: dict[str, Any] = {
-        "is_async": False, "budget_trials": 10, "session_seed": 42, "nodeid": NODEID, "cases": None, "epochs": 1,
-        "concurrency": 1, "timeout": None, "max_error_rate": 0.5, **kwargs,
+        "is_async": False,
+        "budget_trials": 10,
+        "session_seed": 42,
+        "nodeid": NODEID,
+        "cases": None,
+        "epochs": 1,
+        "concurrency": 1,
+        "timeout": None,
+        "max_error_rate": 0.5,
+        **kwargs,
     }
     return run_trials(call, feed_unit=feed_unit, on_skip=lambda index: log.append(("skip", index)), **args)
 
@@ -725,8 +733,16 @@ def test_one_call_per_consumed_unit_in_unit_order(is_async: bool, concurrency: i
         body(trial)
 
     log: list[tuple[Any, ...]] = []
-    result = run_units(async_body if is_async else body, log, is_async=is_async, concurrency=concurrency,
-                       budget_trials=12, cases=cases, epochs=2, max_error_rate=0.5)
+    result = run_units(
+        async_body if is_async else body,
+        log,
+        is_async=is_async,
+        concurrency=concurrency,
+        budget_trials=12,
+        cases=cases,
+        epochs=2,
+        max_error_rate=0.5,
+    )
     expected: list[tuple[Any, ...]] = [
         ("skip", i) if case in broken else ("feed", i, 1.0 if case % 2 == 0 else 0.0) for i, case in enumerate(order)
     ]
@@ -752,8 +768,9 @@ def test_on_skip_reports_the_unit_that_aborts_the_run() -> None:
             raise RuntimeError("down")
 
     log: list[tuple[Any, ...]] = []
-    result = run_units(body, log, budget_trials=10, cases=[Case(str(i), i) for i in range(5)], epochs=2,
-                       max_error_rate=0.1)
+    result = run_units(
+        body, log, budget_trials=10, cases=[Case(str(i), i) for i in range(5)], epochs=2, max_error_rate=0.1
+    )
     assert result.aborted_for_errors
     assert log == [("feed", 0, 1.0), ("feed", 1, 1.0), ("skip", 2)]  # unit 2's second error is one too many
     assert [r.index for r in result.records if r.used] == [0, 1, 2, 3, 4, 5]
@@ -761,8 +778,13 @@ def test_on_skip_reports_the_unit_that_aborts_the_run() -> None:
 
 def test_no_calls_after_the_rule_settles() -> None:
     log: list[tuple[Any, ...]] = []
-    result = run_units(lambda t: _raise(RuntimeError("x")) if t.index == 1 else None, log, settle_after=2,
-                       budget_trials=10, concurrency=3)
+    result = run_units(
+        lambda t: _raise(RuntimeError("x")) if t.index == 1 else None,
+        log,
+        settle_after=2,
+        budget_trials=10,
+        concurrency=3,
+    )
     assert log == [("feed", 0, 1.0), ("skip", 1), ("feed", 2, 1.0)]
     assert (result.settled, result.units_used) == ("PASS", 2)
 
@@ -770,22 +792,44 @@ def test_no_calls_after_the_rule_settles() -> None:
 def test_feed_with_on_skip() -> None:
     skipped: list[int] = []
     feed = Recorder()
-    run_trials(lambda t: _raise(RuntimeError("x")) if t.index == 2 else None, is_async=False, budget_trials=4,
-               session_seed=42, nodeid=NODEID, cases=None, epochs=1, concurrency=1, timeout=None,
-               max_error_rate=0.5, feed=feed, on_skip=skipped.append)
+    run_trials(
+        lambda t: _raise(RuntimeError("x")) if t.index == 2 else None,
+        is_async=False,
+        budget_trials=4,
+        session_seed=42,
+        nodeid=NODEID,
+        cases=None,
+        epochs=1,
+        concurrency=1,
+        timeout=None,
+        max_error_rate=0.5,
+        feed=feed,
+        on_skip=skipped.append,
+    )
     assert (feed.values, skipped) == ([1.0, 1.0, 1.0], [2])
 
 
 @pytest.mark.parametrize("feeds", [{}, {"feed": Recorder(), "feed_unit": lambda i, x: None}])
 def test_exactly_one_of_feed_and_feed_unit(feeds: dict[str, Any]) -> None:
     with pytest.raises(TypeError, match="exactly one of feed= and feed_unit="):
-        run_trials(passes, is_async=False, budget_trials=1, session_seed=42, nodeid=NODEID, cases=None, epochs=1,
-                   concurrency=1, timeout=None, max_error_rate=0.5, **feeds)
+        run_trials(
+            passes,
+            is_async=False,
+            budget_trials=1,
+            session_seed=42,
+            nodeid=NODEID,
+            cases=None,
+            epochs=1,
+            concurrency=1,
+            timeout=None,
+            max_error_rate=0.5,
+            **feeds,
+        )
 
 
 def test_case_order_puts_the_pairable_cases_first_and_stays_seeded() -> None:
-    from pytest_rollout.evalspec import Case
-    from pytest_rollout.trials import case_order
+    from pytest_rollout.evals.markers import Case
+    from pytest_rollout.evals.trials import case_order
 
     cases = [Case(f"c{i}", i) for i in range(20)]
     plain = [c.id for c in case_order(cases, 7, "t")]

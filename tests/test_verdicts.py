@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from pytest_rollout import verdicts as v
+from pytest_rollout.evals import verdicts as v
 
 DEFAULT = (0.80, 0.05, 0.05, 0.05)
 
@@ -82,8 +82,10 @@ def test_wald_design_reproduces_tables_1_and_3() -> None:
         assert f == pytest.approx(fail, abs=0.005) and n == pytest.approx(mean_n, rel=0.03)
 
 
-@pytest.mark.parametrize(("budget", "at_80", "at_75"), [(200, (0.014, 0.246, 0.740), (0.287, 0.013, 0.701)),
-                                                        (751, (0.042, 0.864, 0.094), (0.866, 0.044, 0.090))])
+@pytest.mark.parametrize(
+    ("budget", "at_80", "at_75"),
+    [(200, (0.014, 0.246, 0.740), (0.287, 0.013, 0.701)), (751, (0.042, 0.864, 0.094), (0.866, 0.044, 0.090))],
+)
 def test_truncated_wald_matches_table_4(budget: int, at_80: tuple[float, ...], at_75: tuple[float, ...]) -> None:
     d = v.design_for("pass_rate", *DEFAULT, budget=budget)
     assert not d.calibrated

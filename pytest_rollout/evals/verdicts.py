@@ -696,7 +696,9 @@ def unpaired_units(candidate: Sequence[float], baseline: Sequence[float]) -> lis
     d_i are i.i.d. with E[d] = the difference of means, and the betting test stays valid
     (about 2x costlier than pairing by case, STATISTICS.md §4).
     """
-    return [regression_unit(c, b) for c, b in zip(candidate, baseline, strict=False)]  # extra trials on either side are dropped
+    return [
+        regression_unit(c, b) for c, b in zip(candidate, baseline, strict=False)
+    ]  # extra trials on either side are dropped
 
 
 def min_detectable_drop(n: int, sd: float, alpha: float, beta: float, *, paired: bool) -> float:

@@ -53,8 +53,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .evalspec import Case, budget_units
-from .redact import scrub_text
+from pytest_rollout.diff.redact import scrub_text
+from pytest_rollout.evals.markers import Case, budget_units
 
 Outcome = Literal["pass", "fail", "error"]
 
@@ -83,9 +83,7 @@ def trial_seed(session_seed: int, nodeid: str, index: int) -> int:
     return _derive("trial", session_seed, nodeid, index)
 
 
-def case_order(
-    cases: Sequence[Case], session_seed: int, nodeid: str, first: Collection[str] = ()
-) -> list[Case]:
+def case_order(cases: Sequence[Case], session_seed: int, nodeid: str, first: Collection[str] = ()) -> list[Case]:
     """Cases in a seeded random order, so a budget that stops early still samples fairly.
 
     Cases are sorted by id before the shuffle: the order then depends on the seed and the

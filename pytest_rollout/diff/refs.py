@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_rollout.diff.git import git_ok, run_git
 from pytest_rollout.errors import GitError, NoBaseError
-from pytest_rollout.gitio import git_ok, run_git
 
 SHALLOW_FIX = (
     "fetch the full history (actions/checkout: `fetch-depth: 0`; GitLab: `GIT_DEPTH: 0`; "
@@ -76,9 +76,7 @@ def resolve_window(
     return Window(base_sha, head_sha, mb, label)
 
 
-def _pick_base(
-    repo: Path, flag: str | None, settings_base: str | None, env: Mapping[str, str]
-) -> tuple[str, str]:
+def _pick_base(repo: Path, flag: str | None, settings_base: str | None, env: Mapping[str, str]) -> tuple[str, str]:
     if flag:
         return flag, flag
     if settings_base:

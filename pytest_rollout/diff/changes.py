@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_rollout import gitio
+from pytest_rollout.diff import git as gitio
+from pytest_rollout.diff.formats import ConfigSyntaxError, KeyPath, Parsed, format_key, is_structured, parse
 from pytest_rollout.errors import GitError
-from pytest_rollout.parsers import ConfigSyntaxError, KeyPath, Parsed, format_key, is_structured, parse
 
 ChangeKind = Literal["added", "modified", "deleted", "renamed"]
 
@@ -73,9 +73,7 @@ class _Entry:
 # --------------------------------------------------------------------------- values
 
 
-def diff_values(
-    old: dict[KeyPath, Any], new: dict[KeyPath, Any]
-) -> list[tuple[KeyPath, ChangeKind, Any, Any]]:
+def diff_values(old: dict[KeyPath, Any], new: dict[KeyPath, Any]) -> list[tuple[KeyPath, ChangeKind, Any, Any]]:
     """Key-level changes from one flattening to another.
 
     A changed type is a change (``"8"`` -> ``8``, ``1`` -> ``True``, ``1`` ->
@@ -165,10 +163,7 @@ def _is_watched(entry: _Entry, watched: Callable[[str], bool]) -> bool:
 def _blob_shas(entries: Iterable[_Entry]) -> list[str]:
     """Both sides' objects, except submodule commits (not in this repository's odb)."""
     return [
-        side.sha
-        for entry in entries
-        for side in (entry.old, entry.new)
-        if side is not None and side.mode != _GITLINK
+        side.sha for entry in entries for side in (entry.old, entry.new) if side is not None and side.mode != _GITLINK
     ]
 
 
@@ -212,7 +207,9 @@ class _Differ:
                 RawChange(old.path, key, "deleted", value, None, line=parsed.lines.get(key))
                 for key, value in parsed.values.items()
             ]
-        return [_whole(old.path, "deleted", self.describe(old), None, opaque=parsed is None and is_structured(old.path))]
+        return [
+            _whole(old.path, "deleted", self.describe(old), None, opaque=parsed is None and is_structured(old.path))
+        ]
 
     def modified(self, old: _Side, new: _Side) -> list[RawChange]:
         if old.sha == new.sha and not is_structured(new.path):
@@ -230,8 +227,9 @@ class _Differ:
         before = self.load(old, at_head=False)
         opaque = is_structured(old.path) or is_structured(new.path)
         seen = tuple(side.values) if isinstance(side := before or after, Parsed) else ()
-        return [replace(_whole(new.path, "modified", self.describe(old), self.describe(new), opaque=opaque),
-                        seen_keys=seen)]
+        return [
+            replace(_whole(new.path, "modified", self.describe(old), self.describe(new), opaque=opaque), seen_keys=seen)
+        ]
 
     def content(self, old: _Side, new: _Side) -> list[RawChange]:
         """Key-level changes when both sides parse; one whole-file change otherwise."""
@@ -245,8 +243,10 @@ class _Differ:
         if before is None and isinstance(after, Parsed) and after.values:
             # The base cannot be read (malformed, binary, over the cap): every key at head
             # counts as changed, so each lands in its own layer and the gate still decides.
-            return [RawChange(new.path, key, "modified", UNREADABLE_AT_BASE, value, old_path, after.lines.get(key))
-                    for key, value in after.values.items()]
+            return [
+                RawChange(new.path, key, "modified", UNREADABLE_AT_BASE, value, old_path, after.lines.get(key))
+                for key, value in after.values.items()
+            ]
         opaque = is_structured(new.path)
         seen = tuple(side.values) if isinstance(side := before or after, Parsed) else ()
         change = _whole(new.path, "modified", self.describe(old), self.describe(new), old_path, opaque=opaque)

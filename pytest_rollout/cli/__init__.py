@@ -14,14 +14,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_rollout import __version__
 from pytest_rollout.errors import RolloutError
 
 if TYPE_CHECKING:
+    from pytest_rollout.gate.chain import GateResult
     from pytest_rollout.models import Report
-    from pytest_rollout.pipeline import GateResult
 
 EXIT_PASS, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
+
+
+class _Version(argparse.Action):
+    """``--version``, reading the installed metadata only when asked (it is not free on the pre-push path)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from pytest_rollout import __version__
+
+        parser.exit(message=f"{parser.prog} {__version__}\n")
 
 
 def _window_args(p: argparse.ArgumentParser) -> None:
@@ -37,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pytest-rollout",
         description="Layer-aware release gate for AI systems: which layers moved, and may they ship together?",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="Print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     diff = sub.add_parser("diff", help="Show which layers moved between two commits, and how")
@@ -93,14 +101,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(report_schema())
         return EXIT_PASS
     if args.command == "baseline":
-        from pytest_rollout.baseline_cli import run_baseline
+        from pytest_rollout.cli.baseline import run_baseline
 
         return run_baseline(args)
     return _diff_or_check(args)
 
 
 def _diff_or_check(args: argparse.Namespace) -> int:
-    from pytest_rollout import pipeline, report
+    from pytest_rollout import report
+    from pytest_rollout.gate import chain as pipeline
 
     env = dict(os.environ)
     base, head = args.base, args.head
@@ -109,8 +118,13 @@ def _diff_or_check(args: argparse.Namespace) -> int:
         # pre-commit's pre-push stage names the pushed range.
         base, head = env["PRE_COMMIT_FROM_REF"], head or env.get("PRE_COMMIT_TO_REF")
     req = pipeline.Request(
-        repo=args.repo, base=base, head=head, config=args.config, env=env,
-        allow_bundle=getattr(args, "allow_bundle", None), per_commit=getattr(args, "per_commit", False),
+        repo=args.repo,
+        base=base,
+        head=head,
+        config=args.config,
+        env=env,
+        allow_bundle=getattr(args, "allow_bundle", None),
+        per_commit=getattr(args, "per_commit", False),
     )
     res = pipeline.run_gate(req) if args.command == "check" else pipeline.run_diff(req)
     # The exit status is settled before anything is printed: a reader that closes the
@@ -132,14 +146,16 @@ def _diff_or_check(args: argparse.Namespace) -> int:
 
 def _github(res: GateResult, env: dict[str, str]) -> list[str]:
     """The GitHub job summary (written first: a closed pipe must not skip it) and annotations."""
-    from pytest_rollout.ci import write_github_outputs
+    from pytest_rollout.github import write_github_outputs
 
     if res.decision is None:
         return []
     try:
         return write_github_outputs(res.diff, res.decision, (), env)
     except OSError as exc:
-        raise RolloutError(f"GITHUB_STEP_SUMMARY {env.get('GITHUB_STEP_SUMMARY')}: cannot write it ({exc.strerror})") from None
+        raise RolloutError(
+            f"GITHUB_STEP_SUMMARY {env.get('GITHUB_STEP_SUMMARY')}: cannot write it ({exc.strerror})"
+        ) from None
 
 
 def _emit(args: argparse.Namespace, res: GateResult, doc: Report, annotations: list[str]) -> None:

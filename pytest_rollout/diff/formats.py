@@ -50,7 +50,10 @@ IDENTITY_FIELDS: tuple[str, ...] = ("name", "id", "model_name", "key")
 MAX_EXPANDED_NODES = 100_000
 
 _SUFFIX_FORMATS: tuple[tuple[str, str], ...] = (
-    (".yaml", "yaml"), (".yml", "yaml"), (".json", "json"), (".toml", "toml"),
+    (".yaml", "yaml"),
+    (".yml", "yaml"),
+    (".json", "json"),
+    (".toml", "toml"),
 )
 _LIST_SEGMENT = re.compile(r"\[(?:\d+|(?:name|id|model_name|key)=.*)\]", re.DOTALL)
 _NEEDS_QUOTES = re.compile(r"[.\s\"'\[\]]")
@@ -414,7 +417,8 @@ def _check_aliases(path: str, roots: list[yaml.Node], max_aliases: int) -> None:
     if extra > MAX_EXPANDED_NODES:
         line = _culprit_line(roots, edges, sizes, MAX_EXPANDED_NODES)
         raise ConfigSyntaxError(
-            path, line,
+            path,
+            line,
             f"YAML aliases expand to {extra} extra nodes (> {MAX_EXPANDED_NODES}); refusing to expand (alias bomb?)",
         )
 
@@ -719,4 +723,3 @@ def _closing_quote(text: str, quote: str) -> int | None:
             return i
         i += 1
     return None
-

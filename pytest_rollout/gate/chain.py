@@ -16,8 +16,8 @@ from pytest_rollout.models import CommitCheck, Decision, DiffResult
 from pytest_rollout.settings import LoadedSettings, load_settings
 
 if TYPE_CHECKING:
-    from pytest_rollout.layers import LayerMap
-    from pytest_rollout.refs import Commit, Window
+    from pytest_rollout.diff.refs import Commit, Window
+    from pytest_rollout.gate.layers import LayerMap
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ class GateResult:
 
 def run_diff(req: Request) -> GateResult:
     """Everything but the decision: which layers moved, and how."""
-    from pytest_rollout.layers import LayerMap
-    from pytest_rollout.refs import repo_root
+    from pytest_rollout.diff.refs import repo_root
+    from pytest_rollout.gate.layers import LayerMap
 
     root = repo_root(req.repo)
     config = config_path(root, req.config)  # one resolution for every use of it
@@ -57,10 +57,15 @@ def run_diff(req: Request) -> GateResult:
     lmap = LayerMap.from_settings(loaded.settings)
     paths = _settings_paths(root, config)
     diff = _diff(root, window.merge_base, window.head, lmap, loaded, paths)
-    diff = diff.model_copy(update={
-        "base": window.base, "merge_base": window.merge_base, "settings_changed": changed,
-        "judged_by": _judged_by(root, loaded), "warnings": [*notes, *diff.warnings],
-    })
+    diff = diff.model_copy(
+        update={
+            "base": window.base,
+            "merge_base": window.merge_base,
+            "settings_changed": changed,
+            "judged_by": _judged_by(root, loaded),
+            "warnings": [*notes, *diff.warnings],
+        }
+    )
     return GateResult(loaded, root, window, diff, None, paths)
 
 
@@ -79,8 +84,8 @@ def release_window(root: Path, req: Request, current: LoadedSettings, config: Pa
     """The release window. ``base:`` is read from the settings of the base branch, never from
     the release itself: a pull request must not choose the window it is judged on. The work
     tree's ``base:`` (and an ini ``rollout_base``) count only where nothing else names a base."""
+    from pytest_rollout.diff.refs import resolve_window
     from pytest_rollout.errors import NoBaseError, SettingsError
-    from pytest_rollout.refs import resolve_window
 
     if req.base:
         return resolve_window(root, req.base, req.head, None, req.env)
@@ -111,7 +116,11 @@ def _judging_settings(
         # A base whose settings no longer load must stay fixable, but not by the release's own
         # rules: judge by the built-in defaults, and count the settings as changed.
         defaults = LoadedSettings(Settings(), None, window.merge_base)
-        return defaults, _shown(root, head.source), [f"settings at the base cannot be read ({exc}): judged by the built-in defaults"]
+        return (
+            defaults,
+            _shown(root, head.source),
+            [f"settings at the base cannot be read ({exc}): judged by the built-in defaults"],
+        )
     if base is None:  # an explicit --config that is new in this release: the defaults judge it
         return LoadedSettings(Settings(), None, window.merge_base), _shown(root, head.source), []
     changed = head.settings != base.settings or head.source != base.source
@@ -163,8 +172,8 @@ def _settings_paths(root: Path, config: Path | None) -> Collection[str]:
 
 def run_gate(req: Request) -> GateResult:
     """The full decision for the window ``merge-base(base, head)..head``."""
-    from pytest_rollout.gate import OverrideRequest, decide, find_overrides
-    from pytest_rollout.refs import window_commits
+    from pytest_rollout.diff.refs import window_commits
+    from pytest_rollout.gate.policy import OverrideRequest, decide, find_overrides
 
     res = run_diff(req)
     settings = res.loaded.settings
@@ -173,16 +182,23 @@ def run_gate(req: Request) -> GateResult:
     if req.allow_bundle is not None:
         requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
     checks = _per_commit(res.root, commits, res.loaded, res.settings_paths) if req.per_commit else None
-    decision = decide(res.diff.changes, res.diff.unclassified, settings, requests, checks, res.diff.unreadable,
-                      res.diff.settings_changed)
+    decision = decide(
+        res.diff.changes,
+        res.diff.unclassified,
+        settings,
+        requests,
+        checks,
+        res.diff.unreadable,
+        res.diff.settings_changed,
+    )
     return GateResult(res.loaded, res.root, res.window, res.diff, decision, res.settings_paths)
 
 
 def _diff(
     root: Path, base: str, head: str, lmap: LayerMap, loaded: LoadedSettings, settings_paths: Collection[str] = ()
 ) -> DiffResult:
-    from pytest_rollout.changes import diff_commits
-    from pytest_rollout.layers import classify, layers_changed
+    from pytest_rollout.diff.changes import diff_commits
+    from pytest_rollout.gate.layers import classify, layers_changed
 
     def watched(path: str) -> bool:
         return path not in settings_paths and lmap.watches(path)
@@ -199,11 +215,18 @@ def _diff(
             if loaded.settings.strict or mapped or carries_ai_config:
                 unreadable.append(rc.path)  # mapped config we cannot read: fail closed
             else:
-                warnings.append(f"{rc.path} changed but cannot be read key by key (unparseable, binary, over "
-                                "max_file_size, or a link); no rule maps it, so it is not judged")
+                warnings.append(
+                    f"{rc.path} changed but cannot be read key by key (unparseable, binary, over "
+                    "max_file_size, or a link); no rule maps it, so it is not judged"
+                )
     return DiffResult(
-        base=base, head=head, layers_changed=layers_changed(changes), changes=changes,
-        unclassified=unclassified, unreadable=sorted(unreadable), warnings=warnings,
+        base=base,
+        head=head,
+        layers_changed=layers_changed(changes),
+        changes=changes,
+        unclassified=unclassified,
+        unreadable=sorted(unreadable),
+        warnings=warnings,
     )
 
 
@@ -215,8 +238,8 @@ def _is_settings_key(path: str, key: tuple[str, ...] | None) -> bool:
 def _per_commit(
     root: Path, commits: list[Commit], loaded: LoadedSettings, settings_paths: Collection[str]
 ) -> list[CommitCheck]:
-    from pytest_rollout.gate import coupling_reasons
-    from pytest_rollout.layers import LayerMap
+    from pytest_rollout.gate.layers import LayerMap
+    from pytest_rollout.gate.policy import coupling_reasons
 
     lmap = LayerMap.from_settings(loaded.settings)
     checks = []
@@ -227,8 +250,13 @@ def _per_commit(
         diff = _diff(root, parent, commit.sha, lmap, loaded, settings_paths)
         reasons = coupling_reasons(diff.layers_changed, loaded.settings)
         checks.append(
-            CommitCheck(commit=commit.sha, subject=commit.subject, layers_changed=diff.layers_changed,
-                        status="blocked" if reasons else "pass", reasons=reasons)
+            CommitCheck(
+                commit=commit.sha,
+                subject=commit.subject,
+                layers_changed=diff.layers_changed,
+                status="blocked" if reasons else "pass",
+                reasons=reasons,
+            )
         )
     return checks
 

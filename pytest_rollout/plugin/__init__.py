@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_rollout.errors import RolloutError
-from pytest_rollout.session import SessionState
+from pytest_rollout.plugin.release import SessionState
 
 if TYPE_CHECKING:
-    from pytest_rollout.evalspec import EvalSpec
+    from pytest_rollout.evals.markers import EvalSpec
     from pytest_rollout.models import EvalResult  # noqa: F401 (named in RESULT_KEY's type)
 
 PLUGIN_NAME = "rollout-session"
@@ -33,6 +33,7 @@ RESULT_KEY = pytest.StashKey["EvalResult"]()
 
 
 # --- options ---------------------------------------------------------------
+
 
 def _layers_list(value: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in value.split(",") if n.strip())
@@ -62,36 +63,99 @@ _CHOICES = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout", "pytest-rollout: sequenced releases of AI systems")
-    group.addoption("--rollout-gate", action="store_true", default=None, dest="rollout_gate",
-                    help="Diff the AI config between base and head, block coupled releases, run only moved layers' evals")
-    group.addoption("--rollout-base", dest="rollout_base", metavar="REF",
-                    help="Base ref of the release (default: settings `base`, GITHUB_BASE_REF, upstream, origin/HEAD)")
-    group.addoption("--rollout-head", dest="rollout_head", metavar="REF", help="Head ref of the release (default: HEAD)")
-    group.addoption("--rollout-config", dest="rollout_config", metavar="PATH",
-                    help="Settings file (default: rollout.yaml, then [tool.pytest-rollout] in pyproject.toml)")
-    group.addoption("--rollout-allow-bundle", dest="rollout_allow_bundle", metavar="REASON",
-                    help="Let a release that moves several coupled layers through, recording REASON")
-    group.addoption("--rollout-per-commit", action="store_true", default=None, dest="rollout_per_commit",
-                    help="Also judge each commit of the release on its own")
-    group.addoption("--rollout-report", dest="rollout_report", metavar="PATH",
-                    help="Write the JSON report (changes, decision, eval verdicts) to PATH")
-    group.addoption("--rollout-layers", dest="rollout_layers", type=_layers_list, metavar="A,B",
-                    help="Run the evals of these layers, whatever moved")
-    group.addoption("--rollout-seed", dest="rollout_seed", type=_seed, metavar="INT",
-                    help="Seed for trial seeds and case order (default: random, printed in the header)")
-    group.addoption("--rollout-inconclusive", dest="rollout_inconclusive", choices=_CHOICES["rollout_inconclusive"],
-                    help="How an eval that spent its budget undecided counts (default: fail)")
-    group.addoption("--rollout-correction", dest="rollout_correction", choices=_CHOICES["rollout_correction"],
-                    help="Family-wise false-FAIL control across evals (default: bonferroni)")
-    group.addoption("--rollout-store", dest="rollout_store", metavar="PATH",
-                    help="Baseline store (default: .rollout/store.sqlite at the repo root)")
-    group.addoption("--rollout-record", action="store_true", default=None, dest="rollout_record",
-                    help="Record this session's eval outcomes as the baseline of HEAD")
-    group.addoption("--rollout-missing-baseline", dest="rollout_missing_baseline",
-                    choices=_CHOICES["rollout_missing_baseline"],
-                    help="What a max_regression eval without a baseline does (default: fail)")
-    group.addoption("--rollout-drift", action="store_true", default=None, dest="rollout_drift",
-                    help="Run max_regression evals against the latest baseline with HEAD's fingerprints")
+    group.addoption(
+        "--rollout-gate",
+        action="store_true",
+        default=None,
+        dest="rollout_gate",
+        help="Diff the AI config between base and head, block coupled releases, run only moved layers' evals",
+    )
+    group.addoption(
+        "--rollout-base",
+        dest="rollout_base",
+        metavar="REF",
+        help="Base ref of the release (default: settings `base`, GITHUB_BASE_REF, upstream, origin/HEAD)",
+    )
+    group.addoption(
+        "--rollout-head", dest="rollout_head", metavar="REF", help="Head ref of the release (default: HEAD)"
+    )
+    group.addoption(
+        "--rollout-config",
+        dest="rollout_config",
+        metavar="PATH",
+        help="Settings file (default: rollout.yaml, then [tool.pytest-rollout] in pyproject.toml)",
+    )
+    group.addoption(
+        "--rollout-allow-bundle",
+        dest="rollout_allow_bundle",
+        metavar="REASON",
+        help="Let a release that moves several coupled layers through, recording REASON",
+    )
+    group.addoption(
+        "--rollout-per-commit",
+        action="store_true",
+        default=None,
+        dest="rollout_per_commit",
+        help="Also judge each commit of the release on its own",
+    )
+    group.addoption(
+        "--rollout-report",
+        dest="rollout_report",
+        metavar="PATH",
+        help="Write the JSON report (changes, decision, eval verdicts) to PATH",
+    )
+    group.addoption(
+        "--rollout-layers",
+        dest="rollout_layers",
+        type=_layers_list,
+        metavar="A,B",
+        help="Run the evals of these layers, whatever moved",
+    )
+    group.addoption(
+        "--rollout-seed",
+        dest="rollout_seed",
+        type=_seed,
+        metavar="INT",
+        help="Seed for trial seeds and case order (default: random, printed in the header)",
+    )
+    group.addoption(
+        "--rollout-inconclusive",
+        dest="rollout_inconclusive",
+        choices=_CHOICES["rollout_inconclusive"],
+        help="How an eval that spent its budget undecided counts (default: fail)",
+    )
+    group.addoption(
+        "--rollout-correction",
+        dest="rollout_correction",
+        choices=_CHOICES["rollout_correction"],
+        help="Family-wise false-FAIL control across evals (default: bonferroni)",
+    )
+    group.addoption(
+        "--rollout-store",
+        dest="rollout_store",
+        metavar="PATH",
+        help="Baseline store (default: .rollout/store.sqlite at the repo root)",
+    )
+    group.addoption(
+        "--rollout-record",
+        action="store_true",
+        default=None,
+        dest="rollout_record",
+        help="Record this session's eval outcomes as the baseline of HEAD",
+    )
+    group.addoption(
+        "--rollout-missing-baseline",
+        dest="rollout_missing_baseline",
+        choices=_CHOICES["rollout_missing_baseline"],
+        help="What a max_regression eval without a baseline does (default: fail)",
+    )
+    group.addoption(
+        "--rollout-drift",
+        action="store_true",
+        default=None,
+        dest="rollout_drift",
+        help="Run max_regression evals against the latest baseline with HEAD's fingerprints",
+    )
 
     parser.addini("rollout_gate", "Turn the gate on (as --rollout-gate)", type="bool", default=False)
     parser.addini("rollout_base", "Base ref of the release (as --rollout-base)", default="")
@@ -124,6 +188,7 @@ def setting(config: pytest.Config, name: str) -> Any:
 
 
 # --- configure ---------------------------------------------------------------
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -213,12 +278,15 @@ class RolloutPlugin:
         forced = self.config.getoption("rollout_layers", default=None)
         state = SessionState(gate=self.gate, seed=self._seed(), forced_layers=forced)
         if self.config.getoption("rollout_base", default=None) == "":
-            raise pytest.UsageError("rollout: --rollout-base is empty (an unset CI variable?): name a ref, or leave it out")
+            raise pytest.UsageError(
+                "rollout: --rollout-base is empty (an unset CI variable?): name a ref, or leave it out"
+            )
         if self.gate:
-            from pytest_rollout import pipeline
+            from pytest_rollout.gate import chain as pipeline
 
             req = pipeline.Request(
-                repo=self.config.rootpath, base=self.config.getoption("rollout_base", default=None),
+                repo=self.config.rootpath,
+                base=self.config.getoption("rollout_base", default=None),
                 fallback_base=setting(self.config, "rollout_base"),
                 head=self.config.getoption("rollout_head", default=None),
                 config=setting(self.config, "rollout_config"),
@@ -244,12 +312,14 @@ class RolloutPlugin:
                     f"rollout: --rollout-layers: unknown layer {unknown[0]!r}; known layers: {', '.join(known)}"
                 )
         if self.config.getoption("rollout_record", default=None):
-            from pytest_rollout.baselines import begin_recording
+            from pytest_rollout.baselines.lookup import begin_recording
 
             try:
                 state.record_run = begin_recording(
-                    self.config.rootpath, setting(self.config, "rollout_config"),
-                    setting(self.config, "rollout_store"), state.seed,
+                    self.config.rootpath,
+                    setting(self.config, "rollout_config"),
+                    setting(self.config, "rollout_store"),
+                    state.seed,
                 )
             except RolloutError as exc:
                 _raise_usage(exc)
@@ -285,7 +355,9 @@ class RolloutPlugin:
 
     # -- collection: validate markers, add the gate item, select evals ------
     @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         """Parse the eval/layer markers of each collected test; a bad one fails its collector.
 
         Once per collector, before its items are used (not once per module attribute,
@@ -303,9 +375,7 @@ class RolloutPlugin:
         inherited = any(m.name in _OUR_MARKS for node in collector.listchain() for m in node.own_markers)
         errors = []
         for node in report.result:
-            if isinstance(node, pytest.Function) and (
-                inherited or any(m.name in _OUR_MARKS for m in node.own_markers)
-            ):
+            if isinstance(node, pytest.Function) and (inherited or any(m.name in _OUR_MARKS for m in node.own_markers)):
                 try:
                     self._attach_spec(node)
                 except RolloutError as exc:
@@ -320,7 +390,7 @@ class RolloutPlugin:
         eval_mark = item.get_closest_marker("eval")
         if not layer_marks and eval_mark is None:
             return
-        from pytest_rollout.evalspec import parse_eval_marker, parse_layer_markers
+        from pytest_rollout.evals.markers import parse_eval_marker, parse_layer_markers
 
         if layer_marks:
             item.stash[LAYERS_KEY] = parse_layer_markers(layer_marks, self._known_layers(), where=item.nodeid)
@@ -340,12 +410,14 @@ class RolloutPlugin:
         return loaded.settings.layer_names
 
     @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         state = config.stash[STATE_KEY]
         if config.getoption("rollout_drift", default=None):
             self._drift_only(config, items, state)
         if state.gate or state.forced_layers is not None:
-            from pytest_rollout.selection import select
+            from pytest_rollout.evals.selection import select
 
             keep, dropped = select(
                 [(it.nodeid, it.stash.get(LAYERS_KEY, None), SPEC_KEY in it.stash) for it in items],
@@ -373,7 +445,7 @@ class RolloutPlugin:
             state.deselected.update({it.nodeid: reason for it in dropped})
 
     def _warn_small_budgets(self, items: list[pytest.Item], family_size: int) -> None:
-        from pytest_rollout.evaluation import budget_warning
+        from pytest_rollout.evals.runner import budget_warning
 
         correction = setting(self.config, "rollout_correction") or "bonferroni"
         for item in items:
@@ -388,7 +460,7 @@ class RolloutPlugin:
         spec = pyfuncitem.stash.get(SPEC_KEY, None)
         if spec is None:
             return None
-        from pytest_rollout import evaluation
+        from pytest_rollout.evals import runner as evaluation
 
         layers = pyfuncitem.stash.get(LAYERS_KEY, ())
         opts = self._eval_options(pyfuncitem.nodeid, spec, layers)
@@ -402,8 +474,13 @@ class RolloutPlugin:
         result = run.result
         pyfuncitem.stash[RESULT_KEY] = result
         pyfuncitem.user_properties.extend(
-            (f"rollout_{k}", v) for k, v in (("verdict", result.verdict), ("estimate", result.estimate),
-                                              ("interval", result.interval), ("n", result.n))
+            (f"rollout_{k}", v)
+            for k, v in (
+                ("verdict", result.verdict),
+                ("estimate", result.estimate),
+                ("interval", result.interval),
+                ("n", result.n),
+            )
         )
         self._record(run)
         if not self._acceptable(result.verdict, opts):
@@ -418,7 +495,7 @@ class RolloutPlugin:
         return verdict == "NO_BASELINE" and bool(opts.recording)  # recording the first baseline
 
     def _eval_options(self, nodeid: str, spec: EvalSpec, layers: tuple[str, ...]) -> Any:
-        from pytest_rollout.evaluation import EvalOptions
+        from pytest_rollout.evals.runner import EvalOptions
 
         state = self.config.stash[STATE_KEY]
         baseline, missing = None, None
@@ -427,24 +504,30 @@ class RolloutPlugin:
             baseline = ctx.lookup(nodeid, layers)
             missing = None if baseline is not None else ctx.missing(nodeid, layers)
         return EvalOptions(
-            seed=state.seed, family_size=max(state.eval_count, 1),
+            seed=state.seed,
+            family_size=max(state.eval_count, 1),
             correction=setting(self.config, "rollout_correction") or "bonferroni",
-            baseline=baseline, missing_baseline=missing, recording=state.record_run is not None,
+            baseline=baseline,
+            missing_baseline=missing,
+            recording=state.record_run is not None,
         )
 
     def _baselines(self) -> Any:
         """Where max_regression evals find baselines (computed once per process: workers too)."""
         state = self.config.stash[STATE_KEY]
         if state.baselines is None:
-            from pytest_rollout.baselines import baseline_context
+            from pytest_rollout.baselines.lookup import baseline_context
 
             try:
                 state.baselines = baseline_context(
-                    _repo_root_or(self.config.rootpath), setting(self.config, "rollout_config"),
-                    setting(self.config, "rollout_store"), drift=bool(self.config.getoption("rollout_drift", default=None)),
+                    _repo_root_or(self.config.rootpath),
+                    setting(self.config, "rollout_config"),
+                    setting(self.config, "rollout_store"),
+                    drift=bool(self.config.getoption("rollout_drift", default=None)),
                     release_base=state.diff.merge_base if state.diff is not None else None,
                     base_flag=self.config.getoption("rollout_base", default=None),
-                    fallback_base=setting(self.config, "rollout_base"), env=os.environ,
+                    fallback_base=setting(self.config, "rollout_base"),
+                    env=os.environ,
                 )
             except RolloutError as exc:
                 pytest.fail(f"rollout: {exc}", pytrace=False)
@@ -454,7 +537,7 @@ class RolloutPlugin:
         state = self.config.stash[STATE_KEY]
         if state.record_run is None or (not run.records and run.result.verdict == "NO_BASELINE"):
             return
-        from pytest_rollout.baselines import record_eval
+        from pytest_rollout.baselines.lookup import record_eval
 
         try:
             record_eval(state.record_run, run.result, run.records)
@@ -462,7 +545,9 @@ class RolloutPlugin:
             pytest.fail(f"rollout: {exc}", pytrace=False)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         result = item.stash.get(RESULT_KEY, None)
         if result is not None and call.when == "call":
@@ -492,7 +577,7 @@ class RolloutPlugin:
         self._fail_closed(session, state)
         try:
             if state.record_run is not None and session.exitstatus in (0, 1, 5):
-                from pytest_rollout.store import Store
+                from pytest_rollout.baselines.store import Store
 
                 with Store(state.record_run[0]) as store:
                     store.finish_run(state.record_run[1])
@@ -520,7 +605,7 @@ class RolloutPlugin:
     def _write_outputs(self, state: SessionState) -> None:
         if not (state.gate or state.evals):
             return  # nothing was asked of us: import nothing, write nothing
-        from pytest_rollout.evaluation import finalize_family
+        from pytest_rollout.evals.runner import finalize_family
 
         state.evals = finalize_family(state.evals)
         path = self.report_path
@@ -531,14 +616,18 @@ class RolloutPlugin:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(report_json(report), encoding="utf-8")
         if state.diff is not None:
-            from pytest_rollout.ci import write_github_outputs
+            from pytest_rollout.github import write_github_outputs
 
             state.annotations = write_github_outputs(state.diff, state.decision, state.evals, os.environ)
 
     # -- reporting ---------------------------------------------------------------
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         state = self.config.stash.get(STATE_KEY, None)
-        if state is None or self.is_worker or not (state.gate or state.evals or state.deselected or state.output_errors):
+        if (
+            state is None
+            or self.is_worker
+            or not (state.gate or state.evals or state.deselected or state.output_errors)
+        ):
             return
         from pytest_rollout.report import eval_lines, gate_text
 
@@ -561,7 +650,7 @@ class RolloutPlugin:
 
 def _window_notes(res: Any) -> list[str]:
     """What the user should know about the window the gate judged."""
-    from pytest_rollout.fingerprints import dirty_config
+    from pytest_rollout.baselines.fingerprints import dirty_config
 
     notes = []
     if res.window.merge_base == res.window.head:
@@ -587,8 +676,8 @@ def _deselected(state: SessionState) -> list[Any]:
 
 def _repo_root_or(path: Path) -> Path:
     """The git repository's root, or ``path`` itself outside git (evals need no repository)."""
+    from pytest_rollout.diff.refs import repo_root
     from pytest_rollout.errors import GitError
-    from pytest_rollout.refs import repo_root
 
     try:
         return repo_root(path)

@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pytest_rollout.diff.formats import KeyPath, format_key, is_structured
+from pytest_rollout.diff.redact import redact
 from pytest_rollout.models import Change
-from pytest_rollout.parsers import KeyPath, format_key, is_structured
-from pytest_rollout.redact import redact
 
 if TYPE_CHECKING:
-    from pytest_rollout.changes import RawChange
+    from pytest_rollout.diff.changes import RawChange
     from pytest_rollout.settings import Settings
 
 
@@ -33,21 +33,51 @@ if TYPE_CHECKING:
 #: The segment nearest the leaf that names a known key decides, so
 #: ``model.temperature`` is params and ``tools[name=search].description`` is tools.
 DEFAULT_KEYS: dict[str, str] = {
-    "batch_size": "infra", "max_batch_size": "infra", "timeout*": "infra", "max_concurrency": "infra",
-    "concurrency": "infra", "replicas": "infra", "workers": "infra", "instance_type": "infra",
-    "model": "model", "model_name": "model", "model_id": "model", "model_version": "model",
-    "provider": "model", "quantization": "model",
-    "temperature": "params", "top_p": "params", "max_tokens": "params", "max_output_tokens": "params",
-    "frequency_penalty": "params", "presence_penalty": "params", "repetition_penalty": "params",
-    "context_window": "context", "max_model_len": "context", "max_context_tokens": "context",
-    "chunk_size": "context", "chunk_overlap": "context", "top_k": "context",
-    "system_prompt": "prompt", "prompt*": "prompt", "few_shot*": "prompt",
-    "tools": "tools", "functions": "tools", "tool_choice": "tools", "embedding_model": "tools",
+    "batch_size": "infra",
+    "max_batch_size": "infra",
+    "timeout*": "infra",
+    "max_concurrency": "infra",
+    "concurrency": "infra",
+    "replicas": "infra",
+    "workers": "infra",
+    "instance_type": "infra",
+    "model": "model",
+    "model_name": "model",
+    "model_id": "model",
+    "model_version": "model",
+    "provider": "model",
+    "quantization": "model",
+    "temperature": "params",
+    "top_p": "params",
+    "max_tokens": "params",
+    "max_output_tokens": "params",
+    "frequency_penalty": "params",
+    "presence_penalty": "params",
+    "repetition_penalty": "params",
+    "context_window": "context",
+    "max_model_len": "context",
+    "max_context_tokens": "context",
+    "chunk_size": "context",
+    "chunk_overlap": "context",
+    "top_k": "context",
+    "system_prompt": "prompt",
+    "prompt*": "prompt",
+    "few_shot*": "prompt",
+    "tools": "tools",
+    "functions": "tools",
+    "tool_choice": "tools",
+    "embedding_model": "tools",
 }
 #: Built-in defaults: whole files -> layer.
 DEFAULT_FILES: dict[str, str] = {
-    "**/prompts/**": "prompt", "*.prompt": "prompt", "*.j2": "prompt", "*.jinja": "prompt", "*.jinja2": "prompt",
+    "**/prompts/**": "prompt",
+    "*.prompt": "prompt",
+    "*.j2": "prompt",
+    "*.jinja": "prompt",
+    "*.jinja2": "prompt",
 }
+
+
 @functools.lru_cache(maxsize=512)
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a path glob the way ``.gitignore`` reads one.

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_rollout.layers import LayerMap
-    from pytest_rollout.parsers import Parsed
+    from pytest_rollout.diff.formats import Parsed
+    from pytest_rollout.gate.layers import LayerMap
     from pytest_rollout.settings import Settings
 
 #: Bumped whenever the entries below change shape: old fingerprints then never match
@@ -33,8 +33,8 @@ SCHEME = b"pytest-rollout layer fingerprint v1\n"
 
 def layer_fingerprints(repo: Path, commit: str, settings: Settings) -> dict[str, str]:
     """``{layer: sha256 hex}`` for every layer in ``settings.layer_names`` at ``commit``."""
-    from pytest_rollout.changes import read_tree_configs
-    from pytest_rollout.layers import LayerMap
+    from pytest_rollout.diff.changes import read_tree_configs
+    from pytest_rollout.gate.layers import LayerMap
 
     lmap = LayerMap.from_settings(settings)
     configs = read_tree_configs(repo, commit, lmap.watches, max_bytes=settings.max_file_size)
@@ -57,8 +57,8 @@ def dirty_config(repo: Path, settings: Settings) -> list[str]:
     telling them apart would need a parse of both sides, and "commit first" is
     the right answer for a baseline anyway.
     """
-    from pytest_rollout.gitio import run_git
-    from pytest_rollout.layers import LayerMap
+    from pytest_rollout.diff.git import run_git
+    from pytest_rollout.gate.layers import LayerMap
 
     lmap = LayerMap.from_settings(settings)
     out = run_git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")

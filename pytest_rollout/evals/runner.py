@@ -20,10 +20,10 @@ from pytest_rollout.models import EvalResult
 if TYPE_CHECKING:
     import pytest
 
-    from pytest_rollout.evalspec import EvalSpec
-    from pytest_rollout.store import Baseline
-    from pytest_rollout.trials import RunResult, Trial, TrialRecord
-    from pytest_rollout.verdicts import Monitor
+    from pytest_rollout.baselines.store import Baseline
+    from pytest_rollout.evals.markers import EvalSpec
+    from pytest_rollout.evals.trials import RunResult, Trial, TrialRecord
+    from pytest_rollout.evals.verdicts import Monitor
 
 CRITERION_LABEL = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
 
@@ -57,8 +57,9 @@ class EvalRun:
 
 def run_eval_item(item: pytest.Function, spec: EvalSpec, layers: Sequence[str], opts: EvalOptions) -> EvalRun:
     call = bind_test_body(item.obj, item.funcargs)
-    return run_eval(call, spec, nodeid=item.nodeid, layers=tuple(layers), opts=opts,
-                    is_async=inspect.iscoroutinefunction(item.obj))
+    return run_eval(
+        call, spec, nodeid=item.nodeid, layers=tuple(layers), opts=opts, is_async=inspect.iscoroutinefunction(item.obj)
+    )
 
 
 def bind_test_body(func: Callable[..., Any], funcargs: dict[str, Any]) -> Callable[[Trial], Any]:
@@ -93,7 +94,7 @@ class _Comparison:
         self.fed = 0
 
     def update(self, index: int, x: float) -> None:
-        from pytest_rollout.verdicts import regression_unit
+        from pytest_rollout.evals.verdicts import regression_unit
 
         ref = self.refs[index] if index < len(self.refs) else None
         if ref is not None:
@@ -106,18 +107,24 @@ class _Comparison:
 
 
 def run_eval(
-    call: Callable[[Trial], Any], spec: EvalSpec, *, nodeid: str, layers: tuple[str, ...], opts: EvalOptions,
+    call: Callable[[Trial], Any],
+    spec: EvalSpec,
+    *,
+    nodeid: str,
+    layers: tuple[str, ...],
+    opts: EvalOptions,
     is_async: bool,
 ) -> EvalRun:
-    from pytest_rollout import trials, verdicts
+    from pytest_rollout.evals import trials, verdicts
 
     compare = spec.max_regression is not None and opts.baseline is not None
     alpha = eval_alpha(spec, opts.family_size, opts.correction, both=bool(spec.criterion) and compare)
     beta = 1 - spec.resolved_power
     absolute = None
     if spec.criterion:
-        design = verdicts.design_for(spec.criterion, spec.threshold or 0.0, spec.margin, alpha, beta,
-                                     spec.units_budget, cases=bool(spec.cases))
+        design = verdicts.design_for(
+            spec.criterion, spec.threshold or 0.0, spec.margin, alpha, beta, spec.units_budget, cases=bool(spec.cases)
+        )
         absolute = verdicts.Monitor(design)
     comparison = None
     first: tuple[str, ...] = ()
@@ -127,8 +134,11 @@ def run_eval(
         order = trials.case_order(spec.cases, opts.seed, nodeid, first) if spec.cases else None
         ids = [c.id for c in order][: spec.units_budget] if order is not None else None
         delta = spec.max_regression
-        comparison = _Comparison(opts.baseline, ids, lambda n: verdicts.Monitor(
-            verdicts.design_for("max_regression", delta, spec.margin, alpha, beta, n)))
+        comparison = _Comparison(
+            opts.baseline,
+            ids,
+            lambda n: verdicts.Monitor(verdicts.design_for("max_regression", delta, spec.margin, alpha, beta, n)),
+        )
     if absolute is None and comparison is None and not opts.recording:
         return EvalRun(no_baseline_result(nodeid, layers, spec, opts), [])
     feed = _feeder(absolute, comparison)
@@ -136,9 +146,18 @@ def run_eval(
         # A baseline pairs by case: record every case of the budget, never an early-stopped few.
         feed = _record_all(feed)
     run = trials.run_trials(
-        call, is_async=is_async, budget_trials=spec.trials_budget, session_seed=opts.seed, nodeid=nodeid,
-        cases=spec.cases, epochs=spec.epochs, concurrency=spec.concurrency, timeout=spec.timeout,
-        max_error_rate=spec.max_error_rate, feed_unit=feed, first_cases=first,
+        call,
+        is_async=is_async,
+        budget_trials=spec.trials_budget,
+        session_seed=opts.seed,
+        nodeid=nodeid,
+        cases=spec.cases,
+        epochs=spec.epochs,
+        concurrency=spec.concurrency,
+        timeout=spec.timeout,
+        max_error_rate=spec.max_error_rate,
+        feed_unit=feed,
+        first_cases=first,
     )
     verdict = _verdict(run, spec, absolute, comparison, opts)
     return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)
@@ -147,7 +166,7 @@ def run_eval(
 def eval_alpha(spec: EvalSpec, family_size: int, correction: str, *, both: bool) -> float:
     """One eval's false-FAIL rate: 1 - confidence, corrected for the family of evals, and
     halved when two criteria (absolute and max_regression) must both hold."""
-    from pytest_rollout.verdicts import family_alpha
+    from pytest_rollout.evals.verdicts import family_alpha
 
     alpha = family_alpha(1 - spec.confidence, family_size, correction)  # type: ignore[arg-type]
     return alpha / 2 if both else alpha
@@ -210,18 +229,31 @@ def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: _Compari
 def no_baseline_result(nodeid: str, layers: tuple[str, ...], spec: EvalSpec, opts: EvalOptions) -> EvalResult:
     """NO_BASELINE without spending a trial: the message says which command records one."""
     result = EvalResult(
-        nodeid=nodeid, layers=list(layers), verdict="NO_BASELINE", criterion="max_regression",
-        threshold=None, margin=spec.margin, confidence=spec.confidence, n=0, budget=spec.trials_budget,
+        nodeid=nodeid,
+        layers=list(layers),
+        verdict="NO_BASELINE",
+        criterion="max_regression",
+        threshold=None,
+        margin=spec.margin,
+        confidence=spec.confidence,
+        n=0,
+        budget=spec.trials_budget,
         seed=opts.seed,
     )
     return result.model_copy(update={"line": opts.missing_baseline or "no baseline"})
 
 
 def _result(
-    nodeid: str, layers: tuple[str, ...], spec: EvalSpec, absolute: Any, comparison: _Comparison | None,
-    run: RunResult, verdict: str, opts: EvalOptions,
+    nodeid: str,
+    layers: tuple[str, ...],
+    spec: EvalSpec,
+    absolute: Any,
+    comparison: _Comparison | None,
+    run: RunResult,
+    verdict: str,
+    opts: EvalOptions,
 ) -> EvalResult:
-    from pytest_rollout.verdicts import to_difference
+    from pytest_rollout.evals.verdicts import to_difference
 
     used = [r for r in run.records if r.used]
     main = absolute or (comparison.monitor if comparison else None)
@@ -230,24 +262,36 @@ def _result(
         fields.update(estimate=absolute.estimate, interval=absolute.interval(spec.confidence))
     if comparison is not None and comparison.monitor.n:
         lo, hi = comparison.monitor.interval(spec.confidence)
-        fields.update(change=to_difference(comparison.monitor.estimate),
-                      change_interval=(to_difference(lo), to_difference(hi)))
+        fields.update(
+            change=to_difference(comparison.monitor.estimate), change_interval=(to_difference(lo), to_difference(hi))
+        )
     if comparison is not None:
         fields.update(baseline_commit=comparison.baseline.commit, baseline_cases=comparison.baseline.cases or None)
         if absolute is not None:
             fields["criteria"] = {spec.criterion: absolute.finish(), "max_regression": comparison.monitor.finish()}
     ps = [m.p_value() for m in _monitors(absolute, comparison)]
     result = EvalResult(
-        nodeid=nodeid, layers=list(layers), verdict=verdict,  # type: ignore[arg-type]
-        criterion=spec.criterion or "max_regression", threshold=spec.threshold, margin=spec.margin,
-        confidence=spec.confidence, alpha=main.design.alpha if main else None,
+        nodeid=nodeid,
+        layers=list(layers),
+        verdict=verdict,  # type: ignore[arg-type]
+        criterion=spec.criterion or "max_regression",
+        threshold=spec.threshold,
+        margin=spec.margin,
+        confidence=spec.confidence,
+        alpha=main.design.alpha if main else None,
         beta=main.design.beta if main else None,
-        n=run.completed, budget=spec.trials_budget,
+        n=run.completed,
+        budget=spec.trials_budget,
         passes=sum(1 for r in used if r.outcome == "pass"),
         failures=sum(1 for r in used if r.outcome == "fail"),
-        errors=run.errors, cases=run.units_used if spec.cases else None,
-        epochs=spec.epochs if spec.cases else None, stopped_early=run.stopped_early, seed=opts.seed,
-        p_value=min(1.0, len(ps) * min(ps)) if ps else None, failing_trials=_failing(used), **fields,
+        errors=run.errors,
+        cases=run.units_used if spec.cases else None,
+        epochs=spec.epochs if spec.cases else None,
+        stopped_early=run.stopped_early,
+        seed=opts.seed,
+        p_value=min(1.0, len(ps) * min(ps)) if ps else None,
+        failing_trials=_failing(used),
+        **fields,
     )
     return result.model_copy(update={"line": report_line(result, _basis(absolute, comparison), comparison, opts)})
 
@@ -309,7 +353,11 @@ def _change_text(result: EvalResult, comparison: _Comparison) -> str:
         head = f"change vs baseline {result.change:+.2f} [{lo:+.2f}, {hi:+.2f}]"
     delta = -comparison.monitor.design.max_drop
     how = f"paired on {comparison.fed} cases" if comparison.paired else f"unpaired, {comparison.fed} trial pairs"
-    extra = f", {comparison.added} new and {comparison.removed} dropped cases" if comparison.added or comparison.removed else ""
+    extra = (
+        f", {comparison.added} new and {comparison.removed} dropped cases"
+        if comparison.added or comparison.removed
+        else ""
+    )
     return f"{head} >= {delta:+.2f} ({how}{extra}, baseline {b.commit[:7]})"
 
 
@@ -317,7 +365,7 @@ def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:
     """Holm- and BH-adjusted always-valid p-values over the whole run (JSON only)."""
     if not evals:
         return []
-    from pytest_rollout.verdicts import bh, holm
+    from pytest_rollout.evals.verdicts import bh, holm
 
     ps = [e.p_value if e.p_value is not None else 1.0 for e in evals]
     return [e.model_copy(update={"holm_p": h, "bh_q": q}) for e, h, q in zip(evals, holm(ps), bh(ps), strict=True)]
@@ -332,7 +380,7 @@ def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | N
     """
     if spec.criterion != "pass_rate" or spec.threshold is None or spec.cases:
         return None  # with cases= the unit is a case and the betting test has no calibrated minimum
-    from pytest_rollout import verdicts
+    from pytest_rollout.evals import verdicts
 
     alpha = eval_alpha(spec, family_size, correction, both=spec.max_regression is not None)
     beta = 1 - spec.resolved_power

@@ -37,7 +37,7 @@ class LayerRule(_Strict):
     @field_validator("keys")
     @classmethod
     def _key_rules_have_a_file_and_a_path(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
-        from pytest_rollout.layers import split_keypath
+        from pytest_rollout.gate.layers import split_keypath
 
         for rule in keys:
             glob, sep, path = rule.partition(":")
@@ -62,9 +62,7 @@ class OverrideSettings(_Strict):
 class Settings(_Strict):
     base: str | None = Field(default=None, description="Default base ref when --base is not given")
     layers: dict[str, LayerRule] | None = Field(default=None, description="The layer map; omit for defaults")
-    extend_defaults: bool = Field(
-        default=False, description="With `layers:`, keep the built-in defaults as a fallback"
-    )
+    extend_defaults: bool = Field(default=False, description="With `layers:`, keep the built-in defaults as a fallback")
     coupling: Coupling = Coupling()
     order: tuple[str, ...] | None = Field(default=None, description="Ship order of a plan")
     override: OverrideSettings = OverrideSettings()
@@ -147,7 +145,7 @@ class _Files:
         inside = self._relative(path)
         if self.commit is None or inside is None:  # a file outside the repo has no history
             return path.read_bytes() if path.is_file() else None
-        from pytest_rollout.gitio import read_blobs
+        from pytest_rollout.diff.git import read_blobs
 
         spec = f"{self.commit}:{inside.as_posix()}"
         blob = read_blobs(self.root, [spec])[spec]  # one git call; a missing file has no sha

@@ -38,8 +38,25 @@ from typing import Any
 MASK = "***"
 
 _SECRET_WORDS = frozenset(
-    {"key", "apikey", "token", "secret", "secrets", "password", "passwd", "pwd", "passphrase",
-     "credential", "credentials", "auth", "oauth", "authorization", "bearer", "cookie", "private"}
+    {
+        "key",
+        "apikey",
+        "token",
+        "secret",
+        "secrets",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "credential",
+        "credentials",
+        "auth",
+        "oauth",
+        "authorization",
+        "bearer",
+        "cookie",
+        "private",
+    }
 )
 # Secret only as URL query parameters (a config key "signature" is a DSPy signature, not a secret).
 _QUERY_SECRET_WORDS = _SECRET_WORDS | {"sig", "signature"}

@@ -31,7 +31,8 @@ class SessionState:
 
     def to_wire(self) -> dict[str, Any]:
         return {
-            "gate": self.gate, "seed": self.seed,
+            "gate": self.gate,
+            "seed": self.seed,
             "diff": self.diff.model_dump(mode="json") if self.diff else None,
             "decision": self.decision.model_dump(mode="json") if self.decision else None,
             "forced_layers": list(self.forced_layers) if self.forced_layers is not None else None,
@@ -47,7 +48,8 @@ class SessionState:
         record = data.get("record_run")
         return cls(
             record_run=(record[0], record[1]) if record else None,
-            gate=data["gate"], seed=data["seed"],
+            gate=data["gate"],
+            seed=data["seed"],
             diff=DiffResult.model_validate(data["diff"]) if data.get("diff") else None,
             decision=Decision.model_validate(data["decision"]) if data.get("decision") else None,
             forced_layers=tuple(forced) if forced is not None else None,

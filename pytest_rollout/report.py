@@ -42,8 +42,10 @@ def window_line(diff: DiffResult) -> str:
 
 
 def layers_table(diff: DiffResult) -> list[str]:
-    rows = [(c.layer or "unclassified", c.path, c.key or "(whole file)", _old_new(c))
-            for c in [*diff.changes, *diff.unclassified]]
+    rows = [
+        (c.layer or "unclassified", c.path, c.key or "(whole file)", _old_new(c))
+        for c in [*diff.changes, *diff.unclassified]
+    ]
     if not rows:
         return ["no AI config changed"]
     return _table(("layer", "file", "key", "change"), rows)
@@ -108,8 +110,13 @@ def build_report(
 ) -> Report:
     fields: dict[str, Any] = {}
     if diff is not None:
-        fields.update(base=diff.base, head=diff.head, layers_changed=diff.layers_changed,
-                      changes=diff.changes, unclassified=diff.unclassified)
+        fields.update(
+            base=diff.base,
+            head=diff.head,
+            layers_changed=diff.layers_changed,
+            changes=diff.changes,
+            unclassified=diff.unclassified,
+        )
     if decision is not None:
         fields["decision"] = decision
     if evals is not None:
@@ -129,14 +136,22 @@ def report_schema() -> str:
 
 # --- GitHub Actions -------------------------------------------------------
 
+
 def github_summary(diff: DiffResult, decision: Decision | None, evals: Sequence[EvalResult] = ()) -> str:
     """Markdown for ``$GITHUB_STEP_SUMMARY``."""
-    out = ["## pytest-rollout", "", f"`{diff.merge_base or diff.base:.7}..{diff.head:.7}`, layers moved: "
-           f"**{', '.join(diff.layers_changed) or 'none'}**", ""]
+    out = [
+        "## pytest-rollout",
+        "",
+        f"`{diff.merge_base or diff.base:.7}..{diff.head:.7}`, layers moved: "
+        f"**{', '.join(diff.layers_changed) or 'none'}**",
+        "",
+    ]
     if diff.changes or diff.unclassified:
         out += ["| layer | file | key | change |", "|---|---|---|---|"]
         for c in [*diff.changes, *diff.unclassified]:
-            out.append(f"| {c.layer or 'unclassified'} | `{c.path}` | `{c.key or '(whole file)'}` | {_md(_old_new(c))} |")
+            out.append(
+                f"| {c.layer or 'unclassified'} | `{c.path}` | `{c.key or '(whole file)'}` | {_md(_old_new(c))} |"
+            )
         out.append("")
     if decision is not None:
         mark = "✅" if decision.status == "pass" else "❌"
@@ -147,8 +162,11 @@ def github_summary(diff: DiffResult, decision: Decision | None, evals: Sequence[
         if decision.status == "blocked" and decision.plan:
             out += ["", "**Plan**", ""]
             for step in decision.plan:
-                out.append(f"{step.step}. **{step.layer}**: " + "; ".join(_md(fmt_change(c)) for c in step.changes)
-                           + f" ({_md(step.instruction)})")
+                out.append(
+                    f"{step.step}. **{step.layer}**: "
+                    + "; ".join(_md(fmt_change(c)) for c in step.changes)
+                    + f" ({_md(step.instruction)})"
+                )
     if evals:
         out += ["", "| eval | verdict | result |", "|---|---|---|"]
         out += [f"| `{e.nodeid}` | {e.verdict} | {_md(e.line)} |" for e in evals]
@@ -167,7 +185,9 @@ def github_annotations(decision: Decision) -> list[str]:
     for step in decision.plan:
         for c in step.changes:
             msg = f"{c.layer} change in a release that moves several coupled layers; ship it as plan step {step.step}"
-            lines.append(f"::error file={_esc_prop(c.path)},line={c.line or 1}::{_esc_data(msg + ': ' + fmt_change(c))}")
+            lines.append(
+                f"::error file={_esc_prop(c.path)},line={c.line or 1}::{_esc_data(msg + ': ' + fmt_change(c))}"
+            )
     if not lines:
         lines = [f"::error::{_esc_data(r)}" for r in decision.reasons]
     return lines
@@ -182,6 +202,7 @@ def _esc_prop(text: str) -> str:
 
 
 # --- evals ----------------------------------------------------------------
+
 
 def eval_lines(evals: Sequence[EvalResult], deselected: Sequence[Any] = ()) -> list[str]:
     """One line per eval (sorted by node id), then the deselected ones with their reason."""

@@ -89,10 +89,10 @@ class DiffResult(_Frozen):
     unreadable: list[str] = Field(
         default_factory=list, description="Watched config files that changed but could not be compared key by key"
     )
-    settings_changed: str | None = Field(
-        default=None, description="The settings file, when this release changes it"
+    settings_changed: str | None = Field(default=None, description="The settings file, when this release changes it")
+    judged_by: str | None = Field(
+        default=None, description="The settings that judged this release, and from which commit"
     )
-    judged_by: str | None = Field(default=None, description="The settings that judged this release, and from which commit")
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -127,7 +127,8 @@ class EvalResult(_Frozen):
     change: float | None = Field(default=None, description="Estimate minus baseline (max_regression)")
     change_interval: tuple[float, float] | None = None
     criteria: dict[str, str] | None = Field(
-        default=None, description="Each criterion's own verdict when several must hold (e.g. pass_rate and max_regression)"
+        default=None,
+        description="Each criterion's own verdict when several must hold (e.g. pass_rate and max_regression)",
     )
     line: str = Field(default="", description="The human report line")
     failing_trials: list[str] = Field(default_factory=list)

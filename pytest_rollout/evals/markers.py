@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import MarkerError
+from pytest_rollout.errors import MarkerError
 
 Criterion = Literal["pass_rate", "min_score"]
 

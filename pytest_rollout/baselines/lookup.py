@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pytest_rollout.baselines.store import Baseline, Store
+    from pytest_rollout.evals.trials import TrialRecord
     from pytest_rollout.models import EvalResult
     from pytest_rollout.settings import Settings
-    from pytest_rollout.store import Baseline, Store
-    from pytest_rollout.trials import TrialRecord
 
 RECORD_HINT = "record one on that commit with `pytest --rollout-record` (CI on the main branch after merge)"
 
@@ -38,7 +38,7 @@ class BaselineContext:
     @property
     def fingerprints(self) -> dict[str, str]:
         if self._fingerprints is None:
-            from pytest_rollout.fingerprints import layer_fingerprints
+            from pytest_rollout.baselines.fingerprints import layer_fingerprints
 
             assert self.reference is not None
             self._fingerprints = layer_fingerprints(self.root, self.reference, self.settings)
@@ -47,7 +47,7 @@ class BaselineContext:
     @property
     def store(self) -> Store:
         if self._store is None:
-            from pytest_rollout.store import Store
+            from pytest_rollout.baselines.store import Store
 
             self._store = Store(self.store_file)
         return self._store
@@ -76,16 +76,23 @@ class BaselineContext:
 
 
 def baseline_context(
-    root: Path, config: str | None, store: str | None, *, drift: bool, release_base: str | None,
-    base_flag: str | None, fallback_base: str | None, env: Mapping[str, str],
+    root: Path,
+    config: str | None,
+    store: str | None,
+    *,
+    drift: bool,
+    release_base: str | None,
+    base_flag: str | None,
+    fallback_base: str | None,
+    env: Mapping[str, str],
 ) -> BaselineContext:
     """The reference commit: HEAD for drift, else the release's base (the gate's merge-base,
     or the window the gate would judge: the release cannot pick its own baseline either)."""
+    from pytest_rollout.baselines.store import store_path
+    from pytest_rollout.diff.refs import resolve_window
     from pytest_rollout.errors import GitError
-    from pytest_rollout.pipeline import Request, config_path, release_window
-    from pytest_rollout.refs import resolve_window
+    from pytest_rollout.gate.chain import Request, config_path, release_window
     from pytest_rollout.settings import load_settings
-    from pytest_rollout.store import store_path
 
     loaded = load_settings(root, config)
     settings, path = loaded.settings, store_path(root, store)
@@ -106,11 +113,11 @@ def begin_recording(rootpath: Path, config: str | None, store: str | None, seed:
     """Open a run under HEAD, incomplete until the session ends normally; refuse a work tree
     whose watched config is not HEAD's (the run would carry the wrong fingerprints)."""
     from pytest_rollout import __version__
+    from pytest_rollout.baselines.fingerprints import dirty_config, layer_fingerprints
+    from pytest_rollout.baselines.store import Store, store_path
+    from pytest_rollout.diff.refs import repo_root, resolve_window
     from pytest_rollout.errors import StoreError
-    from pytest_rollout.fingerprints import dirty_config, layer_fingerprints
-    from pytest_rollout.refs import repo_root, resolve_window
     from pytest_rollout.settings import load_settings
-    from pytest_rollout.store import Store, store_path
 
     root = repo_root(rootpath)
     settings = load_settings(root, config).settings
@@ -129,11 +136,19 @@ def begin_recording(rootpath: Path, config: str | None, store: str | None, seed:
 
 def record_eval(record_run: tuple[str, int], result: EvalResult, records: Sequence[TrialRecord]) -> None:
     """One eval's result and every trial, in one transaction of the run being recorded."""
-    from pytest_rollout.store import Store
+    from pytest_rollout.baselines.store import Store
 
     trials = [
-        {"index": r.index, "case_id": r.case_id, "epoch": r.epoch, "seed": r.seed, "outcome": r.outcome,
-         "score": r.score, "error_kind": r.error_kind, "used": r.used}
+        {
+            "index": r.index,
+            "case_id": r.case_id,
+            "epoch": r.epoch,
+            "seed": r.seed,
+            "outcome": r.outcome,
+            "score": r.score,
+            "error_kind": r.error_kind,
+            "used": r.used,
+        }
         for r in records
     ]
     with Store(record_run[0]) as db:

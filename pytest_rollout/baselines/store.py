@@ -193,8 +193,10 @@ class Store:
             # transactions start deferred, which is what loses writes under contention).
             return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.path}: cannot open the store ({exc}): check the folder's permissions, "
-                             "or point --rollout-store elsewhere") from None
+            raise StoreError(
+                f"{self.path}: cannot open the store ({exc}): check the folder's permissions, "
+                "or point --rollout-store elsewhere"
+            ) from None
 
     def _setup(self) -> None:
         self._check_version(self._pragma("user_version"))
@@ -280,8 +282,9 @@ class Store:
             delay = min(delay * 2, 0.5)
 
     def _error(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"{self.path}: {exc}: check the disk and the file's permissions, "
-                          "or point --rollout-store elsewhere")
+        return StoreError(
+            f"{self.path}: {exc}: check the disk and the file's permissions, or point --rollout-store elsewhere"
+        )
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` in one write transaction (BEGIN IMMEDIATE), retried whole on lock errors."""
@@ -354,15 +357,19 @@ class Store:
 
     def evals_of(self, run_id: int) -> list[dict[str, Any]]:
         """The stored ``EvalResult`` JSON of each eval in the run, in recording order."""
-        rows = self._read(lambda c: c.execute("SELECT result FROM evals WHERE run_id = ? ORDER BY id", (run_id,))
-                          .fetchall())
+        rows = self._read(
+            lambda c: c.execute("SELECT result FROM evals WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        )
         return [json.loads(r[0]) for r in rows]
 
     def nodeids(self) -> list[str]:
         """Every eval nodeid with a row in a complete run (for "did you mean")."""
-        rows = self._read(lambda c: c.execute(
-            "SELECT DISTINCT e.nodeid FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.complete = 1 "
-            "ORDER BY e.nodeid").fetchall())
+        rows = self._read(
+            lambda c: c.execute(
+                "SELECT DISTINCT e.nodeid FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.complete = 1 "
+                "ORDER BY e.nodeid"
+            ).fetchall()
+        )
         return [r[0] for r in rows]
 
     def latest_eval(self, nodeid: str) -> tuple[RunInfo, Baseline] | None:
@@ -423,8 +430,15 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 def _insert_run(
-    conn: sqlite3.Connection, uid: str, commit: str, fingerprints: dict[str, str], seed: int,
-    tool_version: str, started: float, finished: float | None = None, complete: bool = False,
+    conn: sqlite3.Connection,
+    uid: str,
+    commit: str,
+    fingerprints: dict[str, str],
+    seed: int,
+    tool_version: str,
+    started: float,
+    finished: float | None = None,
+    complete: bool = False,
 ) -> int:
     cur = conn.execute(
         "INSERT INTO runs (uid, commit_sha, tool_version, seed, started, finished, complete) "
@@ -452,9 +466,14 @@ def _trial_row(trial: dict[str, Any]) -> tuple[Any, ...]:
     case_id = trial["case_id"]
     score = trial["score"]
     return (
-        int(trial["index"]), None if case_id is None else str(case_id), int(trial["epoch"]),
-        int(trial["seed"]), str(trial["outcome"]), None if score is None else float(score),
-        trial["error_kind"], int(bool(trial["used"])),
+        int(trial["index"]),
+        None if case_id is None else str(case_id),
+        int(trial["epoch"]),
+        int(trial["seed"]),
+        str(trial["outcome"]),
+        None if score is None else float(score),
+        trial["error_kind"],
+        int(bool(trial["used"])),
     )
 
 
@@ -466,9 +485,22 @@ def _insert_eval(
         cur = conn.execute(
             "INSERT INTO evals (run_id, nodeid, criterion, verdict, estimate, interval_lo, interval_hi, n, budget, "
             "cases, epochs, alpha, beta, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, result["nodeid"], result["criterion"], result["verdict"], result.get("estimate"),
-             interval[0], interval[1], int(result["n"]), int(result["budget"]), result.get("cases"),
-             result.get("epochs"), result.get("alpha"), result.get("beta"), json.dumps(result)),
+            (
+                run_id,
+                result["nodeid"],
+                result["criterion"],
+                result["verdict"],
+                result.get("estimate"),
+                interval[0],
+                interval[1],
+                int(result["n"]),
+                int(result["budget"]),
+                result.get("cases"),
+                result.get("epochs"),
+                result.get("alpha"),
+                result.get("beta"),
+                json.dumps(result),
+            ),
         )
     except sqlite3.IntegrityError as exc:
         if "FOREIGN KEY" in str(exc):
@@ -494,7 +526,8 @@ def _find_baseline(
         "e.budget, e.alpha, e.beta FROM evals e JOIN runs r ON r.id = e.run_id "
         "WHERE e.nodeid = ? AND r.complete = 1 AND e.verdict != 'ERROR' AND (? IS NULL OR r.commit_sha != ?) "
         "AND EXISTS (SELECT 1 FROM trials t WHERE t.eval_id = e.id AND t.used = 1 AND t.outcome != 'error')"
-        + match + " ORDER BY r.started DESC, r.id DESC, e.id ASC LIMIT 1"
+        + match
+        + " ORDER BY r.started DESC, r.id DESC, e.id ASC LIMIT 1"
     )
     params: list[Any] = [nodeid, exclude_commit, exclude_commit]
     for layer, digest in pairs:
@@ -505,16 +538,25 @@ def _find_baseline(
     eval_id, run_id, commit, criterion, estimate, lo, hi, n, epochs, budget, alpha, beta = row
     case_means, values = _outcomes(conn, eval_id)
     return Baseline(
-        run_id=run_id, commit=commit, nodeid=nodeid, criterion=criterion, estimate=estimate,
-        interval=(lo, hi) if lo is not None and hi is not None else None, n=n, case_means=case_means,
-        values=values, epochs=epochs, budget=budget, alpha=alpha, beta=beta,
+        run_id=run_id,
+        commit=commit,
+        nodeid=nodeid,
+        criterion=criterion,
+        estimate=estimate,
+        interval=(lo, hi) if lo is not None and hi is not None else None,
+        n=n,
+        case_means=case_means,
+        values=values,
+        epochs=epochs,
+        budget=budget,
+        alpha=alpha,
+        beta=beta,
     )
 
 
 def _outcomes(conn: sqlite3.Connection, eval_id: int) -> tuple[dict[str, float], list[float]]:
     rows = conn.execute(
-        "SELECT case_id, outcome, score FROM trials WHERE eval_id = ? AND used = 1 AND outcome != 'error' "
-        "ORDER BY idx",
+        "SELECT case_id, outcome, score FROM trials WHERE eval_id = ? AND used = 1 AND outcome != 'error' ORDER BY idx",
         (eval_id,),
     ).fetchall()
     values: list[float] = []
@@ -538,8 +580,18 @@ def _all_runs(conn: sqlite3.Connection) -> list[RunInfo]:
         "(SELECT count(*) FROM evals e WHERE e.run_id = r.id) FROM runs r ORDER BY r.started DESC, r.id DESC"
     ).fetchall()
     return [
-        RunInfo(id=i, uid=uid, commit=commit, fingerprints=prints.get(i, {}), tool_version=version, seed=seed,
-                started=started, finished=finished, complete=bool(complete), evals=evals)
+        RunInfo(
+            id=i,
+            uid=uid,
+            commit=commit,
+            fingerprints=prints.get(i, {}),
+            tool_version=version,
+            seed=seed,
+            started=started,
+            finished=finished,
+            complete=bool(complete),
+            evals=evals,
+        )
         for i, uid, commit, version, seed, started, finished, complete, evals in rows
     ]
 
@@ -551,19 +603,33 @@ def _export_run(conn: sqlite3.Connection, run: RunInfo) -> dict[str, Any]:
             dict(zip(_TRIAL_KEYS, (idx, case_id, epoch, seed, outcome, score, kind, bool(used)), strict=True))
             for idx, case_id, epoch, seed, outcome, score, kind, used in conn.execute(
                 "SELECT idx, case_id, epoch, seed, outcome, score, error_kind, used FROM trials "
-                "WHERE eval_id = ? ORDER BY idx", (eval_id,))
+                "WHERE eval_id = ? ORDER BY idx",
+                (eval_id,),
+            )
         ]
         evals.append({"result": json.loads(result), "trials": trials})
     return {
-        "kind": EXPORT_KIND, "format": EXPORT_FORMAT, "uid": run.uid, "commit": run.commit,
-        "fingerprints": run.fingerprints, "tool_version": run.tool_version, "seed": run.seed,
-        "started": run.started, "finished": run.finished, "evals": evals,
+        "kind": EXPORT_KIND,
+        "format": EXPORT_FORMAT,
+        "uid": run.uid,
+        "commit": run.commit,
+        "fingerprints": run.fingerprints,
+        "tool_version": run.tool_version,
+        "seed": run.seed,
+        "started": run.started,
+        "finished": run.finished,
+        "evals": evals,
     }
 
 
 _RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "uid": str, "commit": str, "fingerprints": dict, "tool_version": str, "seed": int,
-    "started": (int, float), "evals": list,
+    "uid": str,
+    "commit": str,
+    "fingerprints": dict,
+    "tool_version": str,
+    "seed": int,
+    "started": (int, float),
+    "evals": list,
 }
 
 
@@ -577,10 +643,12 @@ def _parse_line(line: str, where: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise StoreError(f"{where}: not JSON ({exc.msg}): {_EXPORT_HINT}") from None
     if not isinstance(doc, dict) or doc.get("kind") != EXPORT_KIND:
-        raise StoreError(f"{where}: not an exported run (expected \"kind\": \"{EXPORT_KIND}\"): {_EXPORT_HINT}")
+        raise StoreError(f'{where}: not an exported run (expected "kind": "{EXPORT_KIND}"): {_EXPORT_HINT}')
     if not isinstance(doc.get("format"), int) or doc["format"] > EXPORT_FORMAT:
-        raise StoreError(f"{where}: export format {doc.get('format')!r} is newer than this pytest-rollout reads "
-                         f"({EXPORT_FORMAT}): upgrade pytest-rollout")
+        raise StoreError(
+            f"{where}: export format {doc.get('format')!r} is newer than this pytest-rollout reads "
+            f"({EXPORT_FORMAT}): upgrade pytest-rollout"
+        )
     for key, typ in _RUN_FIELDS.items():
         if not isinstance(doc.get(key), typ):
             raise StoreError(f"{where}: field {key!r} missing or of the wrong type")
@@ -588,7 +656,7 @@ def _parse_line(line: str, where: str) -> dict[str, Any]:
         raise StoreError(f"{where}: field 'finished' must be a number or null")
     for i, ev in enumerate(doc["evals"]):
         if not isinstance(ev, dict) or not isinstance(ev.get("result"), dict) or not isinstance(ev.get("trials"), list):
-            raise StoreError(f"{where}: evals[{i}]: expected {{\"result\": {{...}}, \"trials\": [...]}}")
+            raise StoreError(f'{where}: evals[{i}]: expected {{"result": {{...}}, "trials": [...]}}')
     return doc
 
 
@@ -596,8 +664,15 @@ def _import_run(conn: sqlite3.Connection, doc: dict[str, Any], path: Path) -> in
     if conn.execute("SELECT 1 FROM runs WHERE uid = ?", (doc["uid"],)).fetchone():
         return 0
     run_id = _insert_run(
-        conn, doc["uid"], doc["commit"], doc["fingerprints"], doc["seed"], doc["tool_version"],
-        float(doc["started"]), doc.get("finished"), complete=True,
+        conn,
+        doc["uid"],
+        doc["commit"],
+        doc["fingerprints"],
+        doc["seed"],
+        doc["tool_version"],
+        float(doc["started"]),
+        doc.get("finished"),
+        complete=True,
     )
     for ev in doc["evals"]:
         _insert_eval(conn, run_id, ev["result"], [_trial_row(t) for t in ev["trials"]], path)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_rollout.layers import layers_changed
+from pytest_rollout.gate.layers import layers_changed
 from pytest_rollout.models import Change, CommitCheck, Decision, Override, PlanStep
 from pytest_rollout.settings import Settings
 
@@ -66,9 +66,7 @@ def coupling_reasons(layers: Sequence[str], settings: Settings) -> list[str]:
     for group in settings.coupling_groups:
         moved = sorted((name for name in layers if name in group), key=order.index)
         if len(moved) > limit:
-            reasons.append(
-                f"{len(moved)} coupled layers moved in one release: {', '.join(moved)}; at most {limit} may"
-            )
+            reasons.append(f"{len(moved)} coupled layers moved in one release: {', '.join(moved)}; at most {limit} may")
     return reasons
 
 
@@ -118,9 +116,7 @@ def _strict_reason(unclassified: Sequence[Change]) -> str:
     )
 
 
-def _accept_override(
-    requests: Sequence[OverrideRequest], settings: Settings
-) -> tuple[Override | None, list[str]]:
+def _accept_override(requests: Sequence[OverrideRequest], settings: Settings) -> tuple[Override | None, list[str]]:
     """The first valid override, or the reasons the requests were refused."""
     refused = []
     for req in requests:
@@ -149,8 +145,13 @@ def make_plan(changes: Sequence[Change], settings: Settings) -> list[PlanStep]:
     for i, name in enumerate(names, 1):
         shared = sorted(p for p in files[name] if any(p in files[o] for o in names if o != name))
         steps.append(
-            PlanStep(step=i, layer=name, changes=by_layer[name], shared_files=shared,
-                     instruction=_instruction(i, len(names), name, shared))
+            PlanStep(
+                step=i,
+                layer=name,
+                changes=by_layer[name],
+                shared_files=shared,
+                instruction=_instruction(i, len(names), name, shared),
+            )
         )
     return steps
 

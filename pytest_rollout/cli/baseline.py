@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from pytest_rollout.baselines.store import Baseline, RunInfo, Store, store_path
 from pytest_rollout.errors import RolloutError, StoreError
-from pytest_rollout.store import Baseline, RunInfo, Store, store_path
 
 #: As ``evaluation.CRITERION_LABEL``; repeated so this command does not load pydantic.
 LABELS = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
@@ -36,8 +36,9 @@ def run_baseline(args: argparse.Namespace) -> int:
     """Dispatch one verb; 0 on success (``RolloutError`` for everything else)."""
     path = _resolve_store(args)
     if args.verb != "import" and not path.is_file():
-        raise StoreError(f"{path}: no store here yet: record baselines with `pytest --rollout-record`, "
-                         "or pass --store FILE")
+        raise StoreError(
+            f"{path}: no store here yet: record baselines with `pytest --rollout-record`, or pass --store FILE"
+        )
     with Store(path) as store:
         verbs = {"list": _list, "show": _show, "export": _export, "import": _import, "prune": _prune}
         verbs[args.verb](store, args)
@@ -48,7 +49,7 @@ def _resolve_store(args: argparse.Namespace) -> Path:
     """``--store`` as given (relative to the current folder), else the repo's default store."""
     if args.store:
         return Path(args.store).expanduser()
-    from pytest_rollout.refs import repo_root
+    from pytest_rollout.diff.refs import repo_root
 
     return store_path(repo_root(args.repo))
 
@@ -184,8 +185,10 @@ def _unknown(nodeid: str, stored: list[str], path: Path) -> str:
     if not stored:
         return f"no baseline for {nodeid!r}: {path} has no complete run; record one with `pytest --rollout-record`"
     if nodeid in stored:
-        return (f"no usable baseline for {nodeid!r} in {path}: its recordings ended in ERROR or have no "
-                "non-error trial; record a clean run with `pytest --rollout-record`")
+        return (
+            f"no usable baseline for {nodeid!r} in {path}: its recordings ended in ERROR or have no "
+            "non-error trial; record a clean run with `pytest --rollout-record`"
+        )
     near = [n for n in stored if nodeid in n] + difflib.get_close_matches(nodeid, stored, n=5, cutoff=0.4)
     near = list(dict.fromkeys(near))[:5]
     hint = f"; closest stored: {', '.join(near)}" if near else f"; {len(stored)} evals stored (see `baseline list`)"
