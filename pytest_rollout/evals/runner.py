@@ -55,6 +55,29 @@ class EvalRun:
     records: list[TrialRecord]
 
 
+def missing_baseline_action(spec: EvalSpec, opts: EvalOptions, policy: str) -> str | None:
+    """What a max_regression eval without a baseline does: "skip", "no_baseline" (fail), or None (run).
+
+    Recording runs it anyway (it becomes the first baseline); so does an eval that also has an
+    absolute criterion under ``--rollout-missing-baseline=skip`` (that criterion still decides).
+    """
+    if opts.missing_baseline is None or opts.recording:
+        return None
+    if policy == "fail" or spec.criterion is None:
+        return "skip" if policy == "skip" else "no_baseline"
+    return None
+
+
+def verdict_passes(verdict: str, inconclusive: str, recording: bool) -> bool:
+    """Whether the item passes: PASS; INCONCLUSIVE under ``--rollout-inconclusive=pass``; a
+    NO_BASELINE while recording the first baseline."""
+    if verdict == "PASS":
+        return True
+    if verdict == "INCONCLUSIVE":
+        return inconclusive == "pass"
+    return verdict == "NO_BASELINE" and recording
+
+
 def run_eval_item(item: pytest.Function, spec: EvalSpec, layers: Sequence[str], opts: EvalOptions) -> EvalRun:
     call = bind_test_body(item.obj, item.funcargs)
     return run_eval(

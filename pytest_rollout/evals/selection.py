@@ -47,3 +47,19 @@ def _reason(
     if len(layers) == 1:
         return f"layer {names} {because}"
     return f"layers {names} {because.replace('is not', 'are not')}"
+
+
+DRIFT_REASON = "--rollout-drift runs only max_regression evals"
+
+
+def drift_only(items: Sequence[tuple[str, bool]]) -> dict[str, str]:
+    """``items`` are (nodeid, is a max_regression eval) of the evals; returns {dropped: reason}."""
+    return {nodeid: DRIFT_REASON for nodeid, regression in items if not regression}
+
+
+def unknown_forced(forced: Sequence[str], known: Sequence[str]) -> str | None:
+    """The error for a ``--rollout-layers`` name no settings define, or None."""
+    unknown = [name for name in forced if name not in known]
+    if not unknown:
+        return None
+    return f"--rollout-layers: unknown layer {unknown[0]!r}; known layers: {', '.join(known)}"

@@ -1,13 +1,16 @@
 """What one pytest session knows about the release: computed once on the controller,
-sent to xdist workers as plain JSON (execnet cannot carry pydantic objects)."""
+sent to xdist workers as plain JSON (execnet cannot carry pydantic objects); the stash keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
-    from pytest_rollout.models import Decision, DiffResult, EvalResult
+    from pytest_rollout.evals.markers import EvalSpec  # noqa: F401 (SPEC_KEY names it)
+    from pytest_rollout.models import Decision, DiffResult, EvalResult  # noqa: F401 (RESULT_KEY names it)
 
 
 @dataclass
@@ -68,3 +71,11 @@ class SessionState:
         if self.gate and self.forced_layers:
             return "did not move and is not in --rollout-layers"
         return "did not move" if self.gate else "is not in --rollout-layers"
+
+
+#: Where each plugin finds the session's state, the eval spec and layers of an item, and its result.
+STATE_KEY = pytest.StashKey[SessionState]()
+SPEC_KEY = pytest.StashKey["EvalSpec"]()
+LAYERS_KEY = pytest.StashKey["tuple[str, ...]"]()
+RESULT_KEY = pytest.StashKey["EvalResult"]()
+GATE_NODE = "rollout::gate"

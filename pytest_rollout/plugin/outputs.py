@@ -1,0 +1,91 @@
+"""What the session leaves behind, on the controller: the finished recording, the JSON report, the
+GitHub step summary and annotations, and the ``rollout`` section of the terminal summary.
+
+All text comes from ``report`` and ``github``; nothing is imported or written when the session
+asked nothing of pytest-rollout.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from pytest_rollout.errors import RolloutError
+from pytest_rollout.plugin.options import Options
+from pytest_rollout.plugin.release import STATE_KEY, SessionState
+
+
+class OutputsPlugin:
+    """Finishes the recording and writes every output once, after the gate has failed closed."""
+
+    def __init__(self, config: pytest.Config, options: Options) -> None:
+        self.config = config
+        self.options = options
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = self.config.stash.get(STATE_KEY, None)
+        if state is None or self.options.is_worker:
+            return
+        try:
+            if state.record_run is not None and session.exitstatus in (0, 1, 5):
+                from pytest_rollout.baselines.store import Store
+
+                with Store(state.record_run[0]) as store:
+                    store.finish_run(state.record_run[1])
+            self._write(state)
+        except (OSError, RolloutError) as exc:
+            state.output_errors.append(f"rollout: {exc}")
+            if session.exitstatus in (0, 5):
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write(self, state: SessionState) -> None:
+        if not (state.gate or state.evals):
+            return  # nothing was asked of us: import nothing, write nothing
+        from pytest_rollout.evals.runner import finalize_family
+
+        state.evals = finalize_family(state.evals)
+        path = self.options.report
+        if path is not None:
+            from pytest_rollout.report import build_report, report_json
+
+            report = build_report(state.diff, state.decision, state.evals, _deselected(state))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(report_json(report), encoding="utf-8")
+        if state.diff is not None:
+            from pytest_rollout.github import write_github_outputs
+
+            state.annotations = write_github_outputs(state.diff, state.decision, state.evals, os.environ)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        state = self.config.stash.get(STATE_KEY, None)
+        if (
+            state is None
+            or self.options.is_worker
+            or not (state.gate or state.evals or state.deselected or state.output_errors)
+        ):
+            return
+        from pytest_rollout.report import eval_lines, gate_text
+
+        tr = terminalreporter
+        tr.write_sep("=", "rollout")
+        if state.diff is not None:
+            for line in gate_text(state.diff, state.decision):
+                tr.write_line(line)
+        for line in eval_lines(state.evals, _deselected(state)):
+            tr.write_line(line)
+        if state.evals:
+            tr.write_line(f"seed {state.seed}: replay this run with --rollout-seed {state.seed}")
+        for line in state.annotations:
+            tr.write_line(line)
+        for line in state.notes:
+            tr.write_line(f"warning: {line}", yellow=True)
+        for line in state.output_errors:
+            tr.write_line(line, red=True, bold=True)
+
+
+def _deselected(state: SessionState) -> list[Any]:
+    from pytest_rollout.models import Deselected
+
+    return [Deselected(nodeid=n, reason=r) for n, r in sorted(state.deselected.items())]
