@@ -160,16 +160,26 @@ class _Files:
 
 def load_settings(repo_root: Path, path: Path | str | None = None) -> LoadedSettings:
     """Find, parse and validate the work tree's settings: explicit path, rollout.yaml, pyproject.toml, defaults."""
-    return _load(_Files(repo_root), path)
+    loaded = _load(_Files(repo_root), path)
+    assert loaded is not None  # only missing_ok returns None
+    return loaded
 
 
 def load_settings_at(repo_root: Path, commit: str, path: Path | str | None = None) -> LoadedSettings:
     """The settings as they are at ``commit``: the gate judges a release by its base's rules,
     so a pull request cannot loosen the gate that judges it."""
-    return _load(_Files(repo_root, commit), path)
+    loaded = settings_at(repo_root, commit, path)
+    if loaded is None:
+        raise SettingsError(f"{path}: settings file not found at {commit[:10]}: check --rollout-config / --config")
+    return loaded
 
 
-def _load(files: _Files, path: Path | str | None) -> LoadedSettings:
+def settings_at(repo_root: Path, commit: str, path: Path | str | None = None) -> LoadedSettings | None:
+    """As ``load_settings_at``, but None where the explicit ``path`` does not exist at ``commit`` (it is new)."""
+    return _load(_Files(repo_root, commit), path, missing_ok=True)
+
+
+def _load(files: _Files, path: Path | str | None, *, missing_ok: bool = False) -> LoadedSettings | None:
     root = files.root
     if path is not None:
         p = Path(path)
@@ -177,6 +187,8 @@ def _load(files: _Files, path: Path | str | None) -> LoadedSettings:
             p = root / p
         data = files.read(p)
         if data is None:
+            if missing_ok:
+                return None
             where = f" at {files.commit[:10]}" if files.commit else ""
             raise SettingsError(f"{path}: settings file not found{where}: check --rollout-config / --config")
         return _parse(p, data, files.commit)

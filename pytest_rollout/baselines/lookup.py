@@ -91,7 +91,8 @@ def baseline_context(
     from pytest_rollout.baselines.store import store_path
     from pytest_rollout.diff.refs import resolve_window
     from pytest_rollout.errors import GitError
-    from pytest_rollout.gate.chain import Request, config_path, release_window
+    from pytest_rollout.gate.chain import Request
+    from pytest_rollout.gate.judging import config_path, release_window
     from pytest_rollout.settings import load_settings
 
     loaded = load_settings(root, config)

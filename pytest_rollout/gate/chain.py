@@ -7,13 +7,13 @@ re-implements a step. Nothing here imports pytest or scipy.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_rollout.models import CommitCheck, Decision, DiffResult
-from pytest_rollout.settings import LoadedSettings, load_settings
+from pytest_rollout.settings import LoadedSettings
 
 if TYPE_CHECKING:
     from pytest_rollout.diff.refs import Commit, Window
@@ -47,110 +47,27 @@ class GateResult:
 def run_diff(req: Request) -> GateResult:
     """Everything but the decision: which layers moved, and how."""
     from pytest_rollout.diff.refs import repo_root
+    from pytest_rollout.gate.judging import config_path, judge, judged_by
     from pytest_rollout.gate.layers import LayerMap
 
     root = repo_root(req.repo)
     config = config_path(root, req.config)  # one resolution for every use of it
-    current = load_settings(root, config)  # a broken file in the work tree fails closed
-    window = release_window(root, req, current, config)
-    loaded, changed, notes = _judging_settings(root, window, config, current)
-    lmap = LayerMap.from_settings(loaded.settings)
+    judging = judge(root, req, config)
+    loaded, window = judging.settings, judging.window
     paths = _settings_paths(root, config)
-    diff = _diff(root, window.merge_base, window.head, lmap, loaded, paths)
-    diff = diff.model_copy(
-        update={
-            "base": window.base,
-            "merge_base": window.merge_base,
-            "settings_changed": changed,
-            "judged_by": _judged_by(root, loaded),
-            "warnings": [*notes, *diff.warnings],
-        }
+    diff = _diff(
+        root,
+        window.merge_base,
+        window.head,
+        LayerMap.from_settings(loaded.settings),
+        loaded,
+        paths,
+        base_label=window.base,
+        settings_changed=judging.changed,
+        judged_by=judged_by(root, loaded),
+        notes=judging.notes,
     )
     return GateResult(loaded, root, window, diff, None, paths)
-
-
-def config_path(root: Path, config: Path | str | None) -> Path | None:
-    """An explicit settings path, absolute: relative to the current folder when it exists there,
-    else to the repo root (as ``load_settings`` reads it)."""
-    if config is None:
-        return None
-    p = Path(config)
-    if p.is_absolute():
-        return p
-    return p.resolve() if p.exists() else (root / p).resolve()
-
-
-def release_window(root: Path, req: Request, current: LoadedSettings, config: Path | None) -> Window:
-    """The release window. ``base:`` is read from the settings of the base branch, never from
-    the release itself: a pull request must not choose the window it is judged on. The work
-    tree's ``base:`` (and an ini ``rollout_base``) count only where nothing else names a base."""
-    from pytest_rollout.diff.refs import resolve_window
-    from pytest_rollout.errors import NoBaseError, SettingsError
-
-    if req.base:
-        return resolve_window(root, req.base, req.head, None, req.env)
-    try:
-        provisional = resolve_window(root, None, req.head, None, req.env)  # CI variables, upstream, origin/HEAD
-    except NoBaseError:  # only when nothing names a base: a base that fails to resolve stays an error
-        return resolve_window(root, None, req.head, req.fallback_base or current.settings.base, req.env)
-    try:
-        at_base = _settings_at(root, provisional.merge_base, config)
-    except SettingsError:
-        return provisional  # the base's settings are broken: _judging_settings says so
-    base = at_base.settings.base if at_base is not None else None
-    return resolve_window(root, base, req.head, None, req.env) if base else provisional
-
-
-def _judging_settings(
-    root: Path, window: Window, config: Path | None, current: LoadedSettings
-) -> tuple[LoadedSettings, str | None, list[str]]:
-    """The base's settings judge the release (a PR cannot loosen its own gate); also whether
-    the release changes them, and what the user should know about it."""
-    from pytest_rollout.errors import SettingsError
-    from pytest_rollout.settings import Settings
-
-    head = _settings_at(root, window.head, config) or current
-    try:
-        base = _settings_at(root, window.merge_base, config)
-    except SettingsError as exc:
-        # A base whose settings no longer load must stay fixable, but not by the release's own
-        # rules: judge by the built-in defaults, and count the settings as changed.
-        defaults = LoadedSettings(Settings(), None, window.merge_base)
-        return (
-            defaults,
-            _shown(root, head.source),
-            [f"settings at the base cannot be read ({exc}): judged by the built-in defaults"],
-        )
-    if base is None:  # an explicit --config that is new in this release: the defaults judge it
-        return LoadedSettings(Settings(), None, window.merge_base), _shown(root, head.source), []
-    changed = head.settings != base.settings or head.source != base.source
-    return base, (_shown(root, head.source or base.source) if changed else None), []
-
-
-def _judged_by(root: Path, loaded: LoadedSettings) -> str:
-    where = f" at {loaded.commit[:10]}" if loaded.commit else ""
-    return f"{_shown(root, loaded.source)}{where}" if loaded.source else f"the built-in defaults{where}"
-
-
-def _shown(root: Path, source: Path | None) -> str:
-    if source is None:
-        return "the settings"
-    try:
-        return source.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(source)
-
-
-def _settings_at(root: Path, commit: str, config: Path | None) -> LoadedSettings | None:
-    from pytest_rollout.errors import SettingsError
-    from pytest_rollout.settings import load_settings_at
-
-    try:
-        return load_settings_at(root, commit, config)
-    except SettingsError as exc:
-        if config is not None and "settings file not found" in str(exc):
-            return None  # the explicit file is new (or not committed)
-        raise SettingsError(f"{exc} (as committed at {commit[:10]})") from None
 
 
 def _settings_paths(root: Path, config: Path | None) -> Collection[str]:
@@ -195,8 +112,19 @@ def run_gate(req: Request) -> GateResult:
 
 
 def _diff(
-    root: Path, base: str, head: str, lmap: LayerMap, loaded: LoadedSettings, settings_paths: Collection[str] = ()
+    root: Path,
+    base: str,
+    head: str,
+    lmap: LayerMap,
+    loaded: LoadedSettings,
+    settings_paths: Collection[str] = (),
+    *,
+    base_label: str | None = None,
+    settings_changed: str | None = None,
+    judged_by: str | None = None,
+    notes: Sequence[str] = (),
 ) -> DiffResult:
+    """The classified changes of ``base..head``; ``base_label`` etc. describe the window when it is the release's."""
     from pytest_rollout.diff.changes import diff_commits
     from pytest_rollout.gate.layers import classify, layers_changed
 
@@ -206,7 +134,7 @@ def _diff(
     out = diff_commits(root, base, head, watched, max_bytes=loaded.settings.max_file_size)
     raw = [rc for rc in out.changes if not _is_settings_key(rc.path, rc.key)]
     changes, unclassified = classify(raw, lmap)
-    warnings = list(out.warnings)
+    warnings = [*notes, *out.warnings]
     unreadable = []
     for rc in raw:
         if rc.opaque and rc.path not in unreadable:
@@ -220,7 +148,10 @@ def _diff(
                     "max_file_size, or a link); no rule maps it, so it is not judged"
                 )
     return DiffResult(
-        base=base,
+        base=base_label or base,
+        merge_base=base if base_label is not None else None,
+        settings_changed=settings_changed,
+        judged_by=judged_by,
         head=head,
         layers_changed=layers_changed(changes),
         changes=changes,
