@@ -3,5 +3,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/bootstrap.sh"
+source "$ROOT/scripts/services.sh"
 cd "$ROOT"
 exec python -m pytest -n 2 "$@"

@@ -15,8 +15,8 @@ import pytest_rollout
 # A module re-imported by the next run no longer matches objects made by the
 # old one (PyYAML's C loader: "no constructor for the tag None"; pydantic:
 # "Input should be an instance of Change"), so import everything up front.
-for _mod in pkgutil.iter_modules(pytest_rollout.__path__):
-    importlib.import_module(f"pytest_rollout.{_mod.name}")
+for _mod in pkgutil.walk_packages(pytest_rollout.__path__, "pytest_rollout."):
+    importlib.import_module(_mod.name)
 
 pytest_plugins = ["pytester"]
 
@@ -115,3 +115,26 @@ def seed_head(app: str = SEED_APP_BASE, serving: str = SEED_SERVING_BASE) -> tup
 
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def _service(variable: str, what: str) -> str:
+    """A real server or browser that scripts/services.sh provides: skip locally without it, fail under CI."""
+    value = os.environ.get(variable)
+    if value:
+        return value
+    message = f"{what} is not available: run the tests with `bash scripts/test.sh` (it installs and starts it as root)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; under CI=true this is a failure, not a skip")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The libpq URL of the throwaway PostgreSQL cluster started by scripts/services.sh."""
+    return _service("ROLLOUT_TEST_POSTGRES", "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The headless Chromium binary (Debian's package) that scripts/services.sh checks for."""
+    return _service("ROLLOUT_TEST_CHROMIUM", "Chromium")
