@@ -55,6 +55,10 @@ class PlanStep(_Frozen):
         description="Files this step shares with other steps: their edit must be split across commits",
     )
     instruction: str = ""
+    commit: str | None = Field(default=None, description="Deploy plans: the first-parent commit to deploy at this step")
+    commits: list[str] = Field(
+        default_factory=list, description="Merged commits of this step that are not deployed yet (pending)"
+    )
 
 
 class CommitCheck(_Frozen):
@@ -67,6 +71,21 @@ class CommitCheck(_Frozen):
     reasons: list[str] = Field(default_factory=list)
 
 
+class Pending(_Frozen):
+    """A layer moved on the base branch since the deployed release: merged, not deployed."""
+
+    layer: str
+    commits: list[str] = Field(description="First-parent commits of deployed..base that moved it, oldest first")
+
+
+class Deployed(_Frozen):
+    """The release that is deployed (``release.deployed``, ``--rollout-deployed``)."""
+
+    ref: str = Field(description="The ref it was read from (a deploy tag, a branch)")
+    commit: str
+    at: str | None = Field(default=None, description="Deploy time (the tag's date, UTC ISO 8601); null for a branch")
+
+
 class Decision(_Frozen):
     status: Status
     reasons: list[str] = Field(default_factory=list)
@@ -74,6 +93,9 @@ class Decision(_Frozen):
     plan: list[PlanStep] = Field(default_factory=list)
     commits: list[CommitCheck] | None = Field(
         default=None, description="Per-commit checks, present with --rollout-per-commit"
+    )
+    pending: list[Pending] | None = Field(
+        default=None, description="Layers moved in deployed..base, present when the deployed release is known"
     )
 
 
@@ -94,6 +116,7 @@ class DiffResult(_Frozen):
         default=None, description="The settings that judged this release, and from which commit"
     )
     warnings: list[str] = Field(default_factory=list)
+    deployed: Deployed | None = Field(default=None, description="The deployed release, when it is known")
 
 
 class EvalResult(_Frozen):
@@ -144,6 +167,7 @@ class Report(_Frozen):
 
     base: str | None = None
     head: str | None = None
+    deployed: Deployed | None = None
     layers_changed: list[str] | None = None
     changes: list[Change] | None = None
     unclassified: list[Change] | None = None

@@ -75,6 +75,9 @@ def decision_lines(decision: Decision) -> list[str]:
         o = decision.override
         who = f" (commit {o.commit[:10]} by {o.author})" if o.commit else " (--rollout-allow-bundle)"
         lines.append(f"  bundle approved: {o.reason}{who}")
+    if decision.pending:
+        shown = "; ".join(f"{p.layer} ({', '.join(s[:7] for s in p.commits)})" for p in decision.pending)
+        lines.append(f"  pending on the base branch (merged, not deployed): {shown}")
     if decision.status == "blocked" and decision.plan:
         lines += plan_lines(decision)
     for c in decision.commits or ():
@@ -84,9 +87,17 @@ def decision_lines(decision: Decision) -> list[str]:
 
 
 def plan_lines(decision: Decision) -> list[str]:
-    lines = [f"plan: split this release into {len(decision.plan)} steps, in this order:"]
+    n = len(decision.plan)
+    if any(step.commit for step in decision.plan):
+        header = f"plan: deploy in {n} steps, one commit at a time, in this order:"
+    elif any(step.commits for step in decision.plan):
+        header = f"plan: {n} steps, pending ones first, in this order:"
+    else:
+        header = f"plan: split this release into {n} steps, in this order:"
+    lines = [header]
     for step in decision.plan:
-        lines.append(f"  step {step.step}: {step.layer}")
+        at = f" at {step.commit[:10]}" if step.commit else ""
+        lines.append(f"  step {step.step}: {step.layer}{at}")
         lines += [f"      {fmt_change(c)}" for c in step.changes]
         lines.append(f"      -> {step.instruction}")
     return lines
@@ -94,6 +105,10 @@ def plan_lines(decision: Decision) -> list[str]:
 
 def gate_text(diff: DiffResult, decision: Decision | None) -> list[str]:
     lines = [window_line(diff), *layers_table(diff)]
+    if diff.deployed is not None:
+        d = diff.deployed
+        at = f", {d.at}" if d.at else ""
+        lines.append(f"deployed: {d.ref.removeprefix('refs/tags/')} ({d.commit[:10]}{at})")
     if diff.settings_changed:
         lines.append(f"settings: {diff.settings_changed} changes in this release; judged by {diff.judged_by}")
     lines += [f"warning: {w}" for w in diff.warnings]
@@ -112,6 +127,7 @@ def build_report(
     if diff is not None:
         fields.update(
             base=diff.base,
+            deployed=diff.deployed,
             head=diff.head,
             layers_changed=diff.layers_changed,
             changes=diff.changes,
@@ -183,6 +199,8 @@ def github_annotations(decision: Decision) -> list[str]:
         return []
     lines = []
     for step in decision.plan:
+        if step.commits and not step.commit:
+            continue  # a pending step's changes are merged already, not this release's lines
         for c in step.changes:
             msg = f"{c.layer} change in a release that moves several coupled layers; ship it as plan step {step.step}"
             lines.append(

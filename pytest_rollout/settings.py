@@ -59,6 +59,34 @@ class OverrideSettings(_Strict):
     allowed: bool = True
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ReleaseSettings(_Strict):
+    """What is deployed, and what a next layer must wait for (DESIGN.md "Releases")."""
+
+    deployed: str | None = Field(
+        default=None, description='The deployed release: a tag glob ("refs/tags/deploy/prod/*"), a branch or a ref'
+    )
+    require_measured: bool = Field(
+        default=False, description="Block the next layer until the deployed commit has a complete recorded run"
+    )
+    min_soak: str | None = Field(default=None, description='How old the deployed release must be, e.g. "24h"')
+
+    @field_validator("min_soak")
+    @classmethod
+    def _a_duration(cls, value: str | None) -> str | None:
+        if value is not None and not _DURATION.match(value):
+            raise ValueError(f'expected a duration like "30m", "24h" or "2d", got {value!r}')
+        return value
+
+    @property
+    def min_soak_seconds(self) -> float | None:
+        m = _DURATION.match(self.min_soak) if self.min_soak else None
+        return float(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else None
+
+
 class Settings(_Strict):
     base: str | None = Field(default=None, description="Default base ref when --base is not given")
     layers: dict[str, LayerRule] | None = Field(default=None, description="The layer map; omit for defaults")
@@ -68,6 +96,7 @@ class Settings(_Strict):
     override: OverrideSettings = OverrideSettings()
     strict: bool = False
     max_file_size: int = Field(default=1_048_576, ge=1, description="Bytes; larger files are not parsed")
+    release: ReleaseSettings = ReleaseSettings()
 
     @field_validator("layers")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_rollout.cli import release
 from pytest_rollout.errors import RolloutError
 
 if TYPE_CHECKING:
@@ -56,9 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--allow-bundle", metavar="REASON", help="Let a deliberate bundle through, with a reason")
     check.add_argument("--per-commit", action="store_true", help="Also judge each commit of the window alone")
     check.add_argument("--report", metavar="PATH", help="Also write the JSON document to PATH")
+    release.add_check_args(check)
 
     sub.add_parser("schema", help="Print the JSON Schema of the report")
     _baseline_parser(sub)
+    release.add_parsers(sub)
     return parser
 
 
@@ -104,6 +107,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pytest_rollout.cli.baseline import run_baseline
 
         return run_baseline(args)
+    if args.command in ("release", "history"):
+        return release.run_release(args) if args.command == "release" else release.run_history(args)
     return _diff_or_check(args)
 
 
@@ -114,7 +119,7 @@ def _diff_or_check(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     base, head = args.base, args.head
     from_ref = env.get("PRE_COMMIT_FROM_REF", "").strip("0")  # all zeros: a new branch, no remote side
-    if args.command == "check" and not base and from_ref:
+    if args.command == "check" and not base and from_ref and not args.deploy:
         # pre-commit's pre-push stage names the pushed range.
         base, head = env["PRE_COMMIT_FROM_REF"], head or env.get("PRE_COMMIT_TO_REF")
     req = pipeline.Request(
@@ -125,6 +130,9 @@ def _diff_or_check(args: argparse.Namespace) -> int:
         env=env,
         allow_bundle=getattr(args, "allow_bundle", None),
         per_commit=getattr(args, "per_commit", False),
+        deployed=getattr(args, "deployed", None),
+        deploy=getattr(args, "deploy", False),
+        store=str(Path(args.store).expanduser().resolve()) if getattr(args, "store", None) else None,
     )
     res = pipeline.run_gate(req) if args.command == "check" else pipeline.run_diff(req)
     # The exit status is settled before anything is printed: a reader that closes the

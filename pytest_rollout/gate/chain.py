@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,10 @@ class Request:
     per_commit: bool = False
     fallback_base: str | None = None  # an ini rollout_base: used only where nothing else names a base
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    deployed: str | None = None  # --deployed / --rollout-deployed: overrides release.deployed
+    deploy: bool = False  # judge the deploy of head: deployed..head (gate/releases.py)
+    store: str | None = None  # the baseline store, for release.require_measured
+    now: datetime | None = None  # the clock of release.min_soak (tests pass one)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,11 @@ def run_gate(req: Request) -> GateResult:
     from pytest_rollout.diff.refs import window_commits
     from pytest_rollout.gate.policy import OverrideRequest, decide, find_overrides
 
+    deployed = None
+    if req.deploy:
+        from pytest_rollout.gate.releases import deploy_request
+
+        req, deployed = deploy_request(req)
     res = run_diff(req)
     settings = res.loaded.settings
     commits = window_commits(res.root, res.window)
@@ -108,7 +118,12 @@ def run_gate(req: Request) -> GateResult:
         res.diff.unreadable,
         res.diff.settings_changed,
     )
-    return GateResult(res.loaded, res.root, res.window, res.diff, decision, res.settings_paths)
+    res = GateResult(res.loaded, res.root, res.window, res.diff, decision, res.settings_paths)
+    if deployed is not None or req.deployed or settings.release.deployed:
+        from pytest_rollout.gate.releases import judge_release
+
+        res = judge_release(req, res, requests, deployed)  # what is deployed, what is pending
+    return res
 
 
 def _diff(

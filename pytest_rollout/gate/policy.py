@@ -96,7 +96,7 @@ def decide(
         reasons.append(_strict_reason(unclassified))
     override = None
     if coupled:
-        override, why = _accept_override(overrides, settings)
+        override, why = accept_override(overrides, settings)
         reasons += why
         if override is not None:
             reasons = [r for r in reasons if r not in coupled]
@@ -116,7 +116,7 @@ def _strict_reason(unclassified: Sequence[Change]) -> str:
     )
 
 
-def _accept_override(requests: Sequence[OverrideRequest], settings: Settings) -> tuple[Override | None, list[str]]:
+def accept_override(requests: Sequence[OverrideRequest], settings: Settings) -> tuple[Override | None, list[str]]:
     """The first valid override, or the reasons the requests were refused."""
     refused = []
     for req in requests:
