@@ -66,9 +66,9 @@ def _date(text: str | None) -> datetime | None:
 def run_history(args: argparse.Namespace) -> int:
     from pytest_rollout.baselines.store import store_path
     from pytest_rollout.diff.refs import repo_root
-    from pytest_rollout.gate.chain import config_path
     from pytest_rollout.gate.deploys import is_glob
     from pytest_rollout.gate.history import deploy_history
+    from pytest_rollout.gate.judging import config_path
     from pytest_rollout.settings import load_settings
 
     if args.limit is not None and args.limit < 1:

@@ -122,7 +122,7 @@ def deploy_request(req: Request) -> tuple[Request, DeployedRelease]:
     the checked-out settings (what the deploy job runs); the deployed commit's own settings
     then judge the window, as a base's do."""
     from pytest_rollout.diff.refs import repo_root, resolve_window
-    from pytest_rollout.gate.chain import config_path
+    from pytest_rollout.gate.judging import config_path
     from pytest_rollout.settings import load_settings
 
     if req.base:
