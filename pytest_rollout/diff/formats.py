@@ -1,8 +1,8 @@
 """Structured config files -> flat key paths: the unit every later step reasons about.
 
-DESIGN.md ("Settings file") wants comments, key order, quoting and formatting to
-be no change at all, and an insert into a list of named entries to be one change,
-not a shift of every entry after it. So each file is parsed and flattened to
+Comments, key order, quoting and formatting are no change at all, and an insert into a
+list of named entries is one change, not a shift of every entry after it (docs/reference.md,
+"Layer-map rules"). So each file is parsed and flattened to
 ``{key path: leaf value}``; two flattenings compare key by key.
 
 Key path segments:

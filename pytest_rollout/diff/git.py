@@ -4,7 +4,8 @@ Plain ``subprocess`` rather than GitPython on this path: the pre-push check must
 answer well under a second, GitPython's import alone costs ~90 ms, and what we
 need is exactly two plumbing commands (``diff-tree -r -z -M`` and
 ``cat-file --batch``). Every call is checked: a failing git is a ``GitError``,
-never an empty answer (the pytest-picked anti-pattern in STYLE.md).
+never an empty answer (pytest-picked runs git unchecked, so its failed diff reads as
+"nothing changed": a silent pass).
 """
 
 from __future__ import annotations

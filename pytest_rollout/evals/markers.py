@@ -80,7 +80,7 @@ class EvalSpec:
 
     @property
     def resolved_power(self) -> float:
-        """``power`` defaults to ``confidence`` (STATISTICS.md §4)."""
+        """``power`` defaults to ``confidence`` (docs/statistics.md, hypotheses)."""
         return self.confidence if self.power is None else self.power
 
     @property

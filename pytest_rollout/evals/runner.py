@@ -399,7 +399,7 @@ def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | N
 
     Below it the truncated SPRT can end INCONCLUSIVE, which fails by default; the
     message gives the minimum budget, the INCONCLUSIVE rate at the threshold and
-    the trials a run is expected to spend (STATISTICS.md §5 note 3).
+    the trials a run is expected to spend (docs/statistics.md, "Budget warnings").
     """
     if spec.criterion != "pass_rate" or spec.threshold is None or spec.cases:
         return None  # with cases= the unit is a case and the betting test has no calibrated minimum

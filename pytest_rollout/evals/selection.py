@@ -1,6 +1,6 @@
 """Which tests run: evals of the layers that moved; everything else as usual (pure).
 
-Rules (DESIGN.md "Selection"): a test with a ``layer`` marker runs only when one
+Rules (docs/reference.md, "Markers"): a test with a ``layer`` marker runs only when one
 of its layers moved; evals without a ``layer`` marker and ordinary tests always
 run; when the gate blocks, no eval runs at all (split first, spend no budget).
 """

@@ -4,7 +4,7 @@ Pure Python (threads and asyncio; no pytest, no scipy): the plugin binds the tes
 its fixtures and passes a ``feed`` (or ``feed_unit``) callback that wraps the sequential rule
 of ``verdicts``.
 
-What decides correctness (STATISTICS.md §5):
+What decides correctness (docs/statistics.md, "Error trials and determinism"):
 
 * **Index order.** Completions arrive out of order when ``concurrency > 1``. Outcomes are
   buffered and ``feed`` sees only the contiguous completed prefix, one unit at a time, in

@@ -3,7 +3,7 @@
 Pure: no pytest, no I/O. The runner feeds units (trials, or case means) in index
 order to a :class:`Monitor` built from a :class:`Design`; the monitor says PASS or
 FAIL as soon as the evidence is settled, and INCONCLUSIVE only when the budget is
-too small for a calibrated design (STATISTICS.md §4).
+too small for a calibrated design (docs/statistics.md, "Budget warnings").
 
 Hypotheses, for every criterion: H_good = {theta >= threshold} and
 H_bad = {theta <= threshold - margin}. FAIL errs with probability <= alpha under
@@ -48,7 +48,7 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 CRITERIA: tuple[str, ...] = ("pass_rate", "min_score", "max_regression")
-#: A pass_rate budget at least this multiple of the fixed n gets calibrated bounds (STATISTICS.md Table 4).
+#: A pass_rate budget at least this multiple of the fixed n gets calibrated bounds (docs/statistics.md, pass_rate).
 CALIBRATION_FACTOR = 1.25
 #: Probabilities 0 and 1 make the likelihood ratio degenerate; thresholds are kept this far inside (0, 1).
 _EDGE = 1e-9
@@ -117,7 +117,7 @@ def design_for(
     - ``min_score``: betting SPRT with Ville bounds ln(1/alpha), ln(1/beta).
     - ``max_regression``: ``threshold`` is the tolerated drop delta (the marker's
       ``max_regression=`` value). H_good E[d] >= 0, H_bad E[d] <= -delta, monitored as
-      E[Y] >= 1/2 vs E[Y] <= 1/2 - delta/2 (STATISTICS.md §4); ``margin`` is not used,
+      E[Y] >= 1/2 vs E[Y] <= 1/2 - delta/2 (docs/statistics.md, max_regression); ``margin`` is not used,
       because delta itself is the indifference zone.
     - ``cases=True`` (units are case means over epochs): ``pass_rate`` uses the betting test
       too. The SPRT stays valid on case means but bets as if they were 0/1 trials; the
@@ -222,7 +222,7 @@ def _terminal_fail_max(p0: float, p1: float, budget: int, cut: float) -> int:
 
 
 class CountBoundaries(NamedTuple):
-    """A pass_rate design in counts (STATISTICS.md §4): at unit n, FAIL iff S_n <= fail_max[n],
+    """A pass_rate design in counts (docs/statistics.md, pass_rate): at unit n, FAIL iff S_n <= fail_max[n],
     PASS iff S_n >= pass_min[n]; at the budget N, if still open, FAIL iff S_N <= terminal_fail_max
     (None: INCONCLUSIVE). The monitor, the exact DP and the benchmark all read these arrays."""
 
@@ -317,7 +317,7 @@ def expected_trials(
 
 @functools.lru_cache(maxsize=128)
 def _calibrate(p0: float, p1: float, alpha: float, beta: float, budget: int) -> tuple[float, float, float] | None:
-    """Smallest h with exact P(FAIL | p0) <= alpha and P(PASS | p1) <= beta (STATISTICS.md Table 4).
+    """Smallest h with exact P(FAIL | p0) <= alpha and P(PASS | p1) <= beta (docs/statistics.md, pass_rate).
 
     Bounds A = h, |B| = rho h with rho = ln(1/beta)/ln(1/alpha) (symmetric +-h when alpha = beta).
     Terminal rule at the budget: FAIL iff LLR >= 0 when alpha = beta; otherwise the cut is
@@ -398,7 +398,7 @@ def bet_start(shape: tuple[int, ...] = ()) -> BetState:
 
 
 def bet_step(design: Design, state: BetState, x: FloatArray) -> BetState:
-    """One unit of the betting SPRT (STATISTICS.md §4, min_score row).
+    """One unit of the betting SPRT (docs/statistics.md, min_score).
 
     K_F <- K_F (1 + lam_F (mu - X)), K_P <- K_P (1 + lam_P (X - mu + m)), with the aGRAPA
     plug-in (Waudby-Smith & Ramdas 2023): lam = gap / (sigma2 + gap^2), using the
@@ -431,7 +431,7 @@ def beta_binomial_log_mixture(successes: FloatArray, n: FloatArray, theta: float
     """log M_n(theta) = ln B(S + 1, n - S + 1) - ln B(1, 1) - S ln theta - (n - S) ln(1 - theta).
 
     The uniform-prior mixture likelihood ratio against Bernoulli(theta), a test martingale
-    under theta; CS_n = {theta : log M_n(theta) < ln(1/alpha)} (STATISTICS.md §1, Howard et al. 2021).
+    under theta; CS_n = {theta : log M_n(theta) < ln(1/alpha)} (docs/statistics.md, intervals; Howard et al. 2021).
     """
     return np.asarray(
         special.betaln(successes + 1, n - successes + 1)
@@ -543,7 +543,7 @@ class Monitor:
 
     After a verdict (or once the budget is spent) further :meth:`update` calls are
     ignored: they change nothing and return :attr:`decided`. Trials still in flight at
-    the stop are therefore harmless (STATISTICS.md §5.1: record them, do not use them).
+    the stop are therefore harmless (docs/statistics.md, determinism: record them, do not use them).
     """
 
     def __init__(self, design: Design) -> None:
@@ -694,7 +694,7 @@ def unpaired_units(candidate: Sequence[float], baseline: Sequence[float]) -> lis
 
     Trials are independent and their order is seeded, so index pairing is a random pairing:
     d_i are i.i.d. with E[d] = the difference of means, and the betting test stays valid
-    (about 2x costlier than pairing by case, STATISTICS.md §4).
+    (about 2x costlier than pairing by case, docs/statistics.md, max_regression).
     """
     return [
         regression_unit(c, b) for c, b in zip(candidate, baseline, strict=False)

@@ -1,4 +1,4 @@
-"""The chain of DESIGN.md, up to the gate: settings -> refs -> changes -> layers -> gate.
+"""The chain of docs/architecture.md, up to the gate: settings -> refs -> changes -> layers -> gate.
 
 The CLI and the pytest plugin both call ``run_gate``/``run_diff``; neither
 re-implements a step. Nothing here imports pytest or scipy.
