@@ -64,7 +64,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ReleaseSettings(_Strict):
-    """What is deployed, and what a next layer must wait for (DESIGN.md "Releases")."""
+    """What is deployed, and what a next layer must wait for (docs/reference.md, "Releases")."""
 
     deployed: str | None = Field(
         default=None, description='The deployed release: a tag glob ("refs/tags/deploy/prod/*"), a branch or a ref'

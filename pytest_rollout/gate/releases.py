@@ -1,6 +1,6 @@
 """Releases: what is deployed, what is pending on the base branch, and the deploy gate.
 
-DESIGN.md "Releases". Two teams each merge one layer and each passes its own gate; the next
+docs/reference.md, "Releases". Two teams each merge one layer and each passes its own gate; the next
 deploy ships both. The unit of sequencing is the deploy, so with ``release.deployed`` set:
 
 - the PR gate also counts the layers **pending** on the base branch (moved in
