@@ -8,7 +8,7 @@ import pytest
 
 from pytest_rollout.gate.chain import Request
 from pytest_rollout.gate.judging import config_path, judge
-from tests.conftest import GitRepo
+from conftest import GitRepo
 
 
 @pytest.fixture

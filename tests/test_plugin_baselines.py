@@ -177,3 +177,24 @@ def test_a_skipped_case_does_not_shift_the_pairing(
     e = _evals(pytester)["test_aligned"]
     assert e["errors"] >= 1
     assert e["change"] == 0.0  # every paired case is identical: misaligned pairs would differ
+
+
+def test_a_team_store_on_postgresql(
+    pytester: pytest.Pytester, pytester_repo: GitRepo, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """main records on one runner into the server; a PR on another runner (another folder) finds it there."""
+    from test_store import fresh_database
+
+    for url in fresh_database(postgres_url):
+        base = _repo(pytester_repo)
+        secret_url = url.replace("postgres@", "postgres:s3cr3t@")  # trust auth ignores it; it must never print
+        rec = pytester.runpytest("--rollout-record", "--rollout-seed=1", f"--rollout-store={secret_url}")
+        rec.assert_outcomes(passed=1)
+        assert not (pytester.path / ".rollout").exists()
+        pytester_repo.commit({"config/app.yaml": APP.format(model="m-worse")}, "swap model")
+        monkeypatch.setenv("ROLLOUT_STORE", secret_url)  # the PR job: the URL from a CI secret
+        res = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=3", "--rollout-report=r.json")
+        res.assert_outcomes(failed=1)
+        assert _evals(pytester)["test_quality"]["baseline_commit"] == base
+        out = rec.stdout.str() + res.stdout.str() + (pytester.path / "r.json").read_text()
+        assert "s3cr3t" not in out

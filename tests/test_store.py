@@ -79,9 +79,33 @@ def record_run(
     return run
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store on each backend: a file, or a fresh database on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield str(tmp_path / ".rollout" / "store.sqlite")
+        return
+    yield from fresh_database(request.getfixturevalue("postgres_url"))
+
+
+def fresh_database(server: str) -> Iterator[str]:
+    import uuid
+
+    import psycopg
+
+    name = f"rollout_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / ".rollout" / "store.sqlite") as s:
+def store(location: str) -> Iterator[Store]:
+    with Store(location) as s:
         yield s
 
 
@@ -245,7 +269,7 @@ def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE users (id INTEGER)")
-    with pytest.raises(StoreError, match=r"app\.db: an SQLite database that is not a pytest-rollout store"):
+    with pytest.raises(StoreError, match=r"app\.db: a database that is not a pytest-rollout store"):
         Store(path)
 
 
@@ -310,7 +334,7 @@ import sys, time
 from collections.abc import Iterator
 from pathlib import Path
 from pytest_rollout.baselines.store import Store
-path, me, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+path, me, go = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.001)
 with Store(path) as store:
@@ -325,23 +349,25 @@ with Store(path) as store:
 """
 
 
-def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
-    path, go = tmp_path / "store.sqlite", tmp_path / "go"
+WRITERS = 8
+
+
+def test_concurrent_writer_processes_lose_nothing(location: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(me), str(go)], stderr=subprocess.PIPE, text=True)
-        for me in range(4)
+        subprocess.Popen([sys.executable, "-c", WRITER, location, str(me), str(go)], stderr=subprocess.PIPE, text=True)
+        for me in range(WRITERS)
     ]
     time.sleep(0.3)  # let them all start (and race on creating the schema)
     go.touch()
     for proc in procs:
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-    conn = sqlite3.connect(path)
-    assert conn.execute("SELECT count(*), sum(complete) FROM runs").fetchone() == (4, 4)
-    assert conn.execute("SELECT count(*) FROM evals").fetchone()[0] == 4 * 50
-    assert conn.execute("SELECT count(*) FROM trials").fetchone()[0] == 4 * 50 * 20
-    per_run = conn.execute("SELECT count(*) FROM evals GROUP BY run_id").fetchall()
-    assert per_run == [(50,)] * 4
+    with Store(location) as store:
+        runs = store.runs()
+        assert len(runs) == WRITERS and all(r.complete and r.evals == 50 for r in runs)
+        count = store._conn.execute("SELECT count(*) FROM trials").fetchone()[0]
+        assert count == WRITERS * 50 * 20
 
 
 KILLED = """
@@ -349,7 +375,7 @@ import os, signal, sys
 from collections.abc import Iterator
 from pathlib import Path
 from pytest_rollout.baselines.store import Store
-store = Store(Path(sys.argv[1]))
+store = Store(sys.argv[1])
 run = store.begin_run("d" * 40, {"prompt": "q"}, seed=9, tool_version="test")
 for e in range(3):
     rows = [{"index": i, "case_id": None, "epoch": 0, "seed": i, "outcome": "fail", "score": None,
@@ -357,7 +383,7 @@ for e in range(3):
     store.record_eval(run, {"nodeid": "evals/test_a.py::test_a", "criterion": "pass_rate", "verdict": "FAIL",
                             "n": 10, "budget": 10, "seed": 9}, rows)
 # Die in the middle of a write transaction, holding the write lock.
-store._conn.execute("BEGIN IMMEDIATE")
+store._db.begin(write=True)
 store._conn.execute("UPDATE runs SET complete = 1")
 store._conn.execute("DELETE FROM trials")
 os.kill(os.getpid(), signal.SIGKILL)
@@ -365,14 +391,14 @@ os.kill(os.getpid(), signal.SIGKILL)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
-def test_a_run_killed_mid_way_stays_readable_and_incomplete(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite"
-    with Store(path) as store:
+def test_a_run_killed_mid_way_stays_readable_and_incomplete(location: str) -> None:
+    with Store(location) as store:
         good = record_run(store, "1" * 40, {"prompt": "q"})
-    proc = run_python(KILLED, str(path), check=False)
+    proc = run_python(KILLED, location, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    with Store(path) as store:
-        assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Store(location) as store:
+        if store.path is not None:
+            assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         killed = next(r for r in store.runs() if r.commit == "d" * 40)
         assert not killed.complete and killed.evals == 3  # committed evals survive, the torn write does not
         base = store.latest_baseline("evals/test_a.py::test_a", {"prompt": "q"}, None)
@@ -472,3 +498,64 @@ def test_no_pytest_or_scipy_import() -> None:
         "print(sorted(m for m in ('pytest', 'scipy', 'pydantic') if m in sys.modules))"
     )
     assert proc.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------- PostgreSQL specifics
+
+
+def test_a_url_password_is_never_printed() -> None:
+    from pytest_rollout.baselines.backends import redact_url
+
+    assert (
+        redact_url("postgresql://ci:s3cr3t@db.internal:5432/rollout") == "postgresql://ci:***@db.internal:5432/rollout"
+    )
+    assert (
+        redact_url("postgres://ci@h/db?sslmode=require&password=s3cr3t")
+        == "postgres://ci@h/db?sslmode=require&password=***"
+    )
+    assert redact_url("/tmp/store.sqlite") == "/tmp/store.sqlite"
+
+
+def test_an_unreachable_server_is_one_line_without_the_password() -> None:
+    with pytest.raises(StoreError) as info:
+        Store("postgresql://ci:s3cr3t@127.0.0.1:1/rollout?connect_timeout=2")
+    text = str(info.value)
+    assert "s3cr3t" not in text and "\n" not in text
+    assert text.startswith("postgresql://ci:***@127.0.0.1:1/rollout") and "cannot connect to the store" in text
+
+
+def test_without_psycopg_the_error_names_the_extra() -> None:
+    proc = run_python(
+        """
+        import sys
+        sys.modules["psycopg"] = None  # as if the postgres extra were not installed
+        from pytest_rollout.baselines.store import Store
+        from pytest_rollout.errors import StoreError
+        try:
+            Store("postgresql://ci:s3cr3t@127.0.0.1:1/rollout")
+        except StoreError as exc:
+            print(exc)
+        """
+    )
+    assert "pip install 'pytest-rollout[postgres]'" in proc.stdout and "s3cr3t" not in proc.stdout
+
+
+def test_rollout_store_names_the_store_when_no_option_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLOUT_STORE", "postgresql://ci@db/rollout")
+    assert store_path(tmp_path) == "postgresql://ci@db/rollout"
+    assert store_path(tmp_path, "x.sqlite") == tmp_path / "x.sqlite"  # an option wins
+    monkeypatch.delenv("ROLLOUT_STORE")
+    assert store_path(tmp_path) == tmp_path / ".rollout" / "store.sqlite"
+
+
+def test_a_sqlite_export_imports_into_postgresql_and_back(tmp_path: Path, postgres_url: str) -> None:
+    with Store(tmp_path / "a.sqlite") as lite:
+        record_run(lite, "a" * 40)
+        buf = io.StringIO()
+        lite.export_jsonl(buf)
+    for url in fresh_database(postgres_url):
+        with Store(url) as pg:
+            assert pg.import_jsonl(io.StringIO(buf.getvalue())) == 1
+            again = io.StringIO()
+            pg.export_jsonl(again)
+        assert again.getvalue() == buf.getvalue()

@@ -28,7 +28,7 @@ class BaselineContext:
 
     root: Path
     settings: Settings
-    store_file: Path
+    store_file: Path | str
     reference: str | None  # the commit whose fingerprints a baseline must match
     reference_label: str
     problem: str | None = None  # why there is no reference commit
@@ -53,7 +53,9 @@ class BaselineContext:
         return self._store
 
     def lookup(self, nodeid: str, layers: tuple[str, ...]) -> Baseline | None:
-        if self.reference is None or not self.store_file.exists():
+        from pytest_rollout.baselines.store import store_exists
+
+        if self.reference is None or not store_exists(self.store_file):
             return None
         known = [layer for layer in layers if layer in self.fingerprints]
         return self.store.latest_baseline(nodeid, self.fingerprints, known or None)
@@ -63,7 +65,9 @@ class BaselineContext:
         if self.reference is None:
             return f"no baseline for {nodeid}: {self.problem}"
         scope = f"layers {', '.join(layers)}" if layers else "all layers"
-        where = f"{self.store_file}" if self.store_file.exists() else f"{self.store_file} (no store yet)"
+        from pytest_rollout.baselines.store import shown, store_exists
+
+        where = shown(self.store_file) if store_exists(self.store_file) else f"{self.store_file} (no store yet)"
         return (
             f"no baseline for {nodeid} in {where} with the config of {self.reference_label} "
             f"{self.reference[:10]} ({scope}): {RECORD_HINT}"

@@ -1,4 +1,8 @@
-"""The baseline store: every recorded run, eval result and trial outcome, in SQLite.
+"""The baseline store: every recorded run, eval result and trial outcome, in SQLite or PostgreSQL.
+
+The SQL below is written once; ``backends.py`` runs it on an SQLite file (the default) or on a
+PostgreSQL server (a ``postgresql://`` location: one store for a team's runners), with the
+same schema, migrations and semantics.
 
 Why SQLite (standard library, WAL mode): a store is written by several pytest
 processes at once (parallel CI jobs, xdist workers) and read while it is written.
@@ -12,7 +16,7 @@ complete only by ``finish_run``. A session killed mid-way (SIGKILL, OOM, a
 cancelled CI job) leaves its committed evals readable, but its run stays
 incomplete and is never used as a baseline: a half-run is a biased sample.
 
-The schema is versioned with ``PRAGMA user_version``. ``MIGRATIONS`` are applied
+The schema is versioned (``PRAGMA user_version``; a table in PostgreSQL). ``MIGRATIONS`` are applied
 in order, each in one transaction, so a store written by an older version opens
 (and is upgraded); a store written by a newer version is refused rather than
 misread.
@@ -24,8 +28,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -33,14 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from pytest_rollout.baselines.backends import Backend, Connection, is_postgres, open_backend
 from pytest_rollout.errors import StoreError
 
 T = TypeVar("T")
 
 #: Where the store lives unless ``--rollout-store`` / ``rollout_store`` says otherwise.
 DEFAULT_STORE = Path(".rollout") / "store.sqlite"
-#: How long SQLite itself waits for another writer's lock, in seconds.
-BUSY_TIMEOUT = 30.0
+#: The environment variable that names the store when no option does (keeps a password off command lines).
+STORE_ENV = "ROLLOUT_STORE"
 #: How long we keep retrying lock errors SQLite's busy handler does not wait on.
 RETRY_SECONDS = 60.0
 #: The JSON Lines export format (independent of the database schema).
@@ -157,12 +162,28 @@ class RunInfo:
     evals: int
 
 
-def store_path(repo_root: Path, configured: str | Path | None = None) -> Path:
-    """The store file: ``configured`` (relative to the repo root) or ``.rollout/store.sqlite`` there."""
+def store_path(repo_root: Path, configured: str | Path | None = None) -> Path | str:
+    """The store: ``configured`` (a PostgreSQL URL, or a file relative to the repo root), else
+    ``$ROLLOUT_STORE``, else ``.rollout/store.sqlite`` at the repo root."""
+    configured = configured or os.environ.get(STORE_ENV) or None
     if not configured:
         return repo_root / DEFAULT_STORE
+    if is_postgres(configured):
+        return str(configured)
     path = Path(configured).expanduser()
     return path if path.is_absolute() else repo_root / path
+
+
+def store_exists(location: Path | str) -> bool:
+    """Whether a store is there to read: a file that exists, or any PostgreSQL URL (the server says)."""
+    return is_postgres(location) or Path(location).is_file()
+
+
+def shown(location: Path | str) -> str:
+    """The store location as it may be printed (a URL's password masked)."""
+    from pytest_rollout.baselines.backends import redact_url
+
+    return redact_url(location)
 
 
 def trial_value(outcome: str, score: float | None) -> float:
@@ -173,53 +194,33 @@ def trial_value(outcome: str, score: float | None) -> float:
 
 
 class Store:
-    """One connection to one store file. Use as a context manager, or call ``close``."""
+    """One connection to one store (a file or a PostgreSQL URL). Use as a context manager, or call ``close``."""
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._conn = self._connect()
+        self._db: Backend = open_backend(path)
+        self.where = self._db.where  # as printed: a URL's password masked
+        self.path = Path(path) if not is_postgres(path) else None
         try:
             self._setup()
         except BaseException:
-            self._conn.close()
+            self._db.close()
             raise
 
     # ------------------------------------------------------------------ opening
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves (Python's implicit
-            # transactions start deferred, which is what loses writes under contention).
-            return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"{self.path}: cannot open the store ({exc}): check the folder's permissions, "
-                "or point --rollout-store elsewhere"
-            ) from None
+    @property
+    def _conn(self) -> Connection:
+        return self._db.conn
 
     def _setup(self) -> None:
-        self._check_version(self._pragma("user_version"))
-        self._retry(lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchone())
-        # NORMAL is crash-safe in WAL mode for a killed process; only a power loss can
-        # roll back the last commits, and it never corrupts the file.
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._check_version(self._retry(self._db.schema_version))
+        self._retry(self._db.setup)
         self._migrate()
-
-    def _pragma(self, name: str) -> int:
-        try:
-            return int(self._conn.execute(f"PRAGMA {name}").fetchone()[0])
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{self.path}: not a pytest-rollout store ({exc}): move the file away, "
-                "or point --rollout-store elsewhere"
-            ) from None
 
     def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path}: written by a newer pytest-rollout (schema {version} > {SCHEMA_VERSION}): "
+                f"{self.where}: written by a newer pytest-rollout (schema {version} > {SCHEMA_VERSION}): "
                 "upgrade pytest-rollout, or point --rollout-store elsewhere"
             )
 
@@ -229,30 +230,30 @@ class Store:
         An up-to-date store (the common case) takes no write lock: opening one per
         eval must not queue behind other writers.
         """
-        if self._pragma("user_version") == SCHEMA_VERSION:
+        if self._retry(self._db.schema_version) == SCHEMA_VERSION:
             return
         while self._write(self._next_migration):
             pass
 
-    def _next_migration(self, conn: sqlite3.Connection) -> bool:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    def _next_migration(self, conn: Connection) -> bool:
+        version = self._db.schema_version()
         self._check_version(version)
-        if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        if version == 0 and self._db.has_foreign_tables():
             raise StoreError(
-                f"{self.path}: an SQLite database that is not a pytest-rollout store (it has tables but no "
-                "schema version): point --rollout-store at another file"
+                f"{self.where}: a database that is not a pytest-rollout store (it has tables but no "
+                "schema version): point --rollout-store elsewhere"
             )
         pending = [(v, ddl) for v, ddl in MIGRATIONS if v > version]
         if not pending:
             return False
         target, ddl = pending[0]
         for statement in ddl:
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {int(target)}")
+            conn.execute(self._db.ddl(statement))
+        self._db.set_schema_version(target)
         return True
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -263,7 +264,7 @@ class Store:
     # ------------------------------------------------------------- transactions
 
     def _retry(self, action: Callable[[], T]) -> T:
-        """Run ``action``, retrying "database is locked/busy" with jittered backoff.
+        """Run ``action``, retrying lock and serialisation errors with jittered backoff.
 
         SQLite's busy handler covers most waits, but not all (a WAL recovery, a
         journal-mode switch): those surface at once, and retrying is the fix.
@@ -273,35 +274,37 @@ class Store:
         while True:
             try:
                 return action()
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() > deadline:
+            except StoreError:
+                raise
+            except Exception as exc:
+                if not self._db.is_error(exc):
+                    raise
+                if not self._db.retryable(exc) or time.monotonic() > deadline:
                     raise self._error(exc) from None
-            except sqlite3.DatabaseError as exc:
-                raise self._error(exc) from None
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 0.5)
 
-    def _error(self, exc: sqlite3.Error) -> StoreError:
+    def _error(self, exc: BaseException) -> StoreError:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return StoreError(
-            f"{self.path}: {exc}: check the disk and the file's permissions, or point --rollout-store elsewhere"
+            f"{self.where}: {detail}: check the disk, the server and the permissions, or point --rollout-store elsewhere"
         )
 
-    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """``work`` in one write transaction (BEGIN IMMEDIATE), retried whole on lock errors."""
-        return self._retry(lambda: self._transaction("BEGIN IMMEDIATE", work))
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in one write transaction (holding the store's write lock), retried whole on lock errors."""
+        return self._retry(lambda: self._transaction(True, work))
 
-    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _read(self, work: Callable[[Connection], T]) -> T:
         """``work`` in one read transaction: all its SELECTs see one snapshot."""
-        return self._retry(lambda: self._transaction("BEGIN", work))
+        return self._retry(lambda: self._transaction(False, work))
 
-    def _transaction(self, begin: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        self._conn.execute(begin)
+    def _transaction(self, write: bool, work: Callable[[Connection], T]) -> T:
+        self._db.begin(write)
         try:
             result = work(self._conn)
-            self._conn.execute("COMMIT")
+            self._db.commit()
         except BaseException:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+            self._db.rollback()
             raise
         return result
 
@@ -315,15 +318,15 @@ class Store:
     def record_eval(self, run_id: int, result: dict[str, Any], trials: Sequence[dict[str, Any]]) -> None:
         """One eval's result and every trial, in one transaction: all of it lands, or none."""
         rows = [_trial_row(t) for t in trials]
-        self._write(lambda c: _insert_eval(c, run_id, result, rows, self.path))
+        self._write(lambda c: _insert_eval(c, run_id, result, rows, self.where))
 
     def finish_run(self, run_id: int) -> None:
         """Mark the run complete: from now on it can serve as a baseline."""
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Connection) -> None:
             cur = conn.execute("UPDATE runs SET finished = ?, complete = 1 WHERE id = ?", (time.time(), run_id))
             if cur.rowcount != 1:
-                raise StoreError(f"{self.path}: run {run_id} is not in the store (pruned while running?)")
+                raise StoreError(f"{self.where}: run {run_id} is not in the store (pruned while running?)")
 
         self._write(work)
 
@@ -406,7 +409,7 @@ class Store:
             where = f"{name}:{lineno}"
             doc = _parse_line(line, where)
             try:
-                added += self._write(functools.partial(_import_run, doc=doc, path=self.path))
+                added += self._write(functools.partial(_import_run, doc=doc, path=self.where))
             except (KeyError, TypeError, ValueError) as exc:
                 detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
                 raise StoreError(f"{where}: {detail}: {_EXPORT_HINT}") from None
@@ -417,20 +420,15 @@ class Store:
         incomplete run that started before the newest kept one (a dead session: a live
         one started after it). Returns how many runs were deleted."""
         if keep < 1:
-            raise ValueError(f"keep must be at least 1, got {keep}; to start over, delete {self.path}")
+            raise ValueError(f"keep must be at least 1, got {keep}; to start over, delete {self.where}")
         return self._write(lambda c: _prune(c, keep))
 
 
 # ---------------------------------------------------------------------- helpers
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
 def _insert_run(
-    conn: sqlite3.Connection,
+    conn: Connection,
     uid: str,
     commit: str,
     fingerprints: dict[str, str],
@@ -442,10 +440,10 @@ def _insert_run(
 ) -> int:
     cur = conn.execute(
         "INSERT INTO runs (uid, commit_sha, tool_version, seed, started, finished, complete) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (uid, commit, tool_version, int(seed), started, finished, int(complete)),
     )
-    run_id = int(cur.lastrowid or 0)
+    run_id = int(cur.fetchone()[0])
     conn.executemany(
         "INSERT INTO layer_fingerprints (run_id, layer, digest) VALUES (?, ?, ?)",
         [(run_id, layer, digest) for layer, digest in sorted(fingerprints.items())],
@@ -478,13 +476,13 @@ def _trial_row(trial: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _insert_eval(
-    conn: sqlite3.Connection, run_id: int, result: dict[str, Any], rows: Iterable[tuple[Any, ...]], path: Path
+    conn: Connection, run_id: int, result: dict[str, Any], rows: Iterable[tuple[Any, ...]], path: str
 ) -> None:
     interval = result.get("interval") or (None, None)
     try:
         cur = conn.execute(
             "INSERT INTO evals (run_id, nodeid, criterion, verdict, estimate, interval_lo, interval_hi, n, budget, "
-            "cases, epochs, alpha, beta, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "cases, epochs, alpha, beta, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 run_id,
                 result["nodeid"],
@@ -502,11 +500,11 @@ def _insert_eval(
                 json.dumps(result),
             ),
         )
-    except sqlite3.IntegrityError as exc:
-        if "FOREIGN KEY" in str(exc):
+        eval_id = int(cur.fetchone()[0])
+    except Exception as exc:  # sqlite3.IntegrityError, psycopg's ForeignKeyViolation
+        if "foreign key" in str(exc).lower():
             raise StoreError(f"{path}: run {run_id} is not in the store (pruned while running?)") from None
         raise
-    eval_id = cur.lastrowid
     conn.executemany(
         "INSERT INTO trials (eval_id, idx, case_id, epoch, seed, outcome, score, error_kind, used) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -515,7 +513,7 @@ def _insert_eval(
 
 
 def _find_baseline(
-    conn: sqlite3.Connection, nodeid: str, pairs: list[tuple[str, str]], exclude_commit: str | None
+    conn: Connection, nodeid: str, pairs: list[tuple[str, str]], exclude_commit: str | None
 ) -> Baseline | None:
     match = "".join(
         " AND EXISTS (SELECT 1 FROM layer_fingerprints f WHERE f.run_id = r.id AND f.layer = ? AND f.digest = ?)"
@@ -524,7 +522,8 @@ def _find_baseline(
     sql = (
         "SELECT e.id, r.id, r.commit_sha, e.criterion, e.estimate, e.interval_lo, e.interval_hi, e.n, e.epochs, "
         "e.budget, e.alpha, e.beta FROM evals e JOIN runs r ON r.id = e.run_id "
-        "WHERE e.nodeid = ? AND r.complete = 1 AND e.verdict != 'ERROR' AND (? IS NULL OR r.commit_sha != ?) "
+        "WHERE e.nodeid = ? AND r.complete = 1 AND e.verdict != 'ERROR' "
+        "AND (CAST(? AS TEXT) IS NULL OR r.commit_sha != CAST(? AS TEXT)) "
         "AND EXISTS (SELECT 1 FROM trials t WHERE t.eval_id = e.id AND t.used = 1 AND t.outcome != 'error')"
         + match
         + " ORDER BY r.started DESC, r.id DESC, e.id ASC LIMIT 1"
@@ -554,7 +553,7 @@ def _find_baseline(
     )
 
 
-def _outcomes(conn: sqlite3.Connection, eval_id: int) -> tuple[dict[str, float], list[float]]:
+def _outcomes(conn: Connection, eval_id: int) -> tuple[dict[str, float], list[float]]:
     rows = conn.execute(
         "SELECT case_id, outcome, score FROM trials WHERE eval_id = ? AND used = 1 AND outcome != 'error' ORDER BY idx",
         (eval_id,),
@@ -571,7 +570,7 @@ def _outcomes(conn: sqlite3.Connection, eval_id: int) -> tuple[dict[str, float],
     return {case: s / k for case, (s, k) in sums.items()}, values
 
 
-def _all_runs(conn: sqlite3.Connection) -> list[RunInfo]:
+def _all_runs(conn: Connection) -> list[RunInfo]:
     prints: dict[int, dict[str, str]] = {}
     for run_id, layer, digest in conn.execute("SELECT run_id, layer, digest FROM layer_fingerprints"):
         prints.setdefault(run_id, {})[layer] = digest
@@ -596,7 +595,7 @@ def _all_runs(conn: sqlite3.Connection) -> list[RunInfo]:
     ]
 
 
-def _export_run(conn: sqlite3.Connection, run: RunInfo) -> dict[str, Any]:
+def _export_run(conn: Connection, run: RunInfo) -> dict[str, Any]:
     evals = []
     for eval_id, result in conn.execute("SELECT id, result FROM evals WHERE run_id = ? ORDER BY id", (run.id,)):
         trials = [
@@ -660,7 +659,7 @@ def _parse_line(line: str, where: str) -> dict[str, Any]:
     return doc
 
 
-def _import_run(conn: sqlite3.Connection, doc: dict[str, Any], path: Path) -> int:
+def _import_run(conn: Connection, doc: dict[str, Any], path: str) -> int:
     if conn.execute("SELECT 1 FROM runs WHERE uid = ?", (doc["uid"],)).fetchone():
         return 0
     run_id = _insert_run(
@@ -679,7 +678,7 @@ def _import_run(conn: sqlite3.Connection, doc: dict[str, Any], path: Path) -> in
     return 1
 
 
-def _prune(conn: sqlite3.Connection, keep: int) -> int:
+def _prune(conn: Connection, keep: int) -> int:
     kept = conn.execute(
         "SELECT id, started FROM runs WHERE complete = 1 ORDER BY started DESC, id DESC LIMIT ?", (keep,)
     ).fetchall()

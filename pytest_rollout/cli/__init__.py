@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _baseline_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     base = sub.add_parser("baseline", help="Inspect and move the stored eval baselines")
-    base.add_argument("--store", help="Store file (default: .rollout/store.sqlite at the repo root)")
+    base.add_argument(
+        "--store",
+        help="Store file or postgresql:// URL (default: $ROLLOUT_STORE, else .rollout/store.sqlite at the repo root)",
+    )
     base.add_argument("--repo", default=".", type=Path, help="Folder inside the git repository (default: .)")
     verbs = base.add_subparsers(dest="verb", metavar="VERB", required=True)
     verbs.add_parser("list", help="Recorded runs and their evals")

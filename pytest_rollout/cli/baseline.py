@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from pytest_rollout.baselines.store import Baseline, RunInfo, Store, store_path
+from pytest_rollout.baselines.store import Baseline, RunInfo, Store, shown, store_exists, store_path
+from pytest_rollout.baselines.backends import is_postgres
 from pytest_rollout.errors import RolloutError, StoreError
 
 #: As ``evaluation.CRITERION_LABEL``; repeated so this command does not load pydantic.
@@ -35,9 +36,9 @@ DEFAULT_ERROR_RATE = 0.05
 def run_baseline(args: argparse.Namespace) -> int:
     """Dispatch one verb; 0 on success (``RolloutError`` for everything else)."""
     path = _resolve_store(args)
-    if args.verb != "import" and not path.is_file():
+    if args.verb != "import" and not store_exists(path):
         raise StoreError(
-            f"{path}: no store here yet: record baselines with `pytest --rollout-record`, or pass --store FILE"
+            f"{shown(path)}: no store here yet: record baselines with `pytest --rollout-record`, or pass --store FILE"
         )
     with Store(path) as store:
         verbs = {"list": _list, "show": _show, "export": _export, "import": _import, "prune": _prune}
@@ -45,10 +46,11 @@ def run_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_store(args: argparse.Namespace) -> Path:
-    """``--store`` as given (relative to the current folder), else the repo's default store."""
+def _resolve_store(args: argparse.Namespace) -> Path | str:
+    """``--store`` as given (a PostgreSQL URL, or a file relative to the current folder), else
+    ``$ROLLOUT_STORE``, else the repo's default store."""
     if args.store:
-        return Path(args.store).expanduser()
+        return args.store if is_postgres(args.store) else Path(args.store).expanduser()
     from pytest_rollout.diff.refs import repo_root
 
     return store_path(repo_root(args.repo))
@@ -60,7 +62,7 @@ def _resolve_store(args: argparse.Namespace) -> Path:
 def _list(store: Store, args: argparse.Namespace) -> None:
     runs = store.runs()
     if not runs:
-        print(f"no runs in {store.path}")
+        print(f"no runs in {store.where}")
         return
     print(f"{'id':>5}  {'commit':<10}  {'started (UTC)':<20}  {'status':<10}  {'evals':>5}")
     for run in runs:
@@ -78,7 +80,7 @@ def iso(timestamp: float) -> str:
 def _show(store: Store, args: argparse.Namespace) -> None:
     found = store.latest_eval(args.nodeid)
     if found is None:
-        raise RolloutError(_unknown(args.nodeid, store.nodeids(), store.path))
+        raise RolloutError(_unknown(args.nodeid, store.nodeids(), store.where))
     run, base = found
     result = next(r for r in store.evals_of(run.id) if r["nodeid"] == args.nodeid)
     print("\n".join(show_lines(run, base, result)))
@@ -181,7 +183,7 @@ def drop_sentence(base: Baseline, drop: tuple[float, int]) -> str:
     return f"can detect drops of {max(points, 1)}pp or more with {budget} {rates}"
 
 
-def _unknown(nodeid: str, stored: list[str], path: Path) -> str:
+def _unknown(nodeid: str, stored: list[str], path: str) -> str:
     if not stored:
         return f"no baseline for {nodeid!r}: {path} has no complete run; record one with `pytest --rollout-record`"
     if nodeid in stored:
@@ -215,20 +217,20 @@ def _open(name: str, mode: str) -> Iterator[IO[str]]:
 def _export(store: Store, args: argparse.Namespace) -> None:
     with _open(args.file, "w") as fh:
         count = store.export_jsonl(fh)
-    _note(f"exported {count} complete run(s) from {store.path} to {args.file}", args.file)
+    _note(f"exported {count} complete run(s) from {store.where} to {args.file}", args.file)
 
 
 def _import(store: Store, args: argparse.Namespace) -> None:
     with _open(args.file, "r") as fh:
         count = store.import_jsonl(fh)
-    _note(f"imported {count} new run(s) from {args.file} into {store.path}", None)
+    _note(f"imported {count} new run(s) from {args.file} into {store.where}", None)
 
 
 def _prune(store: Store, args: argparse.Namespace) -> None:
     if args.keep < 1:
-        raise RolloutError(f"--keep must be at least 1, got {args.keep}; to start over, delete {store.path}")
+        raise RolloutError(f"--keep must be at least 1, got {args.keep}; to start over, delete {store.where}")
     count = store.prune(args.keep)
-    print(f"pruned {count} run(s) from {store.path}; kept the newest {args.keep} complete run(s)")
+    print(f"pruned {count} run(s) from {store.where}; kept the newest {args.keep} complete run(s)")
 
 
 def _note(text: str, target: str | None) -> None:

@@ -113,7 +113,7 @@ def add_options(parser: pytest.Parser) -> None:
         "--rollout-store",
         dest="rollout_store",
         metavar="PATH",
-        help="Baseline store (default: .rollout/store.sqlite at the repo root)",
+        help="Baseline store: a file or a postgresql:// URL (default: $ROLLOUT_STORE, else .rollout/store.sqlite)",
     )
     group.addoption(
         "--rollout-record",
