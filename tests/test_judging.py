@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import GitRepo
 from pytest_rollout.gate.chain import Request
 from pytest_rollout.gate.judging import config_path, judge
-from conftest import GitRepo
 
 
 @pytest.fixture
