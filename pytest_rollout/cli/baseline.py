@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from pytest_rollout.baselines.store import Baseline, RunInfo, Store, shown, store_exists, store_path
 from pytest_rollout.baselines.backends import is_postgres
+from pytest_rollout.baselines.store import Baseline, RunInfo, Store, shown, store_exists, store_path
 from pytest_rollout.errors import RolloutError, StoreError
 
 #: As ``evaluation.CRITERION_LABEL``; repeated so this command does not load pydantic.

@@ -78,7 +78,7 @@ def run_history(args: argparse.Namespace) -> int:
     spec = args.deployed or loaded.settings.release.deployed or "deploy/prod/*"
     if not is_glob(spec):
         raise SettingsError(f"history reads deploy tags: {spec!r} is not a tag glob; pass --deployed 'deploy/prod/*'")
-    store = Path(args.store).expanduser().resolve() if args.store else store_path(root)
+    store = store_path(Path.cwd(), args.store) if args.store else store_path(root)
     rows = deploy_history(root, spec, loaded, store, args.limit)
     if args.json:
         sys.stdout.write(json.dumps({"deploys": [r.to_json() for r in rows]}, indent=2) + "\n")

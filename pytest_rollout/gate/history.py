@@ -42,7 +42,7 @@ class DeployRow:
 
 
 def deploy_history(
-    root: Path, spec: str, loaded: LoadedSettings, store_file: Path, limit: int | None = None
+    root: Path, spec: str, loaded: LoadedSettings, store_file: Path | str, limit: int | None = None
 ) -> list[DeployRow]:
     """Deploy tags matching ``spec``, newest first, each with the layers moved since the previous one."""
     tags = deploy_tags(root, tag_pattern(spec))
@@ -80,11 +80,12 @@ def _layers(root: Path, loaded: LoadedSettings, base: str, head: str) -> list[st
     return _diff(root, base, head, lmap, loaded, _settings_paths(root, None)).layers_changed
 
 
-def _recorded(store_file: Path, commits: set[str]) -> dict[str, list[dict[str, Any]]]:
+def _recorded(store_file: Path | str, commits: set[str]) -> dict[str, list[dict[str, Any]]]:
     """The evals of the newest complete run at each commit."""
-    if not store_file.is_file():
+    from pytest_rollout.baselines.store import Store, store_exists
+
+    if not store_exists(store_file):
         return {}
-    from pytest_rollout.baselines.store import Store
 
     out: dict[str, list[dict[str, Any]]] = {}
     with Store(store_file) as db:

@@ -377,17 +377,17 @@ def _waits(req: Request, res: GateResult, deployed: DeployedRelease, now: dateti
 
 def _unmeasured(req: Request, res: GateResult, deployed: DeployedRelease) -> list[str]:
     from pytest_rollout.baselines.fingerprints import layer_fingerprints
-    from pytest_rollout.baselines.store import Store, store_path
+    from pytest_rollout.baselines.store import Store, shown, store_exists, store_path
 
     path = store_path(res.root, req.store)
     prints = layer_fingerprints(res.root, deployed.commit, res.loaded.settings)
-    if path.exists():
+    if store_exists(path):
         with Store(path) as db:
             for run in db.runs():
                 if run.complete and all(run.fingerprints.get(k) == v for k, v in prints.items()):
                     return []
     return [
-        f"the deployed {deployed.name} {deployed.commit[:10]} has no complete recorded eval run in {path} "
+        f"the deployed {deployed.name} {deployed.commit[:10]} has no complete recorded eval run in {shown(path)} "
         "(release.require_measured): measure it first, `pytest --rollout-record` on that commit"
     ]
 
