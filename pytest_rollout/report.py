@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pytest_rollout.diff.formats import printable_line
 from pytest_rollout.models import Change, Decision, DiffResult, EvalResult, Report
 
 _WIDTH = 48
@@ -69,6 +70,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def decision_lines(decision: Decision) -> list[str]:
+    """The decision, its reasons and plan; every line escaped (``printable_line``)."""
+    return [printable_line(line) for line in _decision_lines(decision)]
+
+
+def _decision_lines(decision: Decision) -> list[str]:
     lines = [f"decision: {decision.status.upper()}"]
     lines += [f"  - {r}" for r in decision.reasons]
     if decision.override:
@@ -104,6 +110,7 @@ def plan_lines(decision: Decision) -> list[str]:
 
 
 def gate_text(diff: DiffResult, decision: Decision | None) -> list[str]:
+    """The diff table, warnings and decision, every line escaped: no key can start a line of its own."""
     lines = [window_line(diff), *layers_table(diff)]
     if diff.deployed is not None:
         d = diff.deployed
@@ -113,8 +120,8 @@ def gate_text(diff: DiffResult, decision: Decision | None) -> list[str]:
         lines.append(f"settings: {diff.settings_changed} changes in this release; judged by {diff.judged_by}")
     lines += [f"warning: {w}" for w in diff.warnings]
     if decision is not None:
-        lines += decision_lines(decision)
-    return lines
+        lines += _decision_lines(decision)
+    return [printable_line(line) for line in lines]
 
 
 def build_report(

@@ -8,6 +8,7 @@ file, the line (from the YAML node marks) and the field path.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -176,15 +177,39 @@ class _Files:
             return path.read_bytes() if path.is_file() else None
         from pytest_rollout.diff.git import read_blobs
 
-        spec = f"{self.commit}:{inside.as_posix()}"
+        rel = inside.as_posix()
+        mode = _tree_mode(self.root, self.commit, rel)
+        if mode is None:
+            return None
+        if mode != "100644" and mode != "100755":
+            what = "a symbolic link" if mode == "120000" else f"not a regular file (mode {mode})"
+            raise SettingsError(
+                f"{rel}: {what} at {self.commit[:10]}: the settings must be a regular file committed in the repository"
+            )
+        spec = f"{self.commit}:{rel}"
         blob = read_blobs(self.root, [spec])[spec]  # one git call; a missing file has no sha
         return blob.data if blob.sha is not None and blob.type == "blob" else None
 
     def _relative(self, path: Path) -> Path | None:
+        """The path inside the repository, without following a symlink in the work tree: at a
+        commit the blob is read, so a link in the checkout must not redirect the lookup."""
+        absolute = Path(os.path.abspath(path))
         try:
-            return path.resolve().relative_to(self.root.resolve())
+            return absolute.parent.resolve().joinpath(absolute.name).relative_to(self.root.resolve())
         except ValueError:
             return None
+
+
+def _tree_mode(root: Path, commit: str, rel: str) -> str | None:
+    """The git mode of ``rel`` at ``commit`` (``100644``, ``120000``...), None when absent."""
+    from pytest_rollout.diff.git import run_git
+
+    out = run_git(root, "ls-tree", "-z", "--full-tree", commit, "--", rel)
+    for record in out.split(b"\0"):
+        meta, _, name = record.partition(b"\t")
+        if meta and name.decode("utf-8", "surrogateescape") == rel:
+            return meta.decode("ascii").split(" ")[0]
+    return None
 
 
 def load_settings(repo_root: Path, path: Path | str | None = None) -> LoadedSettings:
@@ -240,8 +265,9 @@ def _parse(path: Path, data: bytes, commit: str | None) -> LoadedSettings:
         return LoadedSettings(_validate(table or {}, path, None, ""), path, commit)
     import yaml
 
+    from pytest_rollout.diff.formats import ConfigLoader as loader  # duplicate keys and bad dates are errors
+
     text = _text(path, data)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         node = yaml.compose(text, Loader=loader)
         doc = yaml.load(text, Loader=loader)
@@ -273,6 +299,8 @@ def _read_toml(path: Path, data: bytes) -> dict[str, Any]:
         return tomllib.loads(_text(path, data))
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise SettingsError(f"{path}: not valid TOML: {str(exc).split(';')[0]}") from None
 
 
 def _pyproject_table(path: Path, data: bytes) -> dict[str, Any] | None:

@@ -89,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_dispatch(args))
     except RolloutError as exc:
-        print(f"pytest-rollout: error: {exc}", file=sys.stderr)
+        from pytest_rollout.diff.formats import printable
+
+        print(f"pytest-rollout: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # `schema | head`: the reader had enough (check settles its status itself)
         _silence_stdout()
@@ -176,8 +178,10 @@ def _emit(args: argparse.Namespace, res: GateResult, doc: Report, annotations: l
         sys.stdout.write(report.report_json(doc))
     else:
         print("\n".join(report.gate_text(res.diff, res.decision)))
+    from pytest_rollout.diff.formats import printable_line
+
     for warning in res.diff.warnings:
-        print(f"pytest-rollout: warning: {warning}", file=sys.stderr)
+        print(printable_line(f"pytest-rollout: warning: {warning}"), file=sys.stderr)
     for line in annotations:
         print(line)
     sys.stdout.flush()

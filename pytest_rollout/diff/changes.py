@@ -46,6 +46,8 @@ class RawChange:
     line: int | None = None  # 1-based, head file (base file for deletions); 1 for whole files
     opaque: bool = False  # a structured file that could not be compared key by key (binary, too big, a link)
     seen_keys: tuple[KeyPath, ...] = ()  # for an opaque change: the keys of the side that could be read
+    submodule: bool = False  # a gitlink (submodule commit) changed: its files are not in this repository
+    members: tuple[KeyPath, ...] = ()  # for a reorder of a list (``key`` is the list): its elements' keys
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,12 @@ def _parse_raw_diff(out: bytes) -> list[_Entry]:
 
 def _is_watched(entry: _Entry, watched: Callable[[str], bool]) -> bool:
     sides = (entry.old, entry.new) if entry.status == "R" else (entry.new or entry.old,)
-    return any(side is not None and watched(side.path) for side in sides)
+    return any(side is not None and watched(_watch_path(side)) for side in sides)
+
+
+def _watch_path(side: _Side) -> str:
+    """A submodule is asked about as a folder (``prompts/``): the files a rule watches are inside it."""
+    return side.path + "/" if side.mode == _GITLINK else side.path
 
 
 def _blob_shas(entries: Iterable[_Entry]) -> list[str]:
@@ -176,6 +183,9 @@ class _Differ:
         self.warnings: list[str] = []
 
     def entry(self, entry: _Entry) -> list[RawChange]:
+        return [replace(c, submodule=True) if _is_gitlink(entry) and c.key is None else c for c in self._entry(entry)]
+
+    def _entry(self, entry: _Entry) -> list[RawChange]:
         old, new = entry.old, entry.new
         if entry.status in ("A", "C") and new is not None:
             return self.added(new)
@@ -265,7 +275,7 @@ class _Differ:
         if blob.data is None or _is_binary(blob.data):
             return None
         try:
-            return parse(side.path, blob.data)
+            parsed = parse(side.path, blob.data)
         except ConfigSyntaxError as exc:
             if at_head:
                 raise ConfigSyntaxError(exc.path, exc.line, exc.what, _head_message(exc)) from exc
@@ -273,6 +283,8 @@ class _Differ:
                 f"{side.path}: cannot parse at base (line {exc.line}: {exc.what}); its keys at base are unknown"
             )
             return None
+        # A scalar (or a list of scalars) at the root, e.g. a Git LFS pointer: nothing to read key by key.
+        return None if () in parsed.values else parsed
 
     def blob(self, side: _Side) -> gitio.Blob:
         blob = self.blobs.get(side.sha)
@@ -313,7 +325,39 @@ def _key_changes(path: str, old_path: str | None, before: Parsed, after: Parsed)
     for key, kind, old, new in diff_values(before.values, after.values):
         line = (before if kind == "deleted" else after).lines.get(key)
         out.append(RawChange(path, key, kind, old, new, old_path, line))
+    return out + _reorders(path, old_path, before, after)
+
+
+def _reorders(path: str, old_path: str | None, before: Parsed, after: Parsed) -> list[RawChange]:
+    """Identity-matched lists (``[name=a]``) whose common elements changed order: order is
+    semantic (a fallback chain, few-shot examples), so a swap is a change of the list."""
+    old_order, new_order = _identity_orders(before.values), _identity_orders(after.values)
+    out = []
+    for prefix, segs in new_order.items():
+        was = old_order.get(prefix)
+        if was is None or (not prefix and (before.documents or after.documents)):
+            continue
+        common = set(was) & set(segs)
+        old_seq, new_seq = [s for s in was if s in common], [s for s in segs if s in common]
+        if old_seq != new_seq:
+            members = tuple(k for k in after.values if k[: len(prefix) + 1] in {(*prefix, s) for s in common})
+            line = after.lines.get(members[0]) if members else None
+            out.append(RawChange(path, prefix, "modified", old_seq, new_seq, old_path, line, members=members))
     return out
+
+
+def _identity_orders(values: dict[KeyPath, Any]) -> dict[KeyPath, list[str]]:
+    """``{list path: its identity segments in document order}`` from a flattening."""
+    orders: dict[KeyPath, dict[str, None]] = {}
+    for key in values:
+        for i, seg in enumerate(key):
+            if seg.startswith("[") and "=" in seg:
+                orders.setdefault(key[:i], {})[seg] = None
+    return {prefix: list(segs) for prefix, segs in orders.items()}
+
+
+def _is_gitlink(entry: _Entry) -> bool:
+    return any(side is not None and side.mode == _GITLINK for side in (entry.old, entry.new))
 
 
 def _is_binary(data: bytes) -> bool:

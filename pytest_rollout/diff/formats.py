@@ -80,6 +80,7 @@ class Parsed:
 
     values: dict[KeyPath, Any]
     lines: dict[KeyPath, int]
+    documents: bool = False  # a YAML stream of several documents: the root list's order is not semantic
 
 
 # --------------------------------------------------------------------------- formats
@@ -122,6 +123,8 @@ def parse(path: str, data: bytes, *, max_aliases: int = 1000) -> Parsed:
         return _parse_env(path, text)
     except RecursionError as exc:
         raise ConfigSyntaxError(path, 1, "nested too deeply to parse") from exc
+    except _TooBig:
+        raise ConfigSyntaxError(path, _line_at(text, _LONG_DIGITS.search(text)), _BIG_INT) from None
 
 
 def _decode(path: str, data: bytes) -> str:
@@ -142,8 +145,14 @@ def flatten(doc: Any) -> dict[KeyPath, Any]:
     return _flatten_plain(_plain(doc))
 
 
+class _TooBig(ValueError):
+    """An integer no output could print (hex and TOML literals escape the 4,300-digit parse limit)."""
+
+
 def _plain(value: Any) -> Any:
     """JSON-able copy: str keys, dates as isoformat, sets as sorted lists, bytes as base64."""
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise _TooBig(_BIG_INT)
     if isinstance(value, dict):
         return {_key_str(_plain(k)): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -255,6 +264,35 @@ def _build(tree: dict[str, Any]) -> Any:
     return {seg: value(slot) for seg, slot in tree.items()}
 
 
+#: Characters no output may carry raw: C0/C1 controls (newline, ESC of ANSI sequences), line and
+#: paragraph separators, bidirectional overrides, lone surrogates (undecodable file names).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    ch = m.group(0)
+    if ch in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[ch]
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character escaped (``\\n``, ``\\x1b``, ``\\u202e``), so a key or a
+    path from a config can never start a line of its own in a log (``::stop-commands::``, a fake
+    ``decision: PASS``) nor move the terminal's cursor."""
+    return _UNSAFE.sub(_escape_char, text) if _UNSAFE.search(text) else text
+
+
+def printable_line(line: str) -> str:
+    """``printable``, and a line that would read as a GitHub workflow command (``::x::``) is defused."""
+    line = printable(line)
+    body = line.lstrip()
+    if body.startswith("::"):
+        line = line[: len(line) - len(body)] + "\\x3a" + body[1:]
+    return line
+
+
 def format_key(path: KeyPath) -> str:
     """``('tools', '[name=search]', 'description')`` -> ``tools[name=search].description``.
 
@@ -265,15 +303,15 @@ def format_key(path: KeyPath) -> str:
     out = ""
     for seg in path:
         if _LIST_SEGMENT.fullmatch(seg):
-            out += seg
+            out += printable(seg)
             continue
-        text = _quote(seg) if (not seg or _NEEDS_QUOTES.search(seg)) else seg
+        text = _quote(seg) if (not seg or _NEEDS_QUOTES.search(seg) or _UNSAFE.search(seg)) else seg
         out += f".{text}" if out else text
     return out
 
 
 def _quote(seg: str) -> str:
-    return '"' + seg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + printable(seg.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 # --------------------------------------------------------------------------- lines
@@ -334,6 +372,59 @@ def _construct_local_tag(loader: Any, suffix: str, node: yaml.Node) -> Any:
 
 _ConfigLoader.add_multi_constructor("!", _construct_local_tag)
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+#: Integers past Python's 4,300-digit str() limit cannot be printed or compared as text: refused.
+_MAX_INT_BITS = 14_000
+_BIG_INT = "an integer of more than 4,200 digits: no config needs one"
+
+
+def _construct_object(self: Any, node: yaml.Node, deep: bool = False) -> Any:
+    """PyYAML's constructors raise plain ``ValueError``s (``2024-13-45``, a 5,000-digit int,
+    ``!!int x``): turn each into a ``ConstructorError`` at the node, so it reports its line."""
+    try:
+        value = _BaseLoader.construct_object(self, node, deep)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot read the {_tag_name(node)} value ({_short(exc)})", node.start_mark
+        ) from None
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        raise yaml.constructor.ConstructorError(None, None, _BIG_INT, node.start_mark)
+    return value
+
+
+def _construct_mapping(self: Any, node: yaml.Node, deep: bool = False) -> Any:
+    """A key given twice is an error: readers disagree on which value wins (YAML 1.2 forbids it)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for knode, _ in node.value:
+            if knode.tag == _MERGE_TAG or not isinstance(knode, yaml.ScalarNode):
+                continue
+            key = str(knode.value) if knode.tag == _STR_TAG else _key_str(_plain(self.construct_object(knode)))
+            line = knode.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key]}): keep one", knode.start_mark
+                )
+            seen[key] = line
+    return _BaseLoader.construct_mapping(self, node, deep)
+
+
+def _tag_name(node: yaml.Node) -> str:
+    return str(node.tag).rsplit(":", 1)[-1] or "scalar"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).split(";", 1)[0].strip()
+    return text[:120] or type(exc).__name__
+
+
+_ConfigLoader.construct_object = _construct_object
+_ConfigLoader.construct_mapping = _construct_mapping
+#: The loader every YAML file (configs and the settings) is read with.
+ConfigLoader: Any = _ConfigLoader
+
 
 def _parse_yaml(path: str, text: str, max_aliases: int) -> Parsed:
     loader = _ConfigLoader(text)
@@ -353,7 +444,7 @@ def _parse_yaml(path: str, text: str, max_aliases: int) -> Parsed:
                 return str(knode.value)
             return _key_str(_plain(loader.construct_object(knode)))
 
-        return Parsed(values, _complete_lines(values, _node_lines(root_node, root, key_of)))
+        return Parsed(values, _complete_lines(values, _node_lines(root_node, root, key_of)), len(docs) > 1)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(path, exc) from exc
     except yaml.reader.ReaderError as exc:
@@ -514,12 +605,41 @@ def _node_lines(root_node: yaml.Node, root: Any, key_of: Callable[[yaml.ScalarNo
 # --------------------------------------------------------------------------- JSON
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+_LONG_INT = re.compile(r"\d{4300}")
+_LONG_DIGITS = re.compile(r"[0-9a-fA-F_]{1000}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def _parse_json(path: str, text: str) -> Parsed:
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise ConfigSyntaxError(path, exc.lineno, f"{exc.msg} (column {exc.colno})") from exc
+    except _DuplicateKey as exc:
+        line = _json_key_line(text, exc.key, 2)
+        raise ConfigSyntaxError(path, line, f"duplicate key {exc.key!r}: keep one") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise ConfigSyntaxError(
+            path, _line_at(text, _LONG_INT.search(text)), f"cannot read a number ({_short(exc)})"
+        ) from None
     plain = _plain(doc)
+    _refuse_surrogates(path, text, plain)
     values = _flatten_plain(plain)
     return Parsed(values, _json_lines(text, plain, values))
 
@@ -540,6 +660,38 @@ def _json_lines(text: str, plain: Any, values: dict[KeyPath, Any]) -> dict[KeyPa
 
 
 _JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+
+
+def _json_key_line(text: str, key: str, nth: int) -> int:
+    """The line of the ``nth`` ``"key":`` in the text (1 when not found: escapes differ)."""
+    count = 0
+    for m in _JSON_KEY.finditer(text):
+        try:
+            name = json.loads(f'"{m.group(1)}"')
+        except ValueError:
+            continue
+        if name == key:
+            count += 1
+            if count == nth:
+                return _line_at(text, m)
+    return 1
+
+
+def _line_at(text: str, m: re.Match[str] | None) -> int:
+    return text.count("\n", 0, m.start()) + 1 if m else 1
+
+
+def _refuse_surrogates(path: str, text: str, plain: Any) -> None:
+    """``"\\ud800"`` is valid JSON but not Unicode: no output could print or encode it."""
+    if "\\u" not in text and not _SURROGATE.search(text):
+        return
+    try:
+        json.dumps(plain, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        line = _line_at(text, _SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text))
+        raise ConfigSyntaxError(
+            path, line, "a lone surrogate (\\ud800-\\udfff) is not Unicode text: remove it"
+        ) from None
 
 
 def _json_scan_lines(text: str, values: dict[KeyPath, Any]) -> dict[KeyPath, int]:
@@ -573,6 +725,10 @@ def _parse_toml(path: str, text: str) -> Parsed:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigSyntaxError(path, *_toml_error(exc, text)) from exc
+    except ValueError as exc:  # an integer past Python's 4,300-digit limit
+        raise ConfigSyntaxError(
+            path, _line_at(text, _LONG_INT.search(text)), f"cannot read a number ({_short(exc)})"
+        ) from None
     plain = _plain(doc)
     values = _flatten_plain(plain)
     found = _toml_scan(text)
@@ -679,6 +835,9 @@ def _parse_env(path: str, text: str) -> Parsed:
             raise ConfigSyntaxError(path, lineno, "expected KEY=VALUE (optionally prefixed by 'export ')")
         value, used = _env_value(path, lineno, m.group(2), rows[i:])
         i += used
+        if (m.group(1),) in values:
+            first = lines[(m.group(1),)]
+            raise ConfigSyntaxError(path, lineno, f"duplicate key {m.group(1)} (first at line {first}): keep one")
         values[(m.group(1),)] = value
         lines[(m.group(1),)] = lineno
     return Parsed(values, lines)

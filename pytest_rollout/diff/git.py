@@ -27,6 +27,10 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
     env.setdefault("LC_ALL", "C")
     env["GIT_TERMINAL_PROMPT"] = "0"
+    # `git replace` (refs/replace/*) and grafts would make git show other objects than the
+    # commits named: judge what is committed, never a local substitute.
+    env["GIT_NO_REPLACE_OBJECTS"] = "1"
+    env.pop("GIT_REPLACE_REF_BASE", None)
     return env
 
 

@@ -26,8 +26,9 @@ SHALLOW_FIX = (
 class Window:
     base: str  # the base commit the user named (resolved)
     head: str
-    merge_base: str
+    merge_base: str  # where the judged diff starts: the base itself for a rollback
     base_label: str  # how the base was chosen, for messages ("origin/main from GITHUB_BASE_REF")
+    rollback: bool = False  # head is an older commit than base: deploying it undoes base's changes
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ def resolve_window(
     if not mb:
         hint = SHALLOW_FIX if _is_shallow(repo) else "check that both refs share history"
         raise GitError(f"no merge-base between base {base_ref} and head {head_ref}: {hint}")
+    if mb == head_sha and base_sha != head_sha:
+        # head is behind base (a revert by force-push, `--head <older commit>`): deploying it undoes
+        # every change of head..base, so that is what is judged, from base's side.
+        return Window(base_sha, head_sha, base_sha, label, rollback=True)
     return Window(base_sha, head_sha, mb, label)
 
 
@@ -104,6 +109,8 @@ def _resolve(repo: Path, ref: str, what: str) -> str:
         return sha
     if _is_shallow(repo):
         raise GitError(f"{what} ref {ref!r} is not in this shallow clone: {SHALLOW_FIX}")
+    if not run_git(repo, "rev-list", "-n", "1", "--all", check=False).strip():
+        raise GitError(f"{what} ref {ref!r}: the repository {repo} has no commits yet: commit the config first")
     raise GitError(
         f"unknown {what} ref {ref!r}: check the name, or fetch it (`git fetch origin {ref.removeprefix('origin/')}`)"
     )

@@ -141,6 +141,7 @@ def _diff(
 ) -> DiffResult:
     """The classified changes of ``base..head``; ``base_label`` etc. describe the window when it is the release's."""
     from pytest_rollout.diff.changes import diff_commits
+    from pytest_rollout.diff.formats import printable
     from pytest_rollout.gate.layers import classify, layers_changed
 
     def watched(path: str) -> bool:
@@ -149,17 +150,17 @@ def _diff(
     out = diff_commits(root, base, head, watched, max_bytes=loaded.settings.max_file_size)
     raw = [rc for rc in out.changes if not _is_settings_key(rc.path, rc.key)]
     changes, unclassified = classify(raw, lmap)
-    warnings = [*notes, *out.warnings]
+    warnings = [printable(w) for w in (*notes, *out.warnings)]
     unreadable = []
     for rc in raw:
-        if rc.opaque and rc.path not in unreadable:
+        if rc.opaque and printable(rc.path) not in unreadable:
             carries_ai_config = any(lmap.layer_of(rc.path, key) for key in rc.seen_keys)
             mapped = lmap.user_watches(rc.path) or (rc.old_path and lmap.user_watches(rc.old_path))
             if loaded.settings.strict or mapped or carries_ai_config:
-                unreadable.append(rc.path)  # mapped config we cannot read: fail closed
+                unreadable.append(printable(rc.path))  # mapped config we cannot read: fail closed
             else:
                 warnings.append(
-                    f"{rc.path} changed but cannot be read key by key (unparseable, binary, over "
+                    f"{printable(rc.path)} changed but cannot be read key by key (unparseable, binary, over "
                     "max_file_size, or a link); no rule maps it, so it is not judged"
                 )
     return DiffResult(

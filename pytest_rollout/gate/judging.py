@@ -40,6 +40,7 @@ def judge(root: Path, req: Request, config: Path | None) -> Judging:
     """``config`` is the explicit settings path, already made absolute (``config_path``)."""
     current = load_settings(root, config)  # a broken file in the work tree fails closed
     window = release_window(root, req, current, config)
+    notes = rollback_notes(window)
     head = _at(root, window.head, config) or current
     try:
         base = _at(root, window.merge_base, config)
@@ -47,11 +48,20 @@ def judge(root: Path, req: Request, config: Path | None) -> Judging:
         # A base whose settings no longer load must stay fixable, but not by the release's own
         # rules: judge by the built-in defaults, and count the settings as changed.
         note = f"settings at the base cannot be read ({exc}): judged by the built-in defaults"
-        return Judging(window, _defaults(window), shown(root, head.source), (note,))
+        return Judging(window, _defaults(window), shown(root, head.source), (*notes, note))
     if base is None:  # an explicit settings file that is new in this release
-        return Judging(window, _defaults(window), shown(root, head.source))
+        return Judging(window, _defaults(window), shown(root, head.source), notes)
     changed = head.settings != base.settings or head.source != base.source
-    return Judging(window, base, shown(root, head.source or base.source) if changed else None)
+    return Judging(window, base, shown(root, head.source or base.source) if changed else None, notes)
+
+
+def rollback_notes(window: Window) -> tuple[str, ...]:
+    if not window.rollback:
+        return ()
+    return (
+        f"head {window.head[:10]} is older than base {window.base_label} ({window.base[:10]}): this is a rollback; "
+        "judged as what deploying head would change from base",
+    )
 
 
 def release_window(root: Path, req: Request, current: LoadedSettings, config: Path | None) -> Window:

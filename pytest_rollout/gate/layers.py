@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_rollout.diff.formats import KeyPath, format_key, is_structured
+from pytest_rollout.diff.formats import KeyPath, format_key, is_structured, printable
 from pytest_rollout.diff.redact import redact
 from pytest_rollout.models import Change
 
@@ -78,35 +78,115 @@ DEFAULT_FILES: dict[str, str] = {
 }
 
 
-@functools.lru_cache(maxsize=512)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a path glob the way ``.gitignore`` reads one.
+_ANY_ONE = "\0one"  # a pattern element that matches exactly one path segment
+
+
+class Glob:
+    """A path glob read the way ``.gitignore`` reads one, matched in linear time.
 
     ``**`` crosses folders, ``*``/``?`` stay in one; a pattern without ``/`` matches
     the name at any depth; a match on a folder covers everything in it (``prompts``,
-    ``prompts/`` and ``./prompts/**`` all watch every file under ``prompts/``).
+    ``prompts/`` and ``./prompts/**`` all watch every file under ``prompts/``). A ``**``
+    inside a name (``a**b``) is a ``*``, as in ``.gitignore``.
+
+    Matching runs segment by segment over the set of live pattern positions (an NFA),
+    never by backtracking: a pattern with several ``**`` against a long path costs
+    (pattern segments) x (path segments) name matches, each linear in the name.
     """
-    pat = pattern.strip()
-    while pat.startswith("./"):
-        pat = pat[2:]
-    pat = pat.lstrip("/")
-    folder_only = pat.endswith("/")
-    pat = pat.rstrip("/")
-    if "/" not in pat:
-        pat = "**/" + pat
-    out, i = "", 0
-    while i < len(pat):
-        if pat.startswith("**/", i):
-            out, i = out + "(?:.*/)?", i + 3
-        elif pat.startswith("**", i):
-            out, i = out + ".*", i + 2
-        elif pat[i] == "*":
-            out, i = out + "[^/]*", i + 1
-        elif pat[i] == "?":
-            out, i = out + "[^/]", i + 1
+
+    def __init__(self, pattern: str) -> None:
+        pat = pattern.strip()
+        while pat.startswith("./"):
+            pat = pat[2:]
+        pat = pat.lstrip("/")
+        self.folder_only = pat.endswith("/")
+        pat = pat.rstrip("/")
+        if "/" not in pat:
+            pat = "**/" + pat
+        segs: list[str] = []
+        for seg in pat.split("/"):
+            if seg != "**" and "**" in seg:
+                seg = re.sub(r"\*{2,}", "*", seg)
+            if not (seg == "**" and segs and segs[-1] == "**"):
+                segs.append(seg)
+        if segs[-1] == "**" and len(segs) > 1:  # a trailing ``/**``: one or more segments below
+            segs[-1:] = [_ANY_ONE, "**"]
+        self.segs = tuple(segs)
+        self._cache: dict[str, bool] = {}
+
+    def _closure(self, states: set[int]) -> set[int]:
+        out = set(states)
+        for i in sorted(states):
+            while i < len(self.segs) and self.segs[i] == "**":
+                i += 1
+                out.add(i)
+        return out
+
+    def _step(self, states: set[int], name: str) -> set[int]:
+        nxt: set[int] = set()
+        for i in states:
+            if i == len(self.segs):
+                continue
+            seg = self.segs[i]
+            if seg == "**":
+                nxt.add(i)
+            elif seg == _ANY_ONE or name_match(seg, name):
+                nxt.add(i + 1)
+        return self._closure(nxt)
+
+    def match(self, path: str) -> bool:
+        hit = self._cache.get(path)
+        if hit is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            hit = self._cache[path] = self._match(path)
+        return hit
+
+    def _match(self, path: str) -> bool:
+        parts = path.split("/")
+        end = len(self.segs)
+        states = self._closure({0})
+        for k, name in enumerate(parts):
+            if k and end in states:
+                return True  # a folder matched: everything in it is covered
+            states = self._step(states, name)
+            if not states:
+                return False
+        return end in states and not self.folder_only
+
+    def could_contain(self, folder: str) -> bool:
+        """Could some path inside ``folder/`` match (a submodule's files, unseen)?"""
+        states = self._closure({0})
+        for name in folder.split("/"):
+            if len(self.segs) in states:
+                return True
+            states = self._step(states, name)
+        return bool(states)
+
+
+@functools.lru_cache(maxsize=512)
+def compile_glob(pattern: str) -> Glob:
+    return Glob(pattern)
+
+
+def name_match(pat: str, name: str) -> bool:
+    """``*`` and ``?`` within one path segment; everything else literal. Greedy with one
+    backtrack point (the last ``*``), so at most len(pat) x len(name) steps."""
+    i = j = 0
+    star, mark = -1, 0
+    while j < len(name):
+        if i < len(pat) and pat[i] == "*":
+            star, mark, i = i, j, i + 1
+        elif i < len(pat) and (pat[i] == "?" or pat[i] == name[j]):
+            i, j = i + 1, j + 1
+        elif star >= 0:
+            mark += 1
+            i, j = star + 1, mark
         else:
-            out, i = out + re.escape(pat[i]), i + 1
-    return re.compile(out + (r"/.+" if folder_only else r"(?:/.+)?") + r"\Z")
+            return False
+    while i < len(pat) and pat[i] == "*":
+        i += 1
+    return i == len(pat)
 
 
 def split_keypath(text: str) -> KeyPath:
@@ -192,7 +272,7 @@ class LayerMap:
     def __init__(self, rules: Sequence[Rule], use_defaults: bool) -> None:
         self.rules = sorted(rules, key=lambda r: r.rank)
         self.use_defaults = use_defaults
-        self._user_watch = [glob_regex(r.file_glob) for r in rules]
+        self._user_watch = [compile_glob(r.file_glob) for r in rules]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LayerMap:
@@ -206,18 +286,31 @@ class LayerMap:
         return cls(rules, settings.uses_defaults)
 
     def watches(self, path: str) -> bool:
-        """Is this path AI config (read and diffed) at all?"""
+        """Is this path AI config (read and diffed) at all? A path ending in ``/`` is a folder (a submodule)."""
+        if path.endswith("/"):
+            return self.watches_inside(path.rstrip("/"))
         if self.user_watches(path):
             return True
         return self.use_defaults and (is_structured(path) or _default_file_layer(path) is not None)
 
     def user_watches(self, path: str) -> bool:
         """Does a rule of the settings' layer map name this path (defaults aside)?"""
-        return any(rx.match(path) for rx in self._user_watch)
+        return any(glob.match(path) for glob in self._user_watch)
+
+    def watches_inside(self, folder: str) -> bool:
+        """Could a watched file be inside ``folder`` (a submodule, whose files are not in this repo)?"""
+        return bool(self.layers_inside(folder))
+
+    def layers_inside(self, folder: str) -> list[str]:
+        """Every layer a rule could give a file inside ``folder``: a submodule bump moves them all."""
+        found = [r.layer for r in self.rules if compile_glob(r.file_glob).could_contain(folder)]
+        if self.use_defaults:
+            found += [layer for glob, layer in DEFAULT_FILES.items() if compile_glob(glob).could_contain(folder)]
+        return list(dict.fromkeys(found))
 
     def layer_of(self, path: str, key: KeyPath | None) -> str | None:
         for rule in self.rules:
-            if not glob_regex(rule.file_glob).match(path):
+            if not compile_glob(rule.file_glob).match(path):
                 continue
             if rule.key is None or (key is not None and match_keypath(rule.key, key)):
                 return rule.layer
@@ -238,7 +331,7 @@ def default_key_layer(key: KeyPath) -> str | None:
 
 def _default_file_layer(path: str) -> str | None:
     for glob, layer in DEFAULT_FILES.items():
-        if glob_regex(glob).match(path):
+        if compile_glob(glob).match(path):
             return layer
     return None
 
@@ -248,7 +341,17 @@ def classify(raw: Sequence[RawChange], lmap: LayerMap) -> tuple[list[Change], li
     classified: list[Change] = []
     unclassified: list[Change] = []
     for rc in raw:
+        if rc.submodule:
+            # Its files are not in this repository: the bump is a change of every layer a rule
+            # could give a file inside it.
+            inside = lmap.layers_inside(rc.path)
+            classified += [to_change(rc, name) for name in inside]
+            unclassified += [] if inside else [to_change(rc, None)]
+            continue
         layer = lmap.layer_of(rc.path, rc.key)
+        if layer is None and rc.members:
+            # A reorder of a list: the layer of its elements.
+            layer = next((found for m in rc.members if (found := lmap.layer_of(rc.path, m))), None)
         if layer is None and rc.old_path:
             # A config renamed away from its rules still carries their keys: judge it where it was.
             layer = lmap.layer_of(rc.old_path, rc.key)
@@ -266,13 +369,13 @@ def classify(raw: Sequence[RawChange], lmap: LayerMap) -> tuple[list[Change], li
 def to_change(rc: RawChange, layer: str | None) -> Change:
     segs = rc.key or ()
     return Change(
-        path=rc.path,
+        path=printable(rc.path),
         key=format_key(rc.key) if rc.key is not None else None,
         layer=layer,
         kind=rc.kind,
         old=redact(rc.old, segs),
         new=redact(rc.new, segs),
-        old_path=rc.old_path,
+        old_path=printable(rc.old_path) if rc.old_path is not None else None,
         line=rc.line,
     )
 

@@ -27,7 +27,9 @@ def usage_errors() -> Iterator[None]:
     try:
         yield
     except RolloutError as exc:
-        raise pytest.UsageError(f"rollout: {exc}") from None
+        from pytest_rollout.diff.formats import printable
+
+        raise pytest.UsageError(f"rollout: {printable(str(exc))}") from None
 
 
 class GatePlugin:
