@@ -162,6 +162,14 @@ class Deselected(_Frozen):
     reason: str
 
 
+class Shard(_Frozen):
+    """This report is one shard of a run split with ``--rollout-shard I/N``."""
+
+    index: int
+    count: int
+    family: int = Field(description="Evals selected across all shards: the family-wise correction's size")
+
+
 class Report(_Frozen):
     """``--rollout-report`` and ``diff --json``: gate fields are absent without the gate."""
 
@@ -174,6 +182,8 @@ class Report(_Frozen):
     decision: Decision | None = None
     evals: list[EvalResult] | None = None
     deselected: list[Deselected] | None = None
+    shard: Shard | None = None
+    shards: int | None = Field(default=None, description="In a merged report: how many shard reports it joins")
 
     def to_json_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")

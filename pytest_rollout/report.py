@@ -129,8 +129,9 @@ def build_report(
     decision: Decision | None,
     evals: Sequence[EvalResult] | None = None,
     deselected: Iterable[Any] | None = None,
+    shard: Any = None,
 ) -> Report:
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {"shard": shard}
     if diff is not None:
         fields.update(
             base=diff.base,

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="Print the JSON Schema of the report")
     _baseline_parser(sub)
     release.add_parsers(sub)
+    from pytest_rollout.cli import merge
+
+    merge.add_parser(sub)
     return parser
 
 
@@ -112,6 +115,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pytest_rollout.cli.baseline import run_baseline
 
         return run_baseline(args)
+    if args.command == "merge":
+        from pytest_rollout.cli.merge import run_merge
+
+        return run_merge(args)
     if args.command in ("release", "history"):
         return release.run_release(args) if args.command == "release" else release.run_history(args)
     return _diff_or_check(args)

@@ -102,6 +102,11 @@ class EvalPlugin:
             )
             _deselect(config, items, state, dropped)
         state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash) if self.saw_spec else 0
+        if self.options.shard is not None:  # after counting: the family spans every shard
+            from pytest_rollout.evals.shards import other_shards
+
+            weights = [(it.nodeid, it.stash[SPEC_KEY].trials if SPEC_KEY in it.stash else 1) for it in items]
+            _deselect(config, items, state, other_shards(weights, *self.options.shard))
         if state.eval_count:
             self._warn_small_budgets(items, state.eval_count)
 
@@ -224,6 +229,7 @@ class EvalPlugin:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         out = getattr(node, "workeroutput", {}) or {}
         self.state.deselected.update(out.get("rollout_deselected", {}))
+        self.state.eval_count = max(self.state.eval_count, out.get("rollout_eval_count", 0))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -234,6 +240,7 @@ class EvalPlugin:
             state.baselines.close()
         if self.options.is_worker:
             self.config.workeroutput["rollout_deselected"] = state.deselected  # type: ignore[attr-defined]
+            self.config.workeroutput["rollout_eval_count"] = state.eval_count  # type: ignore[attr-defined]
 
 
 def _deselect(config: pytest.Config, items: list[pytest.Item], state: SessionState, dropped: dict[str, str]) -> None:

@@ -136,6 +136,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="Run max_regression evals against the latest baseline with HEAD's fingerprints",
     )
 
+    group.addoption(
+        "--rollout-shard",
+        dest="rollout_shard",
+        metavar="I/N",
+        help="Run shard I of N of the selected tests (balanced by eval budget; the family correction spans all shards)",
+    )
+
     parser.addini("rollout_gate", "Turn the gate on (as --rollout-gate)", type="bool", default=False)
     parser.addini("rollout_base", "Base ref of the release when nothing else names one (as --rollout-base)", default="")
     parser.addini("rollout_config", "Settings file, relative to the ini file (as --rollout-config)", default="")
@@ -190,6 +197,7 @@ class Options:
     missing_baseline: str
     drift: bool
     is_worker: bool
+    shard: tuple[int, int] | None  # (index, count) with --rollout-shard I/N
     start: Path  # where the git repository is looked for
 
     @property
@@ -223,6 +231,7 @@ class Options:
             missing_baseline=setting(config, "rollout_missing_baseline") or "fail",
             drift=bool(config.getoption("rollout_drift", default=None)),
             is_worker=hasattr(config, "workerinput"),
+            shard=_read_shard(config),
             start=config.rootpath,
         )
         if report and not options.is_worker:
@@ -236,6 +245,19 @@ class Options:
 
     def draw_seed(self) -> int:
         return self.seed if self.seed is not None else int.from_bytes(os.urandom(4), "big")
+
+
+def _read_shard(config: pytest.Config) -> tuple[int, int] | None:
+    value = config.getoption("rollout_shard", default=None)
+    if value is None:
+        return None
+    from pytest_rollout.errors import RolloutError
+    from pytest_rollout.evals.shards import parse_shard
+
+    try:
+        return parse_shard(value)
+    except RolloutError as exc:
+        raise pytest.UsageError(f"rollout: {exc}") from None
 
 
 def _read_seed(config: pytest.Config) -> int | None:

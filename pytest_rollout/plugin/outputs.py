@@ -41,7 +41,7 @@ class OutputsPlugin:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write(self, state: SessionState) -> None:
-        if not (state.gate or state.evals):
+        if not (state.gate or state.evals or self.options.shard):
             return  # nothing was asked of us: import nothing, write nothing
         from pytest_rollout.evals.runner import finalize_family
 
@@ -50,7 +50,13 @@ class OutputsPlugin:
         if path is not None:
             from pytest_rollout.report import build_report, report_json
 
-            report = build_report(state.diff, state.decision, state.evals, _deselected(state))
+            shard = None
+            if self.options.shard is not None:
+                from pytest_rollout.models import Shard
+
+                index, count = self.options.shard
+                shard = Shard(index=index, count=count, family=state.eval_count)
+            report = build_report(state.diff, state.decision, state.evals, _deselected(state), shard)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(report_json(report), encoding="utf-8")
         if state.diff is not None:
