@@ -10,6 +10,13 @@ What it measures, each in a fresh store file in a temporary folder:
   ``max_regression`` eval makes), and for one eval holding all ``trials`` rows.
 - export: ``export_jsonl`` of the whole run, and ``import_jsonl`` into an empty store.
 
+- concurrency: 1, 4 and 8 writer processes recording at once (each its own run of evals), as
+  rows/s over all of them, the figure a team's runners and xdist workers share.
+- lookup vs history: ``latest_baseline`` with 10, 1,000 and 10,000 complete runs stored.
+
+Each section runs on SQLite and, with ``--postgres URL`` (default ``$ROLLOUT_TEST_POSTGRES``, which
+``scripts/services.sh`` sets), on a fresh database of that PostgreSQL server.
+
 Why: a session records every trial of every eval, and the baseline lookup runs on the
 critical path of each ``max_regression`` eval; both must stay cheap as the store grows.
 """
@@ -18,15 +25,19 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_rollout.baselines.store import Store
+from pytest_rollout.baselines.store import Store, _insert_eval, _insert_run, _trial_row
 
 FINGERPRINTS = {name: f"{name}-digest" for name in ("infra", "model", "params", "context", "prompt", "tools")}
 
@@ -68,9 +79,9 @@ def timed(action: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def one_repeat(folder: Path, total: int, batch: int) -> dict[str, float]:
+def one_repeat(location: str, other: str, total: int, batch: int) -> dict[str, float]:
     rows = trial_rows(batch)
-    with Store(folder / "store.sqlite") as store:
+    with Store(location) as store:
 
         def write() -> None:
             run = store.begin_run("a" * 40, FINGERPRINTS, seed=1, tool_version="bench")
@@ -86,8 +97,8 @@ def one_repeat(folder: Path, total: int, batch: int) -> dict[str, float]:
         big_read_s = timed(lambda: store.latest_baseline("evals/test_big.py::test", FINGERPRINTS, None))
         buf = io.StringIO()
         export_s = timed(lambda: store.export_jsonl(buf))
-    with Store(folder / "imported.sqlite") as other:
-        import_s = timed(lambda: other.import_jsonl(io.StringIO(buf.getvalue())))
+    with Store(other) as into:
+        import_s = timed(lambda: into.import_jsonl(io.StringIO(buf.getvalue())))
     return {
         "write": write_s,
         "read": read_s,
@@ -98,20 +109,117 @@ def one_repeat(folder: Path, total: int, batch: int) -> dict[str, float]:
     }
 
 
+WRITER = """
+import sys, time
+from pathlib import Path
+from pytest_rollout.baselines.store import Store
+location, me, go, evals, trials = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+rows = [{"index": i, "case_id": None, "epoch": 0, "seed": i, "outcome": "pass", "score": None,
+         "error_kind": None, "used": True} for i in range(trials)]
+with Store(location) as store:
+    while not go.exists():
+        time.sleep(0.001)
+    run = store.begin_run(f"{me:040d}", {"prompt": "q"}, seed=me, tool_version="bench")
+    for e in range(evals):
+        store.record_eval(run, {"nodeid": f"evals/test_{e}.py::test", "criterion": "pass_rate", "verdict": "PASS",
+                                "n": trials, "budget": trials, "seed": me}, rows)
+    store.finish_run(run)
+"""
+
+
+def concurrent_writes(location: str, writers: int, evals: int, trials: int) -> float:
+    """Rows per second over ``writers`` processes recording at once (after all have opened the store)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        go = Path(tmp) / "go"
+        args = [location, "", str(go), str(evals), str(trials)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", WRITER, *args[:1], str(me), *args[2:]]) for me in range(writers)
+        ]
+        time.sleep(0.5 + 0.1 * writers)  # every writer connected and waiting
+        start = time.perf_counter()
+        go.touch()
+        for proc in procs:
+            if proc.wait() != 0:
+                raise SystemExit(f"a writer failed on {location}")
+        return writers * evals * trials / (time.perf_counter() - start)
+
+
+def lookup_at(location: str, runs: int, nodes: int = 5, trials: int = 20) -> float:
+    """Median ms of ``latest_baseline`` with ``runs`` complete runs of ``nodes`` evals stored."""
+    rows = [_trial_row(r) for r in trial_rows(trials)]
+
+    def fill(conn: Any) -> None:
+        for i in range(runs):
+            fps = dict(FINGERPRINTS, prompt=f"prompt-{i % 50}")
+            run = _insert_run(conn, uuid.uuid4().hex, f"{i:040x}", fps, i, "bench", float(i), float(i), True)
+            for n in range(nodes):
+                _insert_eval(conn, run, result(f"evals/test_{n}.py::test", trials), rows, location)
+
+    with Store(location) as store:
+        store._write(fill)
+        wanted = dict(FINGERPRINTS, prompt="prompt-7")
+        times = [timed(lambda: store.latest_baseline("evals/test_3.py::test", wanted, ["prompt"])) for _ in range(21)]
+    return 1000 * statistics.median(times)
+
+
+class Backends:
+    """Fresh store locations: files in a temporary folder, databases on the PostgreSQL server."""
+
+    def __init__(self, folder: Path, postgres: str | None) -> None:
+        self.folder, self.postgres = folder, postgres
+        self.made: list[str] = []
+
+    def fresh(self, backend: str) -> str:
+        if backend == "sqlite":
+            return str(self.folder / f"{uuid.uuid4().hex}.sqlite")
+        import psycopg
+
+        name = f"rollout_bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.postgres, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        self.made.append(name)
+        assert self.postgres is not None
+        return self.postgres.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop(self) -> None:
+        if not self.made:
+            return
+        import psycopg
+
+        with psycopg.connect(self.postgres, autocommit=True) as admin:
+            for name in self.made:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1_000, help="Trials per eval (one transaction each)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--postgres", default=os.environ.get("ROLLOUT_TEST_POSTGRES"), help="A server URL")
+    parser.add_argument("--history", default="10,1000,10000", help="Stored runs at which to time the lookup")
     args = parser.parse_args()
-    samples: list[dict[str, float]] = []
-    for _ in range(args.repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            samples.append(one_repeat(Path(tmp), args.trials, args.batch))
+    backends = ["sqlite"] + (["postgres"] if args.postgres else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Backends(Path(tmp), args.postgres)
+        try:
+            for backend in backends:
+                report(backend, where, args)
+        finally:
+            where.drop()
+    if not args.postgres:
+        print("(no --postgres URL and no $ROLLOUT_TEST_POSTGRES: PostgreSQL not measured; see scripts/services.sh)")
+
+
+def report(backend: str, where: Backends, args: argparse.Namespace) -> None:
+    samples = [
+        one_repeat(where.fresh(backend), where.fresh(backend), args.trials, args.batch) for _ in range(args.repeats)
+    ]
     med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
     evals = args.trials // args.batch
     rows = evals * args.batch
-    print(f"store benchmark: {rows:,} trial rows, median of {args.repeats} (sqlite {sqlite3.sqlite_version})")
+    version = f"sqlite {sqlite3.sqlite_version}" if backend == "sqlite" else "PostgreSQL"
+    print(f"store benchmark [{backend}]: {rows:,} trial rows, median of {args.repeats} ({version})")
     print(
         f"  record_eval, {evals} evals x {args.batch} trials: {med['write']:.3f} s = "
         f"{rows / med['write']:,.0f} rows/s ({1000 * med['write'] / evals:.1f} ms per eval)"
@@ -123,6 +231,11 @@ def main() -> None:
     )
     print(f"  latest_baseline, that {args.trials:,}-trial eval: {1000 * med['big_read']:.1f} ms")
     print(f"  export_jsonl, {2 * args.trials:,} rows: {med['export']:.3f} s; import_jsonl: {med['import']:.3f} s")
+    for writers in (1, 4, 8):
+        rate = concurrent_writes(where.fresh(backend), writers, evals=20, trials=200)
+        print(f"  {writers} concurrent writer process(es), 20 evals x 200 trials each: {rate:,.0f} rows/s in all")
+    for runs in (int(x) for x in args.history.split(",")):
+        print(f"  latest_baseline with {runs:,} runs stored: {lookup_at(where.fresh(backend), runs):.2f} ms")
 
 
 if __name__ == "__main__":
