@@ -15,10 +15,12 @@ place that rule lives; ``trials.run_trials`` uses it too.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import inspect
 import math
 import numbers
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,6 +35,7 @@ ALLOWED_EVAL_KWARGS: frozenset[str] = frozenset(
         "concurrency",
         "confidence",
         "epochs",
+        "errors",
         "margin",
         "max_error_rate",
         "max_regression",
@@ -45,6 +48,13 @@ ALLOWED_EVAL_KWARGS: frozenset[str] = frozenset(
 )
 
 _CRITERIA: tuple[Criterion, ...] = ("pass_rate", "min_score")
+
+#: Exceptions that are infrastructure failures (error trials, no outcome) unless ``errors=`` says
+#: otherwise: timeouts and connection errors (refused, reset, aborted, broken pipe, DNS). Every
+#: other exception of the body is a failed trial.
+DEFAULT_ERRORS: tuple[type[BaseException], ...] = tuple(
+    dict.fromkeys((TimeoutError, asyncio.TimeoutError, ConnectionError, socket.gaierror))
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class EvalSpec:
     concurrency: int = 1
     timeout: float | None = None
     max_error_rate: float = 0.1
+    errors: tuple[type[BaseException], ...] = DEFAULT_ERRORS
 
     @property
     def resolved_power(self) -> float:
@@ -129,7 +140,25 @@ def parse_eval_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], *, where
         max_error_rate=_or(
             _ranged(kwargs, "max_error_rate", where, (0.0, 1.0), "0 <= max_error_rate < 1", hi_open=True), 0.1
         ),
+        errors=_errors(kwargs, where),
     )
+
+
+def _errors(kwargs: Mapping[str, Any], where: str) -> tuple[type[BaseException], ...]:
+    """``errors=``: an exception class or a tuple/list of them, replacing :data:`DEFAULT_ERRORS`."""
+    raw = kwargs.get("errors")
+    if raw is None:
+        return DEFAULT_ERRORS
+    items = (raw,) if isinstance(raw, type) else raw
+    if not isinstance(items, (tuple, list)) or not all(
+        isinstance(c, type) and issubclass(c, Exception) and not issubclass(c, AssertionError) for c in items
+    ):
+        raise _fail(
+            where,
+            f"errors= takes exception classes (not AssertionError), e.g. errors=(TimeoutError, RateLimitError), "
+            f"got {raw!r}; use errors=() to count every exception as a failure",
+        )
+    return tuple(items)
 
 
 def _fail(where: str, text: str) -> MarkerError:

@@ -99,9 +99,20 @@ def bind_test_body(func: Callable[..., Any], funcargs: dict[str, Any]) -> Callab
 
 
 class _Comparison:
-    """``max_regression``: pairs each unit with the baseline (by case id, else by index)."""
+    """``max_regression``: pairs each unit with the baseline by case id, else with a seeded draw.
 
-    def __init__(self, baseline: Baseline, unit_ids: list[str] | None, monitor_for: Callable[[int], Any]) -> None:
+    Paired: the candidate's units come in the one seeded random order of its current case set;
+    a case the baseline does not know is skipped by this criterion (the absolute one still uses
+    it). Unpaired (no case ids on one side): the i-th unit is compared with an independent,
+    seeded draw (with replacement) from the baseline's stored values. Stored values come in
+    per-case blocks when the baseline was recorded with ``cases=``, so index pairing would not
+    be random; a draw is i.i.d. whatever the order, and the test stays valid for the baseline's
+    mean (``verdicts.baseline_draws``).
+    """
+
+    def __init__(
+        self, baseline: Baseline, unit_ids: list[str] | None, monitor_for: Callable[[int], Any], draw_seed: int
+    ) -> None:
         self.baseline = baseline
         self.paired = unit_ids is not None and bool(baseline.case_means)
         if self.paired:
@@ -110,7 +121,9 @@ class _Comparison:
             self.added = sum(1 for r in self.refs if r is None)
             self.removed = len(set(baseline.case_means) - set(unit_ids))
         else:
-            self.refs = list(baseline.values)
+            from pytest_rollout.evals.verdicts import baseline_draws
+
+            self.refs = list(baseline_draws(baseline.values, draw_seed))
             self.added = self.removed = 0
         self.pairable = sum(1 for r in self.refs if r is not None)
         self.monitor = monitor_for(max(self.pairable, 1))
@@ -150,17 +163,18 @@ def run_eval(
         )
         absolute = verdicts.Monitor(design)
     comparison = None
-    first: tuple[str, ...] = ()
     if compare:
         assert opts.baseline is not None and spec.max_regression is not None
-        first = tuple(opts.baseline.case_means)  # cases the baseline can pair with run first
-        order = trials.case_order(spec.cases, opts.seed, nodeid, first) if spec.cases else None
-        ids = [c.id for c in order][: spec.units_budget] if order is not None else None
+        order = trials.case_order(spec.cases, opts.seed, nodeid) if spec.cases else None
+        ids = [c.id for c in order] if order is not None else None  # errors may reach past the budget
         delta = spec.max_regression
         comparison = _Comparison(
             opts.baseline,
             ids,
-            lambda n: verdicts.Monitor(verdicts.design_for("max_regression", delta, spec.margin, alpha, beta, n)),
+            lambda n: verdicts.Monitor(
+                verdicts.design_for("max_regression", delta, spec.margin, alpha, beta, min(n, spec.units_budget))
+            ),
+            trials.trial_seed(opts.seed, nodeid + "::baseline-draws", 0),
         )
     if absolute is None and comparison is None and not opts.recording:
         return EvalRun(no_baseline_result(nodeid, layers, spec, opts), [])
@@ -169,7 +183,7 @@ def run_eval(
         # A baseline pairs by case: record every case of the budget, never an early-stopped few.
         feed = _record_all(feed)
     run = trials.run_trials(
-        call,
+        failures_from_exceptions(call, spec.errors, is_async=is_async),
         is_async=is_async,
         budget_trials=spec.trials_budget,
         session_seed=opts.seed,
@@ -180,7 +194,7 @@ def run_eval(
         timeout=spec.timeout,
         max_error_rate=spec.max_error_rate,
         feed_unit=feed,
-        first_cases=first,
+        error_alpha=alpha,
     )
     verdict = _verdict(run, spec, absolute, comparison, opts)
     return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)
@@ -234,9 +248,11 @@ def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: _Compari
     """ERROR past the error budget (never PASS); else every criterion must PASS.
 
     Only the consumed prefix counts (``used`` records), so the verdict never depends
-    on which trials happened to be in flight at the stop.
+    on which trials happened to be in flight at the stop. ERROR needs evidence at the eval's
+    alpha that the error rate is above ``max_error_rate`` (``error_budget.ErrorRateTest``), or
+    a spent error headroom; an observed share a little above it is not enough.
     """
-    if run.aborted_for_errors or (run.completed and run.errors / run.completed > spec.max_error_rate):
+    if run.aborted_for_errors:
         return "ERROR"
     monitors = _monitors(absolute, comparison)
     if not monitors:
@@ -282,9 +298,9 @@ def _result(
     main = absolute or (comparison.monitor if comparison else None)
     fields: dict[str, Any] = {}
     if absolute is not None and absolute.n:
-        fields.update(estimate=absolute.estimate, interval=absolute.interval(spec.confidence))
+        fields.update(estimate=absolute.estimate, interval=absolute.bounds())
     if comparison is not None and comparison.monitor.n:
-        lo, hi = comparison.monitor.interval(spec.confidence)
+        lo, hi = comparison.monitor.bounds()
         fields.update(
             change=to_difference(comparison.monitor.estimate), change_interval=(to_difference(lo), to_difference(hi))
         )
@@ -292,7 +308,8 @@ def _result(
         fields.update(baseline_commit=comparison.baseline.commit, baseline_cases=comparison.baseline.cases or None)
         if absolute is not None:
             fields["criteria"] = {spec.criterion: absolute.finish(), "max_regression": comparison.monitor.finish()}
-    ps = [m.p_value() for m in _monitors(absolute, comparison)]
+    monitors = _monitors(absolute, comparison)
+    ps = [m.p_value() for m in monitors]  # each criterion decides at alpha / len(monitors)
     result = EvalResult(
         nodeid=nodeid,
         layers=list(layers),
@@ -301,7 +318,7 @@ def _result(
         threshold=spec.threshold,
         margin=spec.margin,
         confidence=spec.confidence,
-        alpha=main.design.alpha if main else None,
+        alpha=main.design.alpha * len(monitors) if main else None,
         beta=main.design.beta if main else None,
         n=run.completed,
         budget=spec.trials_budget,
@@ -320,10 +337,48 @@ def _result(
 
 
 def _basis(absolute: Any, comparison: _Comparison | None) -> str:
+    """The decision rule of each criterion and what its printed interval is."""
     if comparison is None:
-        return absolute.basis() if absolute is not None else "no criterion"
+        return f"{absolute.basis()}, {absolute.bounds_label()}" if absolute is not None else "no criterion"
     parts = [f"{absolute.design.criterion}: {absolute.basis()}"] if absolute is not None else []
-    return "; ".join([*parts, f"max_regression: {comparison.monitor.basis()}"])
+    monitor = comparison.monitor
+    return "; ".join([*parts, f"max_regression: {monitor.basis()}"]) + f", intervals {monitor.bounds_label()}"
+
+
+def failures_from_exceptions(
+    call: Callable[[Trial], Any], errors: tuple[type[BaseException], ...], *, is_async: bool
+) -> Callable[[Trial], Any]:
+    """The test body with every exception but the named infrastructure ones turned into a failure.
+
+    A JSON parse error of the model's output is the model failing, not the harness: it must count
+    as a failed trial, or a bad model would PASS by crashing. Only ``errors`` (the marker's
+    ``errors=``, by default timeouts and connection errors) stay error trials, which carry no
+    outcome and count against ``max_error_rate``.
+    """
+
+    def convert(exc: Exception) -> BaseException:
+        if isinstance(exc, AssertionError) or isinstance(exc, errors):
+            return exc
+        return TrialFailure(f"{type(exc).__name__}: {exc}")
+
+    async def guarded(awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        except Exception as exc:
+            raise convert(exc) from exc
+
+    def wrapped(trial: Trial) -> Any:
+        try:
+            result = call(trial)
+        except Exception as exc:
+            raise convert(exc) from exc
+        return guarded(result) if is_async and inspect.isawaitable(result) else result
+
+    return wrapped
+
+
+class TrialFailure(AssertionError):
+    """An exception of the body that is not an infrastructure error: the trial failed."""
 
 
 def _failing(records: Sequence[Any]) -> list[str]:

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pytest_rollout.diff.redact import scrub_text
+from pytest_rollout.evals.error_budget import ErrorRateTest, error_headroom
 from pytest_rollout.evals.markers import Case, budget_units
 
 Outcome = Literal["pass", "fail", "error"]
@@ -289,11 +290,20 @@ class _Run:
         feed: FeedUnit,
         on_skip: OnSkip | None,
         max_error_rate: float,
+        error_alpha: float | None = None,
     ) -> None:
         self.n_trials = n_trials
         self._order, self._epochs, self._seeding = order, epochs, seeding
         self._feed, self._on_skip = feed, on_skip
         self._allowed_errors = _error_allowance(max_error_rate, n_trials)
+        # error_alpha given: the budget counts outcomes, errors extend it up to a cap (error_budget.py)
+        self._error_test = None if error_alpha is None else ErrorRateTest(max_error_rate, error_alpha)
+        self._unit_budget = n_trials // epochs
+        self._skipped = 0
+        self._cap = n_trials
+        if self._error_test is not None:
+            self._cap = -(-(n_trials + error_headroom(max_error_rate, n_trials)) // epochs) * epochs
+            self.n_trials = self._cap if order is None else min(self._cap, len(order) * epochs)
         self._next = 0  # next trial index to hand out
         self._frontier = 0  # first trial index not yet consumed
         self._done: dict[int, TrialRecord] = {}
@@ -310,6 +320,8 @@ class _Run:
         """The next trial to start, or None once settled, aborted, halted or out of budget."""
         if self.stopped or self._halt is not None or self._next >= self.n_trials:
             return None
+        if self._error_test is not None and self._next // self._epochs >= self._unit_budget + self._skipped:
+            return None  # enough units handed out for the outcome budget (errors may ask for more later)
         trial = self._make_trial(self._next)
         self._next += 1
         return trial
@@ -323,7 +335,7 @@ class _Run:
 
     def complete(self, record: TrialRecord) -> None:
         self._done[record.index] = record
-        while not self.stopped and self._frontier < self.n_trials:
+        while not self.stopped and self._frontier < self.n_trials and self._units_used < self._unit_budget:
             unit = [self._done.get(i) for i in range(self._frontier, self._frontier + self._epochs)]
             if any(r is None for r in unit):
                 return
@@ -334,7 +346,12 @@ class _Run:
         """Exactly one call per unit: ``feed`` with its value, else ``on_skip`` with its index."""
         self._errors += sum(r.outcome == "error" for r in unit)
         values = [r.score for r in unit if r.score is not None]
-        if self._errors > self._allowed_errors:
+        if self._error_test is not None:
+            decided = [self._error_test.update(r.outcome == "error") for r in unit][-1]
+            self._skipped += not values
+            out_of_room = self._frontier >= self._cap and self._units_used + bool(values) < self._unit_budget
+            self._aborted = decided or out_of_room
+        elif self._errors > self._allowed_errors:
             self._aborted = True
         if self._aborted or not values:  # the run ends here, or every epoch of this case errored
             if self._on_skip is not None:
@@ -358,7 +375,7 @@ class _Run:
             records=records,
             units_used=self._units_used,
             settled=self._settled,
-            stopped_early=self.stopped and self._frontier < self.n_trials,
+            stopped_early=self.stopped and self._frontier < self.n_trials and self._units_used < self._unit_budget,
             errors=self._errors,
             aborted_for_errors=self._aborted,
         )
@@ -495,6 +512,7 @@ def run_trials(
     feed_unit: FeedUnit | None = None,
     on_skip: OnSkip | None = None,
     first_cases: Collection[str] = (),
+    error_alpha: float | None = None,
 ) -> RunResult:
     """Run up to ``budget_trials`` trials of ``call``, feeding units in order until the feed settles.
 
@@ -507,12 +525,18 @@ def run_trials(
     ``on_skip(index)``, if given, is called for each consumed unit that is not fed, so that
     with both, every unit ``0, 1, 2, ...`` of the consumed prefix gets exactly one call, in
     index order, never two at once. Calls stop once the feed settles.
+
+    ``error_alpha`` (the plugin always gives it): the budget counts outcomes, so error trials
+    add trials (up to ``error_budget.error_headroom``) instead of eating the budget, and the run
+    aborts for errors only when ``ErrorRateTest`` shows at that level that the error rate is above
+    ``max_error_rate`` (or the headroom is spent). Without it, the older rule: abort once errors
+    exceed ``max_error_rate * budget_trials``.
     """
     unit_feed = _unit_feed(feed, feed_unit)
     _check_arguments(budget_trials, cases, epochs, concurrency, timeout)
     order = None if cases is None else case_order(cases, session_seed, nodeid, first_cases)
     n_trials = budget_units(budget_trials, epochs, None if order is None else len(order)) * epochs
-    run = _Run(order, epochs, n_trials, (session_seed, nodeid), unit_feed, on_skip, max_error_rate)
+    run = _Run(order, epochs, n_trials, (session_seed, nodeid), unit_feed, on_skip, max_error_rate, error_alpha)
     if is_async:
         _run_loop(lambda: _drive_async(run, call, concurrency, timeout))
     elif concurrency == 1 and timeout is None:
