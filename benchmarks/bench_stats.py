@@ -34,6 +34,7 @@ from pytest_rollout.evals import verdicts as v  # noqa: E402
 
 Rng = np.random.Generator
 Draw = Callable[[Rng, int], np.ndarray]  # (rng, reps) -> one unit per replication
+Step = Callable[[v.Design, v.BetState, np.ndarray], v.BetState]
 ALPHA = BETA = 0.05
 EFFICIENCY_GOAL = 0.6
 GOALS: list[tuple[str, bool]] = []
@@ -85,15 +86,16 @@ def _first_crossing(s: np.ndarray, b: v.CountBoundaries, budget: int) -> tuple[n
     return verdict, first + 1
 
 
-def sim_bets(design: v.Design, draw: Draw, reps: int, rng: Rng, check: int) -> Sim:
-    """Betting designs: verdicts.bet_step over all replications, one unit at a time."""
+def sim_bets(design: v.Design, draw: Draw, reps: int, rng: Rng, check: int, step: Step | None = None) -> Sim:
+    """Betting designs: verdicts.bet_step (or the old ``step``) over all replications, one unit at a time."""
+    step = step or v.bet_step
     state = v.bet_start((reps,))
     verdict, n = np.zeros(reps, dtype=int), np.full(reps, design.budget)
     kept = np.zeros((min(check, reps), design.budget))
     for t in range(design.budget):
         x = draw(rng, reps)
         kept[:, t] = x[: kept.shape[0]]
-        state = v.bet_step(design, state, x)
+        state = step(design, state, x)
         open_ = verdict == 0
         fail = open_ & (state.log_kf >= design.fail_bound)
         win = open_ & ~fail & (state.log_kp >= design.pass_bound)
@@ -101,8 +103,61 @@ def sim_bets(design: v.Design, draw: Draw, reps: int, rng: Rng, check: int) -> S
         if not (verdict == 0).any():
             kept = kept[:, : t + 1]
             break
+    if step is not v.bet_step:
+        return Sim(verdict, n)
     mismatches = _check_monitor(design, kept, verdict[: kept.shape[0]], n[: kept.shape[0]])
     return Sim(verdict, n, kept.shape[0], mismatches)
+
+
+def old_bet_step(design: v.Design, state: v.BetState, x: np.ndarray) -> v.BetState:
+    """The betting rule before issue 13 (aGRAPA: bet toward the estimated gap), for comparison."""
+    mu, bad = design.threshold, design.bad
+    mean = (0.5 + state.total) / (state.n + 1)
+    var = (0.25 + state.sq) / (state.n + 1)
+    gap_f, gap_p = mu - mean, mean - bad
+    lam_f = np.clip(gap_f / (var + gap_f**2), 0.0, 0.5 / (1.0 - mu))
+    lam_p = np.clip(gap_p / (var + gap_p**2), 0.0, 0.5 / bad)
+    total = state.total + x
+    new_mean = (0.5 + total) / (state.n + 2)
+    return v.BetState(
+        state.n + 1,
+        total,
+        state.sq + (x - new_mean) ** 2,
+        state.log_kf + np.log1p(lam_f * (mu - x)),
+        state.log_kp + np.log1p(lam_p * (x - bad)),
+    )
+
+
+def matrix_draw(units: np.ndarray) -> Draw:
+    """Feed the columns of a (reps, n) matrix one at a time (a scenario built whole beforehand)."""
+    column = iter(units.T)
+    return lambda rng, k: next(column)
+
+
+def sim_matrix(design: v.Design, units: np.ndarray, step: Step | None = None) -> Sim:
+    """Any design on prebuilt unit streams (reps, n); a stream shorter than the budget is padded
+    with NaN = "no more units", which leaves the replication INCONCLUSIVE where it stands."""
+    reps, n = units.shape
+    if design.method == "sprt":
+        b = v.count_boundaries(design)
+        avail = (~np.isnan(units)).sum(axis=1)
+        s = np.cumsum(np.nan_to_num(units), axis=1)
+        if n < design.budget:
+            s = np.hstack([s, np.repeat(s[:, -1:], design.budget - n, axis=1)])
+        verdict, used = _first_crossing(s[:, : design.budget], b, design.budget)
+        short = used > avail
+        return Sim(np.where(short, 0, verdict), np.minimum(used, avail))
+    state = v.bet_start((reps,))
+    verdict, used = np.zeros(reps, dtype=int), np.zeros(reps, dtype=int)
+    for t in range(min(n, design.budget)):
+        x = units[:, t]
+        live = (verdict == 0) & ~np.isnan(x)
+        state = (step or v.bet_step)(design, state, np.nan_to_num(x, nan=design.threshold))
+        used[live] = t + 1
+        fail = live & (state.log_kf >= design.fail_bound)
+        win = live & ~fail & (state.log_kp >= design.pass_bound)
+        verdict[fail], verdict[win] = -1, 1
+    return Sim(verdict, used)
 
 
 def _check_monitor(design: v.Design, units: np.ndarray, verdict: np.ndarray, n: np.ndarray) -> int:
@@ -165,13 +220,24 @@ def rate_line(label: str, sim: Sim, code: int, exact: float | None, goal: float 
 
 
 def efficiency_lines(
-    tag: str, good: Sim, bad: Sim, fixed: float, exact: tuple[float, float] | None, goal: float = EFFICIENCY_GOAL
+    tag: str,
+    good: Sim,
+    bad: Sim,
+    fixed: float,
+    exact: tuple[float, float] | None,
+    goal: float = EFFICIENCY_GOAL,
+    old: tuple[Sim, Sim] | None = None,
 ) -> None:
     for name, sim, ex in (
         ("at threshold", good, exact and exact[0]),
         ("at threshold - margin", bad, exact and exact[1]),
     ):
         line(f"mean units {name}", f"{sim.n.mean():.1f}", "" if ex is None else f"{ex:.1f}")
+    if old is not None:
+        line("old method: mean units (threshold / bad)", f"{old[0].n.mean():.0f} / {old[1].n.mean():.0f}")
+        line("old method: false-FAIL / false-PASS", f"{old[0].rate(-1):.4f} / {old[1].rate(1):.4f}")
+        ratio = max(old[0].n.mean(), old[1].n.mean()) / fixed
+        line("old method: worse mean / fixed n", f"{ratio:.3f}")
     worst = max(good.n.mean(), bad.n.mean()) / fixed
     ok = worst <= goal
     line(f"worse mean / fixed n ({fixed:.0f})", f"{worst:.3f}", "", f"<= {goal}", ok)
@@ -232,7 +298,11 @@ def bench_min_score(mu: float, margin: float, kappa: float, budget: int, reps: i
     rate_line(f"false-PASS at mean = {mu - margin:.2f}", bad, 1, None, BETA, tag)
     rate_line("INCONCLUSIVE at threshold", good, 0, None, None, tag)
     var0, var1 = mu * (1 - mu) / (kappa + 1), (mu - margin) * (1 - mu + margin) / (kappa + 1)
-    efficiency_lines(tag, good, bad, beta_fixed_n(mu, margin, var0, var1), None)
+    old = (
+        sim_bets(design, beta_scores(mu, kappa), reps, rng, 0, old_bet_step),
+        sim_bets(design, beta_scores(mu - margin, kappa), reps, rng, 0, old_bet_step),
+    )
+    efficiency_lines(tag, good, bad, beta_fixed_n(mu, margin, var0, var1), None, old=old)
     naive = beta_scores(mu, kappa)(rng, reps * 10).reshape(reps, 10).mean(axis=1) < mu
     line("naive rule (10 scores) false-FAIL", f"{naive.mean():.4f}")
     check_line(good, bad)
@@ -255,7 +325,8 @@ def bench_cases(mu: float, margin: float, sd: float, epochs: int, reps: int, rng
     rate_line(f"false-FAIL at {mu:.2f}", good, -1, None, ALPHA, tag)
     rate_line(f"false-PASS at {mu - margin:.2f}", bad, 1, None, BETA, tag)
     rate_line("INCONCLUSIVE at threshold", good, 0, None, None, tag)
-    efficiency_lines(tag, good, bad, fixed, None)
+    old = sim_bets(bet, good_draw, reps, rng, 0, old_bet_step), sim_bets(bet, bad_draw, reps, rng, 0, old_bet_step)
+    efficiency_lines(tag, good, bad, fixed, None, old=old)
     trials = rng.random((reps, 10)) < rng.beta(*_beta_ab(mu, sd), (reps, 10))
     line("naive rule (10 trials) false-FAIL", f"{(trials.mean(axis=1) < mu).mean():.4f}")
     check_line(good, bad)
@@ -293,14 +364,166 @@ def bench_regression(delta: float, reps: int, rng: Rng, check: int, base: float 
         rate_line("false-FAIL with no drop", same, -1, None, ALPHA, tag)
         rate_line(f"false-PASS at a {delta:.0%} drop", drop, 1, None, BETA, tag)
         connor = ((z_a * math.sqrt(psi) + z_b * math.sqrt(psi - delta**2)) / delta) ** 2
-        # issue #6: at most 0.8 of the fixed-n paired (Connor) size, at most 0.5 of the unpaired one
-        efficiency_lines(tag, same, drop, connor, None, goal=0.8)
+        old = (
+            sim_bets(design, paired_units(psi, 0.0), reps, rng, 0, old_bet_step),
+            sim_bets(design, paired_units(psi, delta), reps, rng, 0, old_bet_step),
+        )
+        efficiency_lines(tag, same, drop, connor, None, goal=EFFICIENCY_GOAL, old=old)
         worst = max(same.n.mean(), drop.n.mean()) / unpaired
         line(f"worse mean / unpaired fixed n ({unpaired:.0f} per arm)", f"{worst:.3f}", "", "<= 0.5", worst <= 0.5)
         GOALS.append((f"{tag}: mean cases <= 0.5 x unpaired fixed n", worst <= 0.5))
         naive = paired_units(psi, 0.0)(rng, reps * 10).reshape(reps, 10).mean(axis=1) < 0.5
         line("naive rule (10 cases, any drop) false-FAIL", f"{naive.mean():.4f}")
         check_line(same, drop)
+
+
+def bench_cases_one_epoch(mu: float, margin: float, sd: float, reps: int, rng: Rng, check: int) -> None:
+    """cases= with one epoch: 0/1 units, so the count SPRT (new) against the betting test (old)."""
+    budget = v.minimum_budget("pass_rate", mu, margin, ALPHA, BETA) or 0
+    sprt = v.design_for("pass_rate", mu, margin, ALPHA, BETA, budget)
+    bet = v.design_for("pass_rate", mu, margin, ALPHA, BETA, budget, cases=True)
+    tag = f"cases pass_rate {mu:.2f}/{margin:.2f}, case sd {sd}, 1 epoch (count SPRT)"
+    header(tag, sprt, reps, "count_boundaries(design) vectorised + Monitor replay; old: aGRAPA bets")
+    good_draw, bad_draw = case_means(mu, sd, 1), case_means(mu - margin, sd, 1)
+    good, bad = sim_counts(sprt, good_draw, reps, rng, check), sim_counts(sprt, bad_draw, reps, rng, check)
+    rate_line(f"false-FAIL at {mu:.2f}", good, -1, None, ALPHA, tag)
+    rate_line(f"false-PASS at {mu - margin:.2f}", bad, 1, None, BETA, tag)
+    old = sim_bets(bet, good_draw, reps, rng, 0, old_bet_step), sim_bets(bet, bad_draw, reps, rng, 0, old_bet_step)
+    efficiency_lines(tag, good, bad, v.fixed_n(mu, margin, ALPHA, BETA), None, old=old)
+    check_line(good, bad)
+
+
+# ------------------------------------------------------------------ scenarios (issue 13)
+
+
+def scenario_header(title: str, claim: str) -> None:
+    print(f"\n== scenario: {title}")
+    print(f"   claim: {claim}")
+
+
+def claim_line(label: str, new: Sim, code: int, goal: float, old: Sim | None, tag: str) -> None:
+    ok = new.rate(code) - 2 * new.se(code) <= goal
+    was = "" if old is None else f"   old {old.rate(code):.4f} ±{old.se(code):.4f}"
+    print(f"   {label:44} {new.rate(code):.4f} ±{new.se(code):.4f}  <= {goal:g}  {'PASS' if ok else 'FAIL'}{was}")
+    GOALS.append((f"{tag}: {label}", ok))
+
+
+def units_line(new: Sim, fixed: float, old: Sim | None, what: str = "fixed n") -> None:
+    was = "" if old is None else f"; old method {old.n.mean():.0f}"
+    print(f"   mean units {new.n.mean():.0f} = {new.n.mean() / fixed:.2f}x {what} ({fixed:.0f}){was}")
+
+
+def scenario_grown_cases(reps: int, rng: Rng) -> None:
+    """1000 cases, 700 known to the baseline, 300 new and easier; the case-set mean is the point."""
+    tag = "grown case set"
+    scenario_header(
+        "grown case set: 700 baseline cases, 300 new ones 0.10 easier, pass_rate 0.80/0.05, 1 epoch",
+        "false-FAIL <= alpha at a case-set mean of 0.80, false-PASS <= beta at 0.75",
+    )
+    design = v.design_for("pass_rate", 0.80, 0.05, ALPHA, BETA, 1000)
+    old_design = v.design_for("pass_rate", 0.80, 0.05, ALPHA, BETA, 1000, cases=True)
+    for mean, code, label in ((0.80, -1, "false-FAIL at mean 0.80"), (0.75, 1, "false-PASS at mean 0.75")):
+        rates = np.r_[np.full(700, mean - 0.03), np.full(300, mean + 0.07)]
+        outcome = (rng.random((reps, 1000)) < rates).astype(float)
+        new_order = rng.permuted(np.tile(np.arange(1000), (reps, 1)), axis=1)
+        old_order = np.hstack(
+            [
+                rng.permuted(np.tile(np.arange(700), (reps, 1)), axis=1),
+                700 + rng.permuted(np.tile(np.arange(300), (reps, 1)), axis=1),
+            ]
+        )
+        rows = np.arange(reps)[:, None]
+        new, old = (
+            sim_matrix(design, outcome[rows, new_order]),
+            sim_matrix(old_design, outcome[rows, old_order], old_bet_step),
+        )
+        claim_line(label, new, code, ALPHA if code == -1 else BETA, old, tag)
+        units_line(new, v.fixed_n(0.80, 0.05, ALPHA, BETA), old)
+
+
+def scenario_error_trials(reps: int, rng: Rng) -> None:
+    """5% error trials on a calibrated design, and 8% under max_error_rate = 0.1."""
+    tag = "error trials"
+    budget = v.minimum_budget("pass_rate", 0.80, 0.05, ALPHA, BETA) or 0
+    design = v.design_for("pass_rate", 0.80, 0.05, ALPHA, BETA, budget)
+    scenario_header(
+        f"error trials: 5% errors, pass_rate 0.80/0.05 calibrated at {budget}",
+        "no INCONCLUSIVE (the budget counts outcomes), false-FAIL <= alpha, false-PASS <= beta",
+    )
+    for p, code, label in ((0.80, -1, "false-FAIL at 0.80"), (0.75, 1, "false-PASS at 0.75")):
+        outcome = (rng.random((reps, budget)) < p).astype(float)
+        err = rng.random((reps, budget)) < 0.05
+        kept = np.where(err, np.nan, outcome)  # the old rule: errors eat the trial budget
+        old_units = np.array([np.r_[row[~np.isnan(row)], np.full(int(np.isnan(row).sum()), np.nan)] for row in kept])
+        new, old = sim_matrix(design, outcome), sim_matrix(design, old_units)
+        claim_line(label, new, code, ALPHA if code == -1 else BETA, old, tag)
+        claim_line(f"INCONCLUSIVE at {p:.2f}", new, 0, 0.0, old, tag)
+        units_line(new, v.fixed_n(0.80, 0.05, ALPHA, BETA), old)
+    n_err = max(reps // 5, 200)
+    scenario_header(
+        "error trials: 8% errors under max_error_rate=0.1 (ERROR decided with a one-sided bound)",
+        f"ERROR <= alpha while the error rate is below the limit ({n_err} runs of {budget} trials)",
+    )
+    from pytest_rollout.evals.error_budget import ErrorRateTest
+
+    flags = rng.random((n_err, budget)) < 0.08
+    new_error = np.zeros(n_err, dtype=int)
+    for i, row in enumerate(flags):
+        test = ErrorRateTest(0.1, ALPHA)
+        new_error[i] = -1 if any(test.update(bool(e)) for e in row) else 0
+    share = np.cumsum(flags, axis=1) / np.arange(1, budget + 1)
+    old_error = np.where(
+        (np.cumsum(flags, axis=1) > math.floor(0.1 * budget)).any(axis=1) | (share[:, -1] > 0.1), -1, 0
+    )
+    claim_line(
+        "ERROR at an 8% error rate",
+        Sim(new_error, np.full(n_err, budget)),
+        -1,
+        ALPHA,
+        Sim(old_error, np.full(n_err, budget)),
+        tag,
+    )
+
+
+def scenario_exceptions(reps: int, rng: Rng) -> None:
+    """A model at 0.75 whose failures are 6% exceptions (a JSON parse error) and 19% asserts."""
+    tag = "exceptions as failures"
+    budget = v.minimum_budget("pass_rate", 0.80, 0.05, ALPHA, BETA) or 0
+    design = v.design_for("pass_rate", 0.80, 0.05, ALPHA, BETA, budget)
+    scenario_header(
+        "exceptions as failures: true pass rate 0.75 (6% raise ValueError, 19% fail an assert), bar 0.80/0.05",
+        "false-PASS <= beta (exceptions other than errors= are failures)",
+    )
+    u = rng.random((reps, budget))
+    outcome = (u < 0.75).astype(float)
+    old_units = np.where((u >= 0.75) & (u < 0.81), np.nan, outcome)  # the old rule dropped the exceptions
+    old_units = np.array([np.r_[row[~np.isnan(row)], np.full(int(np.isnan(row).sum()), np.nan)] for row in old_units])
+    new, old = sim_matrix(design, outcome), sim_matrix(design, old_units)
+    claim_line("false-PASS at 0.75", new, 1, BETA, old, tag)
+    units_line(new, v.fixed_n(0.80, 0.05, ALPHA, BETA), old)
+
+
+def scenario_unpaired_cases(reps: int, rng: Rng, delta: float = 0.05) -> None:
+    """Baseline recorded with cases= and stored per case id, where ids group by difficulty
+    (easy-*, mid-*, hard-*: 100 cases x 3 epochs each at 0.95 / 0.85 / 0.60); the candidate runs
+    without cases. The claim is relative to the baseline as recorded (its own mean), as for
+    paired comparisons; the baseline's sampling noise comes on top (record enough epochs)."""
+    tag = "unpaired with cases"
+    scenario_header(
+        f"unpaired max_regression={delta} against a baseline recorded with cases= (300 cases x 3 epochs, by id)",
+        "false-FAIL <= alpha with no change, false-PASS <= beta at a drop of delta (vs the recorded mean)",
+    )
+    n = 900
+    rates = np.repeat([0.95, 0.85, 0.60], 300)
+    design = v.design_for("max_regression", delta, delta, ALPHA, BETA, n)
+    for drop, code, label in ((0.0, -1, "false-FAIL, no change"), (delta, 1, f"false-PASS at a {delta:.0%} drop")):
+        stored = (rng.random((reps, n)) < rates).astype(float)
+        cand = (rng.random((reps, n)) < stored.mean(axis=1, keepdims=True) - drop).astype(float)
+        draws = stored[np.arange(reps)[:, None], rng.integers(0, n, (reps, n))]
+        new = sim_matrix(design, (1 + cand - draws) / 2)
+        old = sim_matrix(design, (1 + cand - stored) / 2, old_bet_step)
+        claim_line(label, new, code, ALPHA if code == -1 else BETA, old, tag)
+        units_line(new, n, old, "the budget")
 
 
 def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
@@ -361,9 +584,10 @@ def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=10_000, help="Replications per point (default 10000)")
+    parser.add_argument("--reps", type=int, default=2000, help="Replications per point (default 2000)")
+    parser.add_argument("--e2e", action="store_true", help="Also run 200 evals through pytest (minutes)")
     parser.add_argument("--seed", type=int, default=20261125, help="Seed of numpy's default_rng")
-    parser.add_argument("--check", type=int, default=200, help="Replications per point replayed through Monitor")
+    parser.add_argument("--check", type=int, default=100, help="Replications per point replayed through Monitor")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
@@ -373,8 +597,14 @@ def main(argv: list[str] | None = None) -> int:
     bench_pass_rate(0.80, 0.05, 2000, args.reps, rng, args.check, wald=True)
     bench_min_score(0.80, 0.05, 4.0, 2000, args.reps, rng, args.check)
     bench_cases(0.80, 0.05, 0.2, 3, args.reps, rng, args.check)
+    bench_cases_one_epoch(0.80, 0.05, 0.2, args.reps, rng, args.check)
     bench_regression(0.05, args.reps, rng, args.check)
-    bench_plugin_end_to_end()
+    scenario_grown_cases(args.reps, rng)
+    scenario_error_trials(args.reps, rng)
+    scenario_exceptions(args.reps, rng)
+    scenario_unpaired_cases(args.reps, rng)
+    if args.e2e:
+        bench_plugin_end_to_end()
     print(f"\n== goals ({time.perf_counter() - started:.0f} s)")
     for name, ok in GOALS:
         print(f"   {'PASS' if ok else 'FAIL'}  {name}")

@@ -6,7 +6,6 @@ Simulated rates are checked at about 3.5 standard errors.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -103,9 +102,7 @@ def test_default_design_above_minimum_is_calibrated() -> None:
 def test_calibrated_terminal_design_matches_table_4() -> None:
     v._calibrate.cache_clear()
     v._design_cached.cache_clear()
-    start = time.perf_counter()
-    d = v.design_for("pass_rate", *DEFAULT, budget=939)
-    elapsed = time.perf_counter() - start
+    d = v.design_for("pass_rate", *DEFAULT, budget=939)  # its speed is benchmarked, not asserted
     assert d.calibrated and d.terminal_cut == 0.0
     assert d.fail_bound == pytest.approx(3.197, abs=0.01) and d.pass_bound == d.fail_bound
     f0, p0, i0, n0 = v.exact_oc(d, 0.80)
@@ -113,7 +110,6 @@ def test_calibrated_terminal_design_matches_table_4() -> None:
     assert f0 <= 0.05 and p1 <= 0.05 and i0 == i1 == 0.0
     assert f0 == pytest.approx(0.049, abs=0.002) and p1 == pytest.approx(0.050, abs=0.002)
     assert n0 == pytest.approx(409, rel=0.02) and n1 == pytest.approx(393, rel=0.02)
-    assert elapsed < 1.0  # about 0.1 s here; the budget is generous for slow CI machines
 
 
 def test_calibration_other_budgets() -> None:

@@ -159,7 +159,13 @@ def run_eval(
     absolute = None
     if spec.criterion:
         design = verdicts.design_for(
-            spec.criterion, spec.threshold or 0.0, spec.margin, alpha, beta, spec.units_budget, cases=bool(spec.cases)
+            spec.criterion,
+            spec.threshold or 0.0,
+            spec.margin,
+            alpha,
+            beta,
+            spec.units_budget,
+            cases=bool(spec.cases) and spec.epochs > 1,  # one epoch: 0/1 units, the count SPRT
         )
         absolute = verdicts.Monitor(design)
     comparison = None

@@ -14,8 +14,13 @@ H_good; PASS errs with probability <= beta under H_bad.
   every unit. With ``budget >= 1.25 x fixed n`` the bounds are calibrated by exact
   dynamic programming together with a terminal rule, so there is no INCONCLUSIVE.
 - ``min_score`` and ``max_regression``: a betting SPRT (Waudby-Smith & Ramdas,
-  "Estimating means of bounded random variables by betting", JRSS-B 2023) with the
-  aGRAPA plug-in bet; valid for any distribution on [0, 1] by Ville's inequality.
+  "Estimating means of bounded random variables by betting", JRSS-B 2023) that bets toward
+  the design gap, lam = margin / (sigma_hat^2 + margin^2); valid for any distribution on
+  [0, 1] by Ville's inequality.
+- Reported numbers come from the test that decides: the p-value of H_good (exact stagewise
+  for the SPRT, 1 / max K_F for bets) and one-sided bounds (:meth:`Monitor.bounds`), so a FAIL
+  has p <= alpha and an upper bound below the threshold, a PASS a lower bound above
+  threshold - margin.
 - Intervals are confidence sequences (Howard, Ramdas, McAuliffe & Sekhon, Ann.
   Stat. 2021): valid at every n at once, hence after an early stop.
 - Families: Bonferroni / Sidak for per-item verdicts; Holm (1979) and
@@ -119,10 +124,10 @@ def design_for(
       ``max_regression=`` value). H_good E[d] >= 0, H_bad E[d] <= -delta, monitored as
       E[Y] >= 1/2 vs E[Y] <= 1/2 - delta/2 (docs/statistics.md, max_regression); ``margin`` is not used,
       because delta itself is the indifference zone.
-    - ``cases=True`` (units are case means over epochs): ``pass_rate`` uses the betting test
-      too. The SPRT stays valid on case means but bets as if they were 0/1 trials; the
-      plug-in bet adapts to their smaller variance (bench_stats: about 0.75x against 1.25x the
-      fixed-n number of cases at case sd 0.2, 3 epochs).
+    - ``cases=True`` (units are case means over several epochs): ``pass_rate`` uses the betting
+      test too. The SPRT stays valid on case means but bets as if they were 0/1 trials; the
+      bet adapts to their smaller variance. With one epoch the units are 0/1 and the caller
+      passes ``cases=False``: the count SPRT is then the better test (bench_stats).
     """
     _check_common(criterion, threshold, margin, alpha, beta, budget)
     key = (round(threshold, 12), round(margin, 12), round(alpha, 15), round(beta, 15), budget)
@@ -398,14 +403,14 @@ def stagewise_tails(design: Design, thetas: FloatArray, n: int, s: int) -> tuple
         new[:, 1:] += p * cur
         if k == n:
             break
-        states = offset + np.arange(new.shape[1])
-        to_fail, to_pass = states <= bounds.fail_max[k], states >= bounds.pass_min[k]
-        fail += new[:, to_fail].sum(axis=1)
-        pass_ += new[:, to_pass].sum(axis=1)
-        keep = np.flatnonzero(~(to_fail | to_pass))
-        if keep.size == 0:  # every path has stopped before n: (n, s) cannot be an open outcome
+        width = new.shape[1]  # the open band is contiguous: FAIL below it, PASS above it
+        cut_f = min(max(int(bounds.fail_max[k]) - offset + 1, 0), width)
+        cut_p = min(max(int(bounds.pass_min[k]) - offset, cut_f), width)
+        fail += new[:, :cut_f].sum(axis=1)
+        pass_ += new[:, cut_p:].sum(axis=1)
+        if cut_p == cut_f:  # every path has stopped before n: (n, s) cannot be an open outcome
             return fail, pass_
-        cur, offset = new[:, keep[0] : keep[-1] + 1], offset + int(keep[0])
+        cur, offset = new[:, cut_f:cut_p], offset + cut_f
     j = s - offset
     return fail + new[:, : max(j + 1, 0)].sum(axis=1), pass_ + new[:, max(j, 0) :].sum(axis=1)
 
@@ -813,7 +818,7 @@ def _edge(
     searched below it (above it for L), so the bound agrees with the verdict. The rejected end
     of the last bracket is returned (conservative).
     """
-    points = np.linspace(0.0, 1.0, 65)[1:-1]
+    points = np.linspace(0.0, 1.0, 41)[1:-1]
     flags = rejects(points)
     if not upper:
         points, flags = points[::-1], flags[::-1]
@@ -829,7 +834,7 @@ def _edge(
     inner = [float(p) for p, f in zip(points, flags, strict=True) if not f and (p < out if upper else p > out)]
     inside = inner[-1] if inner else 1.0 - far
     for _ in range(passes):
-        grid = np.linspace(inside, out, 17)[1:-1]
+        grid = np.linspace(inside, out, 12)[1:-1]
         if grid.size == 0:
             break
         hit = rejects(grid)
