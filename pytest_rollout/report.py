@@ -1,7 +1,9 @@
 """Render results as text: terminal lines, JSON, GitHub job summary and annotations.
 
 Every function returns strings; callers decide where they go (pytest's
-terminal reporter, stdout, a file). Values arrive already redacted.
+terminal reporter, stdout, a file). Values arrive already redacted; every public
+renderer also passes its output through ``redact.scrub_text`` (paths, override
+reasons, commit subjects, error messages: whatever a caller put in a text).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pytest_rollout.diff.formats import printable_line
+from pytest_rollout.diff.redact import scrub_strings, scrub_text
 from pytest_rollout.models import Change, Decision, DiffResult, EvalResult, Report
 
 _WIDTH = 48
@@ -70,8 +73,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def decision_lines(decision: Decision) -> list[str]:
-    """The decision, its reasons and plan; every line escaped (``printable_line``)."""
-    return [printable_line(line) for line in _decision_lines(decision)]
+    """The decision, its reasons and plan; every line scrubbed and escaped (``printable_line``)."""
+    return [printable_line(scrub_text(line)) for line in _decision_lines(decision)]
 
 
 def _decision_lines(decision: Decision) -> list[str]:
@@ -121,7 +124,7 @@ def gate_text(diff: DiffResult, decision: Decision | None) -> list[str]:
     lines += [f"warning: {w}" for w in diff.warnings]
     if decision is not None:
         lines += _decision_lines(decision)
-    return [printable_line(line) for line in lines]
+    return [printable_line(scrub_text(line)) for line in lines]
 
 
 def build_report(
@@ -151,7 +154,7 @@ def build_report(
 
 
 def report_json(report: Report) -> str:
-    return json.dumps(report.to_json_dict(), indent=2, sort_keys=False) + "\n"
+    return json.dumps(scrub_strings(report.to_json_dict()), indent=2, sort_keys=False) + "\n"
 
 
 def report_schema() -> str:
@@ -194,7 +197,7 @@ def github_summary(diff: DiffResult, decision: Decision | None, evals: Sequence[
     if evals:
         out += ["", "| eval | verdict | result |", "|---|---|---|"]
         out += [f"| `{e.nodeid}` | {e.verdict} | {_md(e.line)} |" for e in evals]
-    return "\n".join(out) + "\n"
+    return scrub_text("\n".join(out)) + "\n"
 
 
 def _md(text: str) -> str:
@@ -212,10 +215,11 @@ def github_annotations(decision: Decision) -> list[str]:
         for c in step.changes:
             msg = f"{c.layer} change in a release that moves several coupled layers; ship it as plan step {step.step}"
             lines.append(
-                f"::error file={_esc_prop(c.path)},line={c.line or 1}::{_esc_data(msg + ': ' + fmt_change(c))}"
+                f"::error file={_esc_prop(scrub_text(c.path))},line={c.line or 1}::"
+                + _esc_data(scrub_text(msg + ": " + fmt_change(c)))
             )
     if not lines:
-        lines = [f"::error::{_esc_data(r)}" for r in decision.reasons]
+        lines = [f"::error::{_esc_data(scrub_text(r))}" for r in decision.reasons]
     return lines
 
 
@@ -241,4 +245,4 @@ def eval_lines(evals: Sequence[EvalResult], deselected: Sequence[Any] = ()) -> l
     if deselected:
         lines.append(f"not run ({len(deselected)}):")
         lines += [f"  {d.nodeid}: {d.reason}" for d in deselected]
-    return lines
+    return [scrub_text(line) for line in lines]

@@ -170,3 +170,80 @@ def test_scrub_text_is_linear_on_long_tokens(text: str) -> None:
     start = time.perf_counter()
     assert scrub_text(text) == text
     assert time.perf_counter() - start < 3.0
+
+
+# ---------------------------------------------------------------- widened (issue 11)
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [
+        ("api_keys", True),
+        ("tokens", True),
+        ("passwords", True),
+        ("auth_tokens", True),
+        ("DB_PASS", True),
+        ("SMTP_PW", True),
+        ("GITHUB_PAT", True),
+        ("max_new_tokens", False),
+        ("num_tokens", False),
+        ("token_limit", False),
+        ("prompt_tokens", False),
+        ("pass_rate", False),
+        ("bypass", False),
+    ],
+)
+def test_plural_and_short_secret_names(key: str, secret: bool) -> None:
+    assert is_secret_key([key]) is secret
+
+
+def test_values_under_plural_secret_words_are_masked() -> None:
+    doc = {"api_keys": ["k1", "k2"], "tokens": {"ci": "t"}, "passwords": {"db": "p"}, "max_tokens": 5}
+    assert redact(doc, ()) == {"api_keys": MASK, "tokens": MASK, "passwords": MASK, "max_tokens": 5}
+
+
+def test_a_credential_used_as_a_mapping_key_is_masked() -> None:
+    token = "ghp_" + "b" * 36
+    assert redact({"allowed": {token: True}}, ()) == {"allowed": {MASK: True}}
+
+
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx7Qz\nq9Lm+/Zk==\n-----END RSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"key file: {PEM} (end)", f"key file: {MASK} (end)"),
+        ("cut: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA", f"cut: {MASK}"),
+        ("Authorization: Bearer abcdef0123456789xyz", f"Authorization: {MASK}"),
+        ("sent Bearer abcdef0123456789xyz to x", f"sent Bearer {MASK} to x"),
+        ("x-api-key: 0123456789abcdef0123456789abcdef", f"x-api-key: {MASK}"),
+        ("DB_PASS: hunter2 and REDIS_PASS=hunter3", f"DB_PASS: {MASK} and REDIS_PASS={MASK}"),
+        ("github_pat_11ABCDEFG0" + "a" * 60, MASK),
+        ("hf_" + "A1b2" * 9, MASK),
+        ("xoxb-123456789012-1234567890123-abcdefABCDEF", MASK),
+        ("sk-ant-api03-" + "x" * 40, MASK),
+        ("sk-proj-" + "Y" * 40, MASK),
+        ("a" * 52 + "JQQJ99BCAAAAACOG" + "b" * 16, MASK),  # Azure AI services key
+        ("abc8Q~" + "d" * 34, MASK),  # Entra client secret
+        (
+            "AccountName=x;AccountKey=" + "Q" * 86 + "==;EndpointSuffix=core",
+            f"AccountName=x;AccountKey={MASK};EndpointSuffix=core",
+        ),
+        ("tests/a.py::test_api_key: layer prompt did not move", "tests/a.py::test_api_key: layer prompt did not move"),
+        ("max_tokens: 5, pass_rate: 0.8", "max_tokens: 5, pass_rate: 0.8"),
+    ],
+)
+def test_widened_shapes(text: str, expected: str) -> None:
+    assert scrub_text(text) == expected
+    assert scrub_text(expected) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x: " * 100_000, "Bearer " * 60_000, "aa1Q~" * 60_000, "a" * 300_000, "-----BEGIN RSA PRIVATE KEY-----" * 10_000],
+)
+def test_widened_patterns_stay_linear(text: str) -> None:
+    start = time.perf_counter()
+    scrub_text(text)
+    assert time.perf_counter() - start < 5.0

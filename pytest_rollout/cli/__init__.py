@@ -93,8 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(_dispatch(args))
     except RolloutError as exc:
         from pytest_rollout.diff.formats import printable
+        from pytest_rollout.diff.redact import scrub_text
 
-        print(f"pytest-rollout: error: {printable(str(exc))}", file=sys.stderr)
+        print(f"pytest-rollout: error: {printable(scrub_text(str(exc)))}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # `schema | head`: the reader had enough (check settles its status itself)
         _silence_stdout()
@@ -180,6 +181,7 @@ def _github(res: GateResult, env: dict[str, str]) -> list[str]:
 
 def _emit(args: argparse.Namespace, res: GateResult, doc: Report, annotations: list[str]) -> None:
     from pytest_rollout import report
+    from pytest_rollout.diff.redact import scrub_text
 
     if args.json:
         sys.stdout.write(report.report_json(doc))
@@ -188,7 +190,7 @@ def _emit(args: argparse.Namespace, res: GateResult, doc: Report, annotations: l
     from pytest_rollout.diff.formats import printable_line
 
     for warning in res.diff.warnings:
-        print(printable_line(f"pytest-rollout: warning: {warning}"), file=sys.stderr)
+        print(printable_line(f"pytest-rollout: warning: {scrub_text(warning)}"), file=sys.stderr)
     for line in annotations:
         print(line)
     sys.stdout.flush()

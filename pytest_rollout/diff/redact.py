@@ -32,7 +32,7 @@ when the list has no identity field), and a bare secret that has none of the sha
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 MASK = "***"
@@ -40,47 +40,124 @@ MASK = "***"
 _SECRET_WORDS = frozenset(
     {
         "key",
+        "keys",
         "apikey",
+        "apikeys",
         "token",
+        "tokens",
         "secret",
         "secrets",
         "password",
+        "passwords",
         "passwd",
+        "passwds",
         "pwd",
+        "pwds",
         "passphrase",
+        "passphrases",
         "credential",
         "credentials",
+        "creds",
         "auth",
         "oauth",
         "authorization",
         "bearer",
         "cookie",
+        "cookies",
         "private",
+        "privkey",
+        "pat",
+        "jwt",
+        "webhook",
+    }
+)
+# Secret only as the last word of a longer name: DB_PASS, SMTP_PW (not pass_rate, not pass alone).
+_LAST_WORDS = frozenset({"pass", "pw"})
+# token(s) next to a count word is a quantity, not a credential: max_tokens, num_tokens, token_limit.
+_TOKEN_WORDS = frozenset({"token", "tokens"})
+_COUNT_WORDS = frozenset(
+    {
+        "max",
+        "min",
+        "num",
+        "n",
+        "count",
+        "total",
+        "limit",
+        "limits",
+        "budget",
+        "length",
+        "len",
+        "usage",
+        "per",
+        "input",
+        "output",
+        "prompt",
+        "completion",
+        "context",
+        "stop",
+        "special",
+        "reserved",
+        "generated",
+        "bad",
+        "eos",
+        "bos",
+        "pad",
+        "unk",
+        "vocab",
+        "thinking",
+        "reasoning",
+        "cached",
     }
 )
 # Secret only as URL query parameters (a config key "signature" is a DSPy signature, not a secret).
 _QUERY_SECRET_WORDS = _SECRET_WORDS | {"sig", "signature"}
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-# Well-known credential shapes (provider keys, cloud keys, JWTs, PEM blocks).
+# Well-known credential shapes. Every alternative starts with a literal prefix or a lookbehind
+# that admits one start per run of characters, so a long token is scanned once (linear time).
 _CREDENTIAL = re.compile(
-    r"(?:\bsk-[A-Za-z0-9_-]{16,}"
-    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
-    r"|\bgh[pousr]_[A-Za-z0-9]{30,}"
-    r"|\bxox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|\bAIza[0-9A-Za-z_-]{35}"
-    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----)"
+    r"(?:(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}"  # OpenAI (sk-proj-...), Anthropic (sk-ant-...), DeepSeek
+    r"|(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
+    r"|(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{30,}"  # GitHub classic tokens
+    r"|(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{22,}"  # GitHub fine-grained tokens
+    r"|(?<![A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}"  # Hugging Face
+    r"|(?<![A-Za-z0-9])xox[abposre]-[A-Za-z0-9-]{10,}"  # Slack (xoxb-, xoxp-, ...)
+    r"|(?<![A-Za-z0-9])xapp-[A-Za-z0-9-]{10,}"  # Slack app tokens
+    r"|hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"  # Slack webhooks
+    r"|(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}"  # Google API keys
+    r"|(?<![A-Za-z0-9])ya29\.[0-9A-Za-z_-]{20,}"  # Google OAuth access tokens
+    r"|(?<![A-Za-z0-9])(?:gsk|r8|pplx|nvapi|npm)[_-][A-Za-z0-9_-]{20,}"  # Groq, Replicate, Perplexity, NVIDIA, npm
+    r"|(?<![A-Za-z0-9])pypi-[A-Za-z0-9_-]{50,}"  # PyPI
+    r"|(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9]{26}(?:[A-Za-z0-9]{2}==)?"  # Azure AI services keys
+    r"|(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"  # Azure AD (Entra) client secrets
+    r"|(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}=="  # Azure storage account keys
+    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{5,}"  # JWTs
+    # A PEM private key, header to footer (or to the end of the text when the footer is cut off).
+    r"|-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?:[^-]|-(?!----END ))*"
+    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?)"
+)
+# "Bearer <token>", "Basic <base64>" (as in an Authorization header, or on its own).
+_BEARER = re.compile(r"(?i:\b(?:bearer|basic)[ \t]+)(?=[A-Za-z0-9._~+/-]{12})([A-Za-z0-9._~+/-]+=*)")
+# HTTP headers that carry credentials: everything after the colon, to the end of the line.
+_HEADER = re.compile(
+    r"(?i:(?<![\w-])((?:proxy-)?authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie"
+    r"|ocp-apim-subscription-key|x-goog-api-key)([ \t]*:[ \t]*))(?![ \t]*\*\*\*)[^\r\n]+"
 )
 # scheme://user:PASSWORD@host: the user may be empty (redis://:pw@host). Names and schemes
 # are bounded so that no pattern rescans a long token from each of its characters.
 _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@]*:)[^\s/@]+(?=@)")
 _VALUE = r"(?:\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>(){}\[\]#]+)"
+_VALUE_AT = re.compile(_VALUE)
 # name=value, the name starting a token: query parameters, env assignments, --flag=value.
-_ASSIGNMENT = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]{0,100})=(" + _VALUE + ")")
+_ASSIGNMENT = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]{0,100})=")
 # --flag value (the value is not itself a flag).
 _FLAG_VALUE = re.compile(r"(?<![\w.-])(--?[A-Za-z][\w.-]{0,100})(\s+)((?!-)" + _VALUE + ")")
 # "name": value and 'name': value, as in JSON or a dict's repr.
 _QUOTED_PAIR = re.compile(r"([\"'])([^\"'\s]{1,100})\1(\s*:\s*)(\"[^\"]*\"|'[^']*'|[^\s,}\]]+)")
+# name: value unquoted, as in YAML or a log line (DB_PASS: hunter2). Not after "::" or a path.
+_BARE_PAIR = re.compile(r"(?<![\w.:/-])([A-Za-z_][\w-]{0,100}):[ \t]+")
 _FLAG = re.compile(r"--?[A-Za-z][\w.-]*")
 _IDENTITY_SEGMENT = re.compile(r"\[([^=\]]+)=(.*)\]")
 _PAIR_NAMES = ("name", "key", "id")
@@ -91,7 +168,14 @@ def key_words(segment: str) -> list[str]:
 
 
 def _is_secret_name(name: str, words: frozenset[str] = _SECRET_WORDS) -> bool:
-    return any(w in words for w in key_words(name))
+    parts = key_words(name)
+    secret = [w for w in parts if w in words]
+    if not secret:
+        named = [w for w in parts if not w.isdigit()]  # DB_PASS_2 is DB_PASS
+        return len(named) > 1 and named[-1] in _LAST_WORDS
+    if all(w in _TOKEN_WORDS for w in secret) and any(w in _COUNT_WORDS for w in parts):
+        return False  # max_tokens, num_tokens, token_limit: a quantity
+    return True
 
 
 def is_secret_key(segments: Iterable[str]) -> bool:
@@ -124,18 +208,52 @@ def scrub_text(text: str) -> str:
     """``text`` with every string-level rule applied (see the module docstring): for free
     text such as error messages, and for each string inside a value."""
     text = _CREDENTIAL.sub(MASK, text)
+    text = _BEARER.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + MASK, text)
+    text = _HEADER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
-    text = _ASSIGNMENT.sub(_mask_assignment, text)
+    text = _mask_after(_ASSIGNMENT, text, _assignment_is_secret)
     text = _FLAG_VALUE.sub(_mask_flag_value, text)
-    return _QUOTED_PAIR.sub(_mask_quoted_pair, text)
+    text = _QUOTED_PAIR.sub(_mask_quoted_pair, text)
+    return _mask_after(_BARE_PAIR, text, lambda m: _is_secret_name(m.group(1)))
 
 
-def _mask_assignment(match: re.Match[str]) -> str:
-    name = match.group(1)
+def scrub_name(text: str) -> str:
+    """A key, a key path or a file path with credential shapes masked (``{ghp_...: true}``):
+    names are shown, so only what is a credential by its shape goes."""
+    return _CREDENTIAL.sub(MASK, text)
+
+
+def scrub_strings(value: Any) -> Any:
+    """Every string in a JSON-like document (mapping keys too) through ``scrub_text``: the last
+    pass before a document is written, behind the masking done where each value was built."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {scrub_strings(k): scrub_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_strings(v) for v in value]
+    return value
+
+
+def _mask_after(name: re.Pattern[str], text: str, secret: Callable[[re.Match[str]], bool]) -> str:
+    """Mask the value after each ``name`` match that ``secret`` accepts. Only the names are
+    matched, never the values, so an innocent pair cannot swallow the secret one after it
+    (``fix: password: hunter2``, ``a=token=abc``)."""
+    out: list[str] = []
+    pos = 0
+    for m in name.finditer(text):
+        if m.start() < pos or not secret(m):
+            continue
+        value = _VALUE_AT.match(text, m.end())
+        if value is not None:
+            out += [text[pos : value.start()], _masked(value.group(0))]
+            pos = value.end()
+    return "".join([*out, text[pos:]])
+
+
+def _assignment_is_secret(match: re.Match[str]) -> bool:
     in_query = match.start() > 0 and match.string[match.start() - 1] in "?&"
-    if _is_secret_name(name.lstrip("-"), _QUERY_SECRET_WORDS if in_query else _SECRET_WORDS):
-        return f"{name}={_masked(match.group(2))}"
-    return match.group(0)
+    return _is_secret_name(match.group(1).lstrip("-"), _QUERY_SECRET_WORDS if in_query else _SECRET_WORDS)
 
 
 def _mask_flag_value(match: re.Match[str]) -> str:
@@ -184,7 +302,7 @@ def _scrub_mapping(mapping: dict[Any, Any]) -> dict[Any, Any]:
     name_key = next((fields[f] for f in _PAIR_NAMES if f in fields), None)
     value_key = fields.get("value")
     if name_key is None or value_key is None:
-        return {k: (MASK if is_secret_key([str(k)]) else _scrub(v)) for k, v in mapping.items()}
+        return {_scrub_key(k): (MASK if is_secret_key([str(k)]) else _scrub(v)) for k, v in mapping.items()}
     name = mapping[name_key]
     out: dict[Any, Any] = {}
     for k, v in mapping.items():
@@ -193,8 +311,13 @@ def _scrub_mapping(mapping: dict[Any, Any]) -> dict[Any, Any]:
         elif k == value_key:
             out[k] = MASK if v is not None and _is_secret_name(str(name)) else _scrub(v)
         else:
-            out[k] = MASK if is_secret_key([str(k)]) else _scrub(v)
+            out[_scrub_key(k)] = MASK if is_secret_key([str(k)]) else _scrub(v)
     return out
+
+
+def _scrub_key(key: Any) -> Any:
+    """A mapping key that is itself a credential (``{ghp_...: true}``) is masked."""
+    return scrub_name(key) if isinstance(key, str) else key
 
 
 def _scrub_list(items: list[Any]) -> list[Any]:

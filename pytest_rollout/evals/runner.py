@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pytest_rollout.diff.redact import scrub_text
 from pytest_rollout.models import EvalResult
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def failure_text(result: EvalResult) -> str:
     if result.failing_trials:
         lines.append(f"first failing trials (replay with --rollout-seed {result.seed}):")
         lines += [f"  {t}" for t in result.failing_trials]
-    return "\n".join(lines)
+    return scrub_text("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -393,7 +394,7 @@ def _failing(records: Sequence[Any]) -> list[str]:
         if r.outcome in ("fail", "error") and len(out) < 3:
             case = f" case={r.case_id}" if r.case_id is not None else ""
             kind = "error " + (r.error_kind or "") if r.outcome == "error" else "fail"
-            out.append(f"trial {r.index}{case} seed={r.seed}: {kind}: {r.message or ''}".rstrip())
+            out.append(scrub_text(f"trial {r.index}{case} seed={r.seed}: {kind}: {r.message or ''}".rstrip()))
     return out
 
 

@@ -185,6 +185,7 @@ def _is_settings_key(path: str, key: tuple[str, ...] | None) -> bool:
 def _per_commit(
     root: Path, commits: list[Commit], loaded: LoadedSettings, settings_paths: Collection[str]
 ) -> list[CommitCheck]:
+    from pytest_rollout.diff.redact import scrub_text
     from pytest_rollout.gate.layers import LayerMap
     from pytest_rollout.gate.policy import coupling_reasons
 
@@ -199,7 +200,7 @@ def _per_commit(
         checks.append(
             CommitCheck(
                 commit=commit.sha,
-                subject=commit.subject,
+                subject=scrub_text(commit.subject),
                 layers_changed=diff.layers_changed,
                 status="blocked" if reasons else "pass",
                 reasons=reasons,

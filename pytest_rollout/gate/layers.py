@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_rollout.diff.formats import KeyPath, format_key, is_structured, printable
-from pytest_rollout.diff.redact import redact
+from pytest_rollout.diff.redact import redact, scrub_name
 from pytest_rollout.models import Change
 
 if TYPE_CHECKING:
@@ -370,7 +370,7 @@ def to_change(rc: RawChange, layer: str | None) -> Change:
     segs = rc.key or ()
     return Change(
         path=printable(rc.path),
-        key=format_key(rc.key) if rc.key is not None else None,
+        key=scrub_name(format_key(rc.key)) if rc.key is not None else None,  # {ghp_...: true}
         layer=layer,
         kind=rc.kind,
         old=redact(rc.old, segs),

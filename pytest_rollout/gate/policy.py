@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_rollout.diff.redact import scrub_text
 from pytest_rollout.gate.layers import layers_changed
 from pytest_rollout.models import Change, CommitCheck, Decision, Override, PlanStep
 from pytest_rollout.settings import Settings
@@ -129,7 +130,8 @@ def accept_override(requests: Sequence[OverrideRequest], settings: Settings) -> 
             )
         else:
             src: Literal["trailer", "option"] = "trailer" if req.source == "trailer" else "option"
-            return Override(reason=req.reason.strip(), source=src, commit=req.commit, author=req.author), []
+            reason, author = scrub_text(req.reason.strip()), scrub_text(req.author) if req.author else req.author
+            return Override(reason=reason, source=src, commit=req.commit, author=author), []
     return None, refused
 
 
