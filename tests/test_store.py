@@ -444,17 +444,22 @@ def test_export_import_round_trip_is_idempotent(store: Store, tmp_path: Path) ->
         ("{not json", "not JSON"),
         ('{"kind": "something"}', "not an exported run"),
         ('{"kind": "pytest-rollout.run", "format": 7}', "export format 7 is newer"),
-        ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u"}', "field 'commit' missing"),
+        ('{"kind": "pytest-rollout.run", "format": 1, "uid": "u"}', "commit is missing"),
         (
             '{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
-            '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n"}, "trials": []}]}',
-            "missing field 'criterion'",
+            '"seed": 1, "started": 1e9, "evals": []}',
+            "commit 'c' is not a full commit id",
         ),
         (
-            '{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "c", "fingerprints": {}, "tool_version": "v", '
-            '"seed": 1, "started": 1, "evals": [{"result": {"nodeid": "n", "criterion": "pass_rate", "verdict": "PASS", '
-            '"n": 1, "budget": 1}, "trials": [{"index": 0}]}]}',
-            "trial record is missing",
+            '{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "' + "a" * 40 + '", "fingerprints": {}, '
+            '"tool_version": "v", "seed": 1, "started": 1e9, "evals": [{"result": {"nodeid": "n"}, "trials": []}]}',
+            r"evals\[0\]\.result\.criterion is missing",
+        ),
+        (
+            '{"kind": "pytest-rollout.run", "format": 1, "uid": "u", "commit": "' + "a" * 40 + '", "fingerprints": {}, '
+            '"tool_version": "v", "seed": 1, "started": 1e9, "evals": [{"result": {"nodeid": "n", "criterion": '
+            '"pass_rate", "verdict": "PASS", "n": 1, "budget": 1}, "trials": [{"index": 0}]}]}',
+            r"evals\[0\]\.trials\[0\]\.epoch is missing",
         ),
     ],
 )

@@ -32,12 +32,13 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from pytest_rollout.baselines.backends import Backend, Connection, is_postgres, open_backend
+from pytest_rollout.baselines.importing import EXPORT_FORMAT, EXPORT_KIND  # the JSON Lines export format
 from pytest_rollout.errors import StoreError
 
 T = TypeVar("T")
@@ -48,9 +49,6 @@ DEFAULT_STORE = Path(".rollout") / "store.sqlite"
 STORE_ENV = "ROLLOUT_STORE"
 #: How long we keep retrying lock errors SQLite's busy handler does not wait on.
 RETRY_SECONDS = 60.0
-#: The JSON Lines export format (independent of the database schema).
-EXPORT_FORMAT = 1
-EXPORT_KIND = "pytest-rollout.run"
 
 _V1 = [
     """CREATE TABLE runs (
@@ -403,14 +401,14 @@ class Store:
         """
         name = getattr(fh, "name", "<input>")
         added = 0
-        for lineno, line in enumerate(fh, 1):
+        for lineno, line in _lines(fh, name):
             if not line.strip():
                 continue
             where = f"{name}:{lineno}"
             doc = _parse_line(line, where)
             try:
                 added += self._write(functools.partial(_import_run, doc=doc, path=self.where))
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
                 raise StoreError(f"{where}: {detail}: {_EXPORT_HINT}") from None
         return added
@@ -621,42 +619,25 @@ def _export_run(conn: Connection, run: RunInfo) -> dict[str, Any]:
     }
 
 
-_RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "uid": str,
-    "commit": str,
-    "fingerprints": dict,
-    "tool_version": str,
-    "seed": int,
-    "started": (int, float),
-    "evals": list,
-}
+def _lines(fh: IO[str], name: str) -> Iterator[tuple[int, str]]:
+    """Numbered lines; text that is not UTF-8 is a one-line error naming the line."""
+    lineno = 0
+    try:
+        for lineno, line in enumerate(fh, 1):  # noqa: B007 - read by the except clause
+            yield lineno, line
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1]
+        raise StoreError(f"{name}:{lineno + 1}: not UTF-8 text (byte {bad!r}): {_EXPORT_HINT}") from None
 
 
 _EXPORT_HINT = "import a file written by `pytest-rollout baseline export`"
 
 
 def _parse_line(line: str, where: str) -> dict[str, Any]:
-    """One exported run, checked enough that a wrong file fails with its line number."""
-    try:
-        doc = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise StoreError(f"{where}: not JSON ({exc.msg}): {_EXPORT_HINT}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != EXPORT_KIND:
-        raise StoreError(f'{where}: not an exported run (expected "kind": "{EXPORT_KIND}"): {_EXPORT_HINT}')
-    if not isinstance(doc.get("format"), int) or doc["format"] > EXPORT_FORMAT:
-        raise StoreError(
-            f"{where}: export format {doc.get('format')!r} is newer than this pytest-rollout reads "
-            f"({EXPORT_FORMAT}): upgrade pytest-rollout"
-        )
-    for key, typ in _RUN_FIELDS.items():
-        if not isinstance(doc.get(key), typ):
-            raise StoreError(f"{where}: field {key!r} missing or of the wrong type")
-    if not isinstance(doc.get("finished"), (int, float, type(None))):
-        raise StoreError(f"{where}: field 'finished' must be a number or null")
-    for i, ev in enumerate(doc["evals"]):
-        if not isinstance(ev, dict) or not isinstance(ev.get("result"), dict) or not isinstance(ev.get("trials"), list):
-            raise StoreError(f'{where}: evals[{i}]: expected {{"result": {{...}}, "trials": [...]}}')
-    return doc
+    """One exported run, every field checked (``importing.parse_run``)."""
+    from pytest_rollout.baselines.importing import parse_run
+
+    return parse_run(line, where)
 
 
 def _import_run(conn: Connection, doc: dict[str, Any], path: str) -> int:

@@ -95,7 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pytest_rollout.diff.formats import printable
         from pytest_rollout.diff.redact import scrub_text
 
-        print(f"pytest-rollout: error: {printable(scrub_text(str(exc)))}", file=sys.stderr)
+        message = printable(scrub_text(str(exc)))
+        if args.command in ("diff", "check"):
+            from pytest_rollout.github import write_github_error
+
+            for line in write_github_error(message, os.environ):
+                print(line)
+        print(f"pytest-rollout: error: {message}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # `schema | head`: the reader had enough (check settles its status itself)
         _silence_stdout()

@@ -312,6 +312,15 @@ def _cases_and_epochs(kwargs: Mapping[str, Any], trials: int, where: str) -> tup
             f"trials={trials} is less than epochs={epochs}, so not one case can finish; "
             f"trials counts case x epoch runs: give trials >= {epochs}",
         )
+    full = len(cases) * epochs
+    if trials < full or trials % epochs:
+        ran = min(trials // epochs, len(cases))
+        raise _fail(
+            where,
+            f"trials={trials} runs only {ran} of the {len(cases)} cases x {epochs} epochs "
+            f"({trials - ran * epochs} trials unused): trials counts case x epoch runs, so give trials={full} "
+            f"to run every case, or pass fewer cases",
+        )
     return cases, epochs
 
 

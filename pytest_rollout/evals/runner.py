@@ -99,6 +99,39 @@ def bind_test_body(func: Callable[..., Any], funcargs: dict[str, Any]) -> Callab
     return call
 
 
+class MissingScore(Exception):
+    """A ``min_score`` trial that passed without ``trial.score(x)``: an error trial, never a 1.0."""
+
+
+_NO_SCORE = (
+    "the body returned without calling trial.score(x): a min_score eval judges scores, "
+    "so every trial that does not fail must record one in [0, 1]"
+)
+
+
+def _requiring_score(call: Callable[[Trial], Any], is_async: bool) -> Callable[[Trial], Any]:
+    def check(trial: Trial) -> None:
+        if trial.recorded_score is None:
+            raise MissingScore(_NO_SCORE)
+
+    if is_async:
+
+        async def scored_async(trial: Trial) -> Any:
+            result = await call(trial)
+            check(trial)
+            return result
+
+        return scored_async
+
+    def scored(trial: Trial) -> Any:
+        result = call(trial)
+        if not inspect.isawaitable(result):
+            check(trial)
+        return result
+
+    return scored
+
+
 class _Comparison:
     """``max_regression``: pairs each unit with the baseline by case id, else with a seeded draw.
 
@@ -189,6 +222,8 @@ def run_eval(
     if opts.recording and spec.max_regression is not None:
         # A baseline pairs by case: record every case of the budget, never an early-stopped few.
         feed = _record_all(feed)
+    if spec.criterion == "min_score":
+        call = _requiring_score(call, is_async)
     run = trials.run_trials(
         failures_from_exceptions(call, spec.errors, is_async=is_async),
         is_async=is_async,

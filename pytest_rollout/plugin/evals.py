@@ -159,8 +159,14 @@ class EvalPlugin:
         baseline, missing = None, None
         if spec.max_regression is not None:
             ctx = self._baselines()
-            baseline = ctx.lookup(nodeid, layers)
-            missing = None if baseline is not None else ctx.missing(nodeid, layers)
+            problem = None
+            try:  # a damaged store: one line per eval, not a traceback
+                baseline = ctx.lookup(nodeid, layers)
+                missing = None if baseline is not None else ctx.missing(nodeid, layers)
+            except RolloutError as exc:
+                problem = f"rollout: {exc}"
+            if problem:
+                pytest.fail(problem, pytrace=False)
         return EvalOptions(
             seed=state.seed,
             family_size=max(state.eval_count, 1),

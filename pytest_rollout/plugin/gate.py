@@ -27,9 +27,17 @@ def usage_errors() -> Iterator[None]:
     try:
         yield
     except RolloutError as exc:
-        from pytest_rollout.diff.formats import printable
+        import os
+        import sys
 
-        raise pytest.UsageError(f"rollout: {printable(str(exc))}") from None
+        from pytest_rollout.diff.formats import printable
+        from pytest_rollout.diff.redact import scrub_text
+        from pytest_rollout.github import write_github_error
+
+        message = printable(scrub_text(str(exc)))
+        for line in write_github_error(message, os.environ):  # the job summary says why, too
+            print(line, file=sys.stderr, flush=True)
+        raise pytest.UsageError(f"rollout: {message}") from None
 
 
 class GatePlugin:

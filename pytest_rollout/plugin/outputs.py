@@ -59,10 +59,11 @@ class OutputsPlugin:
             report = build_report(state.diff, state.decision, state.evals, _deselected(state), shard)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(report_json(report), encoding="utf-8")
-        if state.diff is not None:
+        if state.diff is not None or state.evals:
             from pytest_rollout.github import write_github_outputs
 
-            state.annotations = write_github_outputs(state.diff, state.decision, state.evals, os.environ)
+            passes = self.options.inconclusive == "pass"
+            state.annotations = write_github_outputs(state.diff, state.decision, state.evals, os.environ, passes)
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         state = self.config.stash.get(STATE_KEY, None)
@@ -72,6 +73,7 @@ class OutputsPlugin:
             or not (state.gate or state.evals or state.deselected or state.output_errors)
         ):
             return
+        from pytest_rollout.diff.redact import scrub_text
         from pytest_rollout.report import eval_lines, gate_text
 
         tr = terminalreporter
@@ -86,9 +88,9 @@ class OutputsPlugin:
         for line in state.annotations:
             tr.write_line(line)
         for line in state.notes:
-            tr.write_line(f"warning: {line}", yellow=True)
+            tr.write_line(scrub_text(f"warning: {line}"), yellow=True)
         for line in state.output_errors:
-            tr.write_line(line, red=True, bold=True)
+            tr.write_line(scrub_text(line), red=True, bold=True)
 
 
 def _deselected(state: SessionState) -> list[Any]:
