@@ -216,7 +216,7 @@ def github_summary(
         out.append("")
     if decision is not None:
         mark = "✅" if decision.status == "pass" else "❌"
-        out.append(f"**Gate decision: {mark} {decision.status.upper()}**")
+        out.append(f"**Decision: {mark} {decision.status.upper()}**")
         out += [f"- {_md(r)}" for r in decision.reasons]
         if decision.override:
             out.append(f"- bundle approved: {_md(decision.override.reason)}")

@@ -343,8 +343,8 @@ def test_trials_must_cover_one_case() -> None:
 
 def test_budget_in_units_counts_whole_cases_only() -> None:
     cases = [(str(i), i) for i in range(10)]
-    spec = parse(trials=20, pass_rate=0.8, cases=cases, epochs=3)
-    assert (spec.units_budget, spec.trials_budget) == (6, 18)  # 20 // 3 cases; 2 runs could not finish a case
+    with pytest.raises(MarkerError, match="trials=20 runs only 6 of the 10 cases x 3 epochs"):
+        parse(trials=20, pass_rate=0.8, cases=cases, epochs=3)  # a dropped case is an error, never silence
     spec = parse(trials=1000, pass_rate=0.8, cases=cases, epochs=3)
     assert (spec.units_budget, spec.trials_budget) == (10, 30)  # no more cases than exist
     assert budget_units(7, 1, None) == 7

@@ -313,7 +313,7 @@ def _cases_and_epochs(kwargs: Mapping[str, Any], trials: int, where: str) -> tup
             f"trials counts case x epoch runs: give trials >= {epochs}",
         )
     full = len(cases) * epochs
-    if trials < full or trials % epochs:
+    if trials < full:
         ran = min(trials // epochs, len(cases))
         raise _fail(
             where,
