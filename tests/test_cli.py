@@ -254,11 +254,11 @@ def test_renaming_a_key_watched_config_keeps_its_layers(git_repo: GitRepo) -> No
 
 
 def test_an_unreadable_file_that_is_not_ai_config_only_warns(git_repo: GitRepo) -> None:
-    base = git_repo.commit({"rollout.yaml": "max_file_size: 100\n", "package-lock.json": '{"a": "' + "x" * 200 + '"}'})
-    git_repo.commit({"package-lock.json": '{"a": "' + "y" * 200 + '"}'})
+    base = git_repo.commit({"rollout.yaml": "max_file_size: 100\n", "data/cases.json": '{"a": "' + "x" * 200 + '"}'})
+    git_repo.commit({"data/cases.json": '{"a": "' + "y" * 200 + '"}'})
     proc = _run("check", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 0, proc.stdout
-    assert "package-lock.json changed but cannot be read key by key" in proc.stderr
+    assert "data/cases.json changed but cannot be read key by key" in proc.stderr
 
 
 def test_unwritable_step_summary_is_an_error_not_a_block(git_repo: GitRepo) -> None:

@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pytest_rollout.cli import merge
 
     merge.add_parser(sub)
+
+    from pytest_rollout.cli.init import add_parser as init_parser
+
+    init_parser(sub)
     return parser
 
 
@@ -128,6 +132,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_merge(args)
     if args.command in ("release", "history"):
         return release.run_release(args) if args.command == "release" else release.run_history(args)
+    if args.command == "init":
+        from pytest_rollout.cli.init import run_init
+
+        return run_init(args)
     return _diff_or_check(args)
 
 

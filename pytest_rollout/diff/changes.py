@@ -277,6 +277,8 @@ class _Differ:
         try:
             parsed = parse(side.path, blob.data)
         except ConfigSyntaxError as exc:
+            if _is_template(blob.data):
+                return None  # a Helm/Jinja template of YAML is text until rendered: compared whole
             if at_head:
                 raise ConfigSyntaxError(exc.path, exc.line, exc.what, _head_message(exc)) from exc
             self.warnings.append(
@@ -360,6 +362,11 @@ def _is_gitlink(entry: _Entry) -> bool:
     return any(side is not None and side.mode == _GITLINK for side in (entry.old, entry.new))
 
 
+def _is_template(data: bytes) -> bool:
+    """Go/Helm or Jinja directives: ``{{ ... }}`` or ``{% ... %}``."""
+    return (b"{{" in data and b"}}" in data) or (b"{%" in data and b"%}" in data)
+
+
 def _is_binary(data: bytes) -> bool:
     return b"\0" in data[:_BINARY_PROBE]
 
@@ -394,7 +401,11 @@ def read_tree_configs(
     for side in to_parse:
         data = blobs[side.sha].data
         if data is not None and not _is_binary(data):
-            result[side.path] = _parse_at(side, data, commit)
+            try:
+                result[side.path] = _parse_at(side, data, commit)
+            except ConfigSyntaxError:
+                if not _is_template(data):
+                    raise  # a template stays fingerprinted by its blob sha
     return result
 
 

@@ -42,7 +42,7 @@ from pytest_rollout.errors import ConfigParseError
 
 KeyPath = tuple[str, ...]
 
-STRUCTURED_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".toml")
+STRUCTURED_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json", ".jsonc", ".toml")
 IDENTITY_FIELDS: tuple[str, ...] = ("name", "id", "model_name", "key")
 
 #: Past this many nodes added by alias expansion, a YAML file is refused even
@@ -53,6 +53,7 @@ _SUFFIX_FORMATS: tuple[tuple[str, str], ...] = (
     (".yaml", "yaml"),
     (".yml", "yaml"),
     (".json", "json"),
+    (".jsonc", "json"),
     (".toml", "toml"),
 )
 _LIST_SEGMENT = re.compile(r"\[(?:\d+|(?:name|id|model_name|key)=.*)\]", re.DOTALL)
@@ -206,7 +207,62 @@ def _list_segments(items: list[Any]) -> list[str]:
             segs = [f"[{field}={v}]" for v in ids]
             if len(set(segs)) == len(segs):
                 return segs
-    return [f"[{i}]" for i in range(len(items))]
+    return _format_identity(items) or [f"[{i}]" for i in range(len(items))]
+
+
+def _format_identity(items: list[Any]) -> list[str] | None:
+    """Identities that well-known formats keep below the top level of each element.
+
+    OpenAI tool schemas (``{"type": "function", "function": {"name": ...}}``) are
+    ``[name=...]``; Kubernetes documents are ``[name=Kind/namespace/name]``; a
+    repeated identity (LiteLLM's ``model_list`` balances one ``model_name`` over
+    several deployments) is made unique by the deployment's ``litellm_params.model``
+    and then by occurrence (``#2``), so entries still pair one to one, never by
+    position in the whole list.
+    """
+    if not all(isinstance(item, dict) for item in items):
+        return None
+    for ids, field in ((_nested(items, ("function", "name")), "name"), (_kube_ids(items), "name")):
+        if ids is not None and len(set(ids)) == len(ids):
+            return [f"[{field}={v}]" for v in ids]
+    for field in IDENTITY_FIELDS:
+        ids = _identity_values(items, field)
+        if ids is not None:
+            extra = _nested(items, ("litellm_params", "model"))
+            if extra is not None:
+                ids = [f"{i} {e}" for i, e in zip(ids, extra, strict=True)]
+            return [f"[{field}={v}]" for v in _numbered(ids)]
+    return None
+
+
+def _nested(items: list[Any], path: tuple[str, ...]) -> list[str] | None:
+    ids: list[str] = []
+    for item in items:
+        value: Any = item
+        for seg in path:
+            value = value.get(seg) if isinstance(value, dict) else None
+        if not _is_identity(value):
+            return None
+        ids.append(str(value))
+    return ids
+
+
+def _kube_ids(items: list[Any]) -> list[str] | None:
+    kinds, names = _nested(items, ("kind",)), _nested(items, ("metadata", "name"))
+    if kinds is None or names is None:
+        return None
+    spaces = [str((item.get("metadata") or {}).get("namespace") or "") for item in items]
+    return [f"{k}/{ns}/{n}" if ns else f"{k}/{n}" for k, ns, n in zip(kinds, spaces, names, strict=True)]
+
+
+def _numbered(ids: list[str]) -> list[str]:
+    """Repeated ids get their occurrence: ``a``, ``a#2``, ``a#3``."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for i in ids:
+        seen[i] = seen.get(i, 0) + 1
+        out.append(i if seen[i] == 1 else f"{i}#{seen[i]}")
+    return out
 
 
 def _identity_values(items: list[Any], field: str) -> list[str] | None:
@@ -627,6 +683,9 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _parse_json(path: str, text: str) -> Parsed:
+    if "//" in text or "/*" in text or path.lower().endswith(".jsonc"):
+        # JSON with comments (VS Code-style .json, .jsonc): blanked out, so lines and columns hold.
+        text = _strip_jsonc(text, commas=path.lower().endswith(".jsonc"))
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -657,6 +716,25 @@ def _json_lines(text: str, plain: Any, values: dict[KeyPath, Any]) -> dict[KeyPa
     if node is None:
         return _complete_lines(values, {})
     return _complete_lines(values, _node_lines(node, plain, lambda k: str(k.value)))
+
+
+_JSONC_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/|,(?=\s*[\]}])', re.DOTALL)
+
+
+def _strip_jsonc(text: str, *, commas: bool) -> str:
+    """Comments (and, for ``.jsonc``, trailing commas) blanked out; strings and line numbers kept.
+
+    A trailing comma in a ``.json`` file stays an error: the application's own JSON reader
+    would refuse it too.
+    """
+
+    def blank(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token.startswith('"') or (token == "," and not commas):
+            return token
+        return re.sub(r"[^\n]", " ", token)
+
+    return _JSONC_TOKEN.sub(blank, text)
 
 
 _JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')

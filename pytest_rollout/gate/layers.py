@@ -1,7 +1,7 @@
 """The layer map: which layer each changed file or key belongs to (pure).
 
 Rules come from ``layers:`` in the settings (``files:`` globs and
-``FILEGLOB:KEYPATH`` key rules) or from the built-in defaults below. The most
+``FILEGLOB:KEYPATH`` key rules) or from the built-in defaults (``gate.defaults``). The most
 specific rule wins: a key rule beats a file rule, a longer literal pattern beats
 a shorter one, and ties go to the rule declared first.
 
@@ -20,62 +20,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_rollout.diff.formats import KeyPath, format_key, is_structured, printable
+from pytest_rollout.diff.formats import KeyPath, format_key, printable
 from pytest_rollout.diff.redact import redact, scrub_name
+from pytest_rollout.gate.defaults import DEFAULT_FILES, default_layer, default_watches
+from pytest_rollout.gate.defaults import default_key_layer as default_key_layer  # re-exported
 from pytest_rollout.models import Change
 
 if TYPE_CHECKING:
     from pytest_rollout.diff.changes import RawChange
     from pytest_rollout.settings import Settings
-
-
-#: Built-in defaults: a key NAME (any depth; trailing ``*`` is a prefix) -> layer.
-#: The segment nearest the leaf that names a known key decides, so
-#: ``model.temperature`` is params and ``tools[name=search].description`` is tools.
-DEFAULT_KEYS: dict[str, str] = {
-    "batch_size": "infra",
-    "max_batch_size": "infra",
-    "timeout*": "infra",
-    "max_concurrency": "infra",
-    "concurrency": "infra",
-    "replicas": "infra",
-    "workers": "infra",
-    "instance_type": "infra",
-    "model": "model",
-    "model_name": "model",
-    "model_id": "model",
-    "model_version": "model",
-    "provider": "model",
-    "quantization": "model",
-    "temperature": "params",
-    "top_p": "params",
-    "max_tokens": "params",
-    "max_output_tokens": "params",
-    "frequency_penalty": "params",
-    "presence_penalty": "params",
-    "repetition_penalty": "params",
-    "context_window": "context",
-    "max_model_len": "context",
-    "max_context_tokens": "context",
-    "chunk_size": "context",
-    "chunk_overlap": "context",
-    "top_k": "context",
-    "system_prompt": "prompt",
-    "prompt*": "prompt",
-    "few_shot*": "prompt",
-    "tools": "tools",
-    "functions": "tools",
-    "tool_choice": "tools",
-    "embedding_model": "tools",
-}
-#: Built-in defaults: whole files -> layer.
-DEFAULT_FILES: dict[str, str] = {
-    "**/prompts/**": "prompt",
-    "*.prompt": "prompt",
-    "*.j2": "prompt",
-    "*.jinja": "prompt",
-    "*.jinja2": "prompt",
-}
 
 
 _ANY_ONE = "\0one"  # a pattern element that matches exactly one path segment
@@ -291,7 +244,7 @@ class LayerMap:
             return self.watches_inside(path.rstrip("/"))
         if self.user_watches(path):
             return True
-        return self.use_defaults and (is_structured(path) or _default_file_layer(path) is not None)
+        return self.use_defaults and default_watches(path)
 
     def user_watches(self, path: str) -> bool:
         """Does a rule of the settings' layer map name this path (defaults aside)?"""
@@ -305,7 +258,12 @@ class LayerMap:
         """Every layer a rule could give a file inside ``folder``: a submodule bump moves them all."""
         found = [r.layer for r in self.rules if compile_glob(r.file_glob).could_contain(folder)]
         if self.use_defaults:
-            found += [layer for glob, layer in DEFAULT_FILES.items() if compile_glob(glob).could_contain(folder)]
+            found += [
+                layer
+                for layer, globs in DEFAULT_FILES.items()
+                for glob in globs
+                if compile_glob(glob).could_contain(folder)
+            ]
         return list(dict.fromkeys(found))
 
     def layer_of(self, path: str, key: KeyPath | None) -> str | None:
@@ -315,25 +273,8 @@ class LayerMap:
             if rule.key is None or (key is not None and match_keypath(rule.key, key)):
                 return rule.layer
         if self.use_defaults:
-            return _default_file_layer(path) if key is None else default_key_layer(key)
+            return default_layer(path, key)
         return None
-
-
-def default_key_layer(key: KeyPath) -> str | None:
-    for seg in reversed(key):
-        if seg.startswith("["):
-            continue
-        for name, layer in DEFAULT_KEYS.items():
-            if fnmatch.fnmatchcase(seg.lower(), name):
-                return layer
-    return None
-
-
-def _default_file_layer(path: str) -> str | None:
-    for glob, layer in DEFAULT_FILES.items():
-        if compile_glob(glob).match(path):
-            return layer
-    return None
 
 
 def classify(raw: Sequence[RawChange], lmap: LayerMap) -> tuple[list[Change], list[Change]]:

@@ -1,0 +1,146 @@
+"""``pytest-rollout init``: write the layer map the built-in defaults see at HEAD.
+
+Why a file and not just the defaults: the defaults guess key by key on every
+run; a written map is reviewed once, says why each rule is there, and lists the
+keys nobody has placed yet. The map it writes keeps ``extend_defaults: true``,
+so a config file added later is still read, and suggests ``strict: true``, so
+a change to a key left unplaced blocks instead of passing.
+
+Rules: a file whose every key falls to its folder (``prompts/``, ``deploy/``,
+...) is covered by that folder's glob; otherwise each key becomes a key rule
+cut at the segment that named its layer (``llm.model``, ``tools.**``), with list
+elements as ``[*]``. Never overwrites an existing file without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_rollout.diff.formats import KeyPath, Parsed, format_key
+from pytest_rollout.errors import RolloutError
+from pytest_rollout.gate import defaults
+
+
+@dataclass
+class _Layer:
+    files: dict[str, str] = field(default_factory=dict)  # glob -> why
+    keys: dict[str, str] = field(default_factory=dict)  # "FILE:KEYPATH" -> why
+
+
+@dataclass
+class Scan:
+    """What init found: rules per layer, and the keys of AI config files it could not place."""
+
+    commit: str
+    layers: dict[str, _Layer] = field(default_factory=lambda: defaultdict(_Layer))
+    unclassified: dict[str, list[str]] = field(default_factory=dict)  # file -> keys
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("init", help="Write rollout.yaml: the layer map the built-in defaults see at HEAD")
+    p.add_argument("--repo", default=".", type=Path, help="Folder inside the git repository (default: .)")
+    p.add_argument("--output", metavar="PATH", help="Where to write (default: rollout.yaml at the repo root)")
+    p.add_argument("--force", action="store_true", help="Overwrite an existing file")
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from pytest_rollout.diff.refs import repo_root
+
+    root = repo_root(args.repo)
+    out = Path(args.output) if args.output else root / "rollout.yaml"
+    if out.exists() and not args.force:
+        raise RolloutError(f"{out} exists; pass --force to overwrite it")
+    scan = scan_repo(root)
+    try:
+        out.write_text(render(scan), encoding="utf-8")
+    except OSError as exc:
+        raise RolloutError(f"{out}: cannot write it ({exc.strerror})") from None
+    n_rules = sum(len(layer.files) + len(layer.keys) for layer in scan.layers.values())
+    n_open = sum(len(keys) for keys in scan.unclassified.values())
+    print(f"wrote {out}: {n_rules} rule(s) in {len(scan.layers)} layer(s), {n_open} unclassified key(s) to place")
+    return 0
+
+
+def scan_repo(root: Path, commit: str = "HEAD") -> Scan:
+    from pytest_rollout.diff.changes import read_tree_configs
+    from pytest_rollout.diff.git import run_git
+
+    sha = run_git(root, "rev-parse", "--verify", f"{commit}^{{commit}}").decode().strip()
+    scan = Scan(sha)
+    for path, content in sorted(read_tree_configs(root, sha, defaults.default_watches).items()):
+        if ":" not in path:
+            _scan_file(scan, path, content)
+    return scan
+
+
+def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
+    folder = defaults.default_file_layer(path)
+    keys = content.values if isinstance(content, Parsed) else {}
+    named = {key: defaults.default_key_layer(key) for key in keys}
+    if folder is not None and all(layer in (None, folder) for layer in named.values()):
+        glob = _folder_glob(path, folder)
+        scan.layers[folder].files.setdefault(glob, f"files under {glob.split('/**')[0] or glob}: {folder}")
+        return
+    placed = [key for key, layer in named.items() if layer is not None]
+    if not placed:
+        return  # read by the defaults, carries no AI config
+    for key in placed:
+        layer, cut = defaults.key_decision(key) or ("", 0)
+        pattern = _pattern(key[: cut + 1]) + (".**" if cut + 1 < len(key) else "")
+        why = f"{key[cut]!r} names {layer}" if not key[cut].startswith("[") else f"env {key[cut]} names {layer}"
+        scan.layers[layer].keys.setdefault(f"{path}:{pattern}", why)
+    left = [format_key(key) for key, layer in named.items() if layer is None]
+    if left:
+        scan.unclassified[path] = left
+
+
+def _pattern(key: KeyPath) -> str:
+    return format_key(tuple("[*]" if seg.startswith("[") and not _is_env(key, i) else seg for i, seg in enumerate(key)))
+
+
+def _is_env(key: KeyPath, i: int) -> bool:
+    return i > 0 and key[i - 1].lower() == "env"
+
+
+def _folder_glob(path: str, layer: str) -> str:
+    from pytest_rollout.gate.layers import compile_glob
+
+    for glob in defaults.DEFAULT_FILES[layer]:
+        if compile_glob(glob).match(path):
+            if glob.startswith("**/") and glob.endswith("/**"):
+                folder = glob[3:-3]
+                parts = path.split("/")
+                return "/".join(parts[: parts.index(folder) + 1]) + "/**" if folder in parts else glob
+            return glob
+    return path
+
+
+def render(scan: Scan) -> str:
+    lines = [
+        f"# Written by `pytest-rollout init` from what the built-in defaults see at {scan.commit[:12]}.",
+        "# Each rule says why it is here: move what is wrong, then place the unclassified keys below.",
+        "extend_defaults: true  # config files this map does not name are still read by the built-in defaults",
+        "strict: true  # suggested: a change to a key no rule places blocks instead of passing",
+        "layers:",
+    ]
+    order = [n for n in defaults.DEFAULT_KEYS if n in scan.layers] + [
+        n for n in scan.layers if n not in defaults.DEFAULT_KEYS
+    ]
+    for name in order:
+        layer = scan.layers[name]
+        lines.append(f"  {name}:")
+        for kind, rules in (("files", layer.files), ("keys", layer.keys)):
+            if rules:
+                lines.append(f"    {kind}:")
+                lines.extend(f"      - {json.dumps(rule)}  # {why}" for rule, why in rules.items())
+    if not scan.layers:
+        lines[-1] = "# layers: nothing at HEAD looks like AI config; add rules (see docs/reference.md)"
+    if scan.unclassified:
+        lines.append("# Unclassified keys of the files above (strict: true blocks on their changes); place them:")
+        for path, keys in scan.unclassified.items():
+            lines.append(f"#   {path}: {', '.join(keys[:20])}{' ...' if len(keys) > 20 else ''}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,344 @@
+"""The built-in layer map: what a careful user would map, without a ``rollout.yaml`` (pure).
+
+Why words and not whole keys: real configs name the same knob many ways
+(``OPENAI_MODEL``, ``chat_model``, ``request_timeout_s``, ``maxModelLen``). A key
+segment is split into lower-case words (at ``_``, ``-``, ``.``, spaces and
+camelCase humps) and a table entry matches when its words occur in the segment
+in a row. A word of an entry also matches its plural (``model`` -> ``models``);
+a trailing ``*`` makes the last word a prefix (``rerank*`` -> ``reranker``);
+a leading ``=`` matches the whole segment only (``=stop`` is not ``stop_signal``).
+
+Which entry decides: the segment nearest the leaf that matches any entry; in
+it, the entry with the most words (``max_model_len`` is context, not model);
+then the match that ends last, the English head noun (``model_timeout`` is
+infra, ``timeout_model`` model). A key no entry matches falls back to the
+file's folder (``prompts/``, ``tools/``, ``deploy/``, ...); a file no rule
+watches is not read at all. Tooling files (CI, editors, linters, lock files,
+``pyproject.toml``) are never read by the defaults: their timeouts and versions
+are not the AI system's.
+
+``DEFAULT_KEYS`` and ``DEFAULT_FILES`` are the documented table
+(docs/reference.md is tested against them).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from pytest_rollout.diff.formats import KeyPath, is_structured
+
+#: layer -> key entries (see the module docstring for the matching rules).
+DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
+    "infra": (
+        "batch_size",
+        "timeout*",
+        "concurrency",
+        "replica*",
+        "workers",
+        "instance_type",
+        "=image",
+        "resources",
+        "limits",
+        "gpu*",
+        "cpu*",
+        "memory",
+        "max_retries",
+        "retries",
+        "retry*",
+        "rate_limit*",
+        "rpm",
+        "tpm",
+        "port*",
+        "args",
+        "extra_args",
+        "command",
+        "tensor_parallel*",
+        "pipeline_parallel*",
+        "max_num_seqs",
+        "max_num_batched_tokens",
+        "swap_space",
+        "autoscaling",
+        "node_selector",
+        "tolerations",
+        "affinity",
+        "healthcheck",
+    ),
+    "model": (
+        "model",
+        "model_name",
+        "model_id",
+        "model_version",
+        "provider",
+        "quantization",
+        "dtype",
+        "base_url",
+        "api_base",
+        "deployment_name",
+        "checkpoint",
+    ),
+    "params": (
+        "temperature",
+        "top_p",
+        "min_p",
+        "typical_p",
+        "max_tokens",
+        "max_new_tokens",
+        "max_output_tokens",
+        "max_completion_tokens",
+        "num_predict",
+        "frequency_penalty",
+        "presence_penalty",
+        "repetition_penalty",
+        "logit_bias",
+        "seed",
+        "=stop",
+        "stop_sequences",
+        "reasoning_effort",
+        "reasoning",
+        "thinking",
+        "response_format",
+    ),
+    "context": (
+        "context_window",
+        "context_length",
+        "max_model_len",
+        "max_context_tokens",
+        "max_input_tokens",
+        "num_ctx",
+        "chunk_size",
+        "chunk_overlap",
+        "top_k",
+        "retrieval",
+        "retriever",
+        "similarity_threshold",
+        "max_history",
+    ),
+    "prompt": (
+        "prompt*",
+        "system_prompt",
+        "system_message",
+        "template*",
+        "instruction*",
+        "few_shot*",
+        "messages",
+        "preamble",
+        "persona",
+    ),
+    "tools": (
+        "tool*",
+        "functions",
+        "function_call",
+        "tool_choice",
+        "parallel_tool_calls",
+        "embedding*",
+        "embedding_model",
+        "rerank*",
+        "vector_store",
+        "mcp*",
+    ),
+}
+
+#: layer -> file globs: whole non-structured files, and the fallback for the keys of
+#: a structured file that no key entry names.
+DEFAULT_FILES: dict[str, tuple[str, ...]] = {
+    "infra": (
+        "**/deploy/**",
+        "**/deployment/**",
+        "**/deployments/**",
+        "**/helm/**",
+        "**/chart/**",
+        "**/charts/**",
+        "**/k8s/**",
+        "**/kubernetes/**",
+        "**/manifests/**",
+        "docker-compose*.yml",
+        "docker-compose*.yaml",
+        "compose.yml",
+        "compose.yaml",
+        "Dockerfile",
+        "*.Dockerfile",
+        "Dockerfile.*",
+    ),
+    "prompt": ("**/prompts/**", "**/prompt/**", "*.prompt", "*.prompty", "*.j2", "*.jinja", "*.jinja2"),
+    "tools": ("**/tools/**/*.json", "**/tools/**/*.yaml", "**/tools/**/*.yml", "**/tools/**/*.jsonc"),
+}
+
+#: Never read by the defaults: configuration of the tooling around the project.
+DEFAULT_IGNORED: tuple[str, ...] = (
+    ".github/**",
+    ".gitlab-ci.yml",
+    ".circleci/**",
+    ".vscode/**",
+    ".idea/**",
+    ".devcontainer/**",
+    ".pre-commit-config.yaml",
+    ".pre-commit-hooks.yaml",
+    ".readthedocs.yaml",
+    ".readthedocs.yml",
+    ".markdownlint*",
+    ".hadolint.yaml",
+    ".yamllint*",
+    ".eslintrc*",
+    ".prettierrc*",
+    "codecov.yml",
+    ".codecov.yml",
+    "dependabot.yml",
+    "renovate.json",
+    "mkdocs.yml",
+    "package.json",
+    "package-lock.json",
+    "pnpm-lock.yaml",
+    "tsconfig*.json",
+    "jsconfig*.json",
+    "Chart.lock",
+    "**/locales/**",
+    "**/i18n/**",
+    "**/node_modules/**",
+)
+
+#: ``pyproject.toml`` is read only below ``[tool.X]`` for an X that is not a development tool.
+PYPROJECT_TOOLING: tuple[str, ...] = (
+    "pytest",
+    "ruff",
+    "mypy",
+    "black",
+    "isort",
+    "coverage",
+    "pyright",
+    "pylint",
+    "setuptools",
+    "setuptools_scm",
+    "hatch",
+    "poetry",
+    "uv",
+    "pdm",
+    "tox",
+    "codespell",
+    "bandit",
+    "cibuildwheel",
+    "towncrier",
+    "commitizen",
+    "bumpversion",
+    "pytest-rollout",
+)
+
+_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEPARATOR = re.compile(r"[^A-Za-z0-9]+")
+
+
+@functools.lru_cache(maxsize=4096)
+def words(segment: str) -> tuple[str, ...]:
+    """``'maxModelLen'`` -> ``('max', 'model', 'len')``; ``'OPENAI_MODEL'`` -> ``('openai', 'model')``."""
+    return tuple(w.lower() for part in _SEPARATOR.split(segment) for w in _HUMP.split(part) if w)
+
+
+def _word_matches(entry_word: str, word: str) -> bool:
+    if entry_word.endswith("*"):
+        return word.startswith(entry_word[:-1])
+    return word in (entry_word, entry_word + "s")
+
+
+def _entry_match(entry: str, segment: str) -> int | None:
+    """Index just past the last matched word, or None."""
+    if entry.startswith("="):
+        return len(words(segment)) if words(segment) == words(entry[1:]) else None
+    want, have = words(entry.rstrip("*")), words(segment)
+    if entry.endswith("*"):
+        want = (*want[:-1], want[-1] + "*")
+    best = None
+    for start in range(len(have) - len(want) + 1):
+        if all(_word_matches(w, have[start + i]) for i, w in enumerate(want)):
+            best = start + len(want)
+    return best
+
+
+@functools.lru_cache(maxsize=4096)
+def segment_layer(segment: str) -> str | None:
+    """The layer one key segment names, or None (see the module docstring)."""
+    best: tuple[int, int] | None = None
+    layer_of_best = None
+    for layer, entries in DEFAULT_KEYS.items():
+        for entry in entries:
+            end = _entry_match(entry, segment)
+            if end is None:
+                continue
+            score = (len(words(entry.lstrip("="))), end)
+            if best is None or score > best:
+                best, layer_of_best = score, layer
+    return layer_of_best
+
+
+def default_key_layer(key: KeyPath) -> str | None:
+    """The layer of a key by its names, nearest the leaf first; None when no segment names one."""
+    found = key_decision(key)
+    return found[0] if found else None
+
+
+def key_decision(key: KeyPath) -> tuple[str, int] | None:
+    """The layer and the index of the segment that named it.
+
+    List segments are skipped, except the identity of an ``env`` entry
+    (``env[name=OPENAI_MODEL].value`` is model): there the name is the key.
+    """
+    for i in range(len(key) - 1, -1, -1):
+        seg = key[i]
+        if seg.startswith("["):
+            layer = segment_layer(seg[1:-1].partition("=")[2]) if i and key[i - 1].lower() == "env" else None
+        else:
+            layer = segment_layer(seg)
+        if layer:
+            return layer, i
+    return None
+
+
+def default_file_layer(path: str) -> str | None:
+    from pytest_rollout.gate.layers import compile_glob
+
+    if is_ignored(path):
+        return None
+    for layer, globs in DEFAULT_FILES.items():
+        if any(compile_glob(g).match(path) for g in globs):
+            return layer
+    return None
+
+
+def is_ignored(path: str) -> bool:
+    from pytest_rollout.gate.layers import compile_glob
+
+    return any(compile_glob(g).match(path) for g in DEFAULT_IGNORED)
+
+
+def default_watches(path: str) -> bool:
+    """Is this file read under the defaults? Structured files and the files of ``DEFAULT_FILES``."""
+    return not is_ignored(path) and (is_structured(path) or default_file_layer(path) is not None)
+
+
+def default_layer(path: str, key: KeyPath | None) -> str | None:
+    """A whole file: its folder's layer. A key: its names' layer, else its file's."""
+    if key is None:
+        return default_file_layer(path)
+    if is_ignored(path) or _is_tooling_key(path, key):
+        return None
+    return default_key_layer(key) or default_file_layer(path)
+
+
+def _is_tooling_key(path: str, key: KeyPath) -> bool:
+    if path.rsplit("/", 1)[-1] != "pyproject.toml":
+        return False
+    return len(key) < 2 or key[0] != "tool" or key[1] in PYPROJECT_TOOLING
+
+
+def defaults_table() -> str:
+    """The documented table (docs are tested against it: ``python scripts/defaults_table.py`` prints it)."""
+
+    def cell(items: tuple[str, ...]) -> str:
+        return ", ".join(f"`{i}`" for i in items)
+
+    rows = ["| layer | key words (anywhere in a key) | files and folders |", "|---|---|---|"]
+    for layer in DEFAULT_KEYS:
+        rows.append(f"| {layer} | {cell(DEFAULT_KEYS[layer])} | {cell(DEFAULT_FILES.get(layer, ()))} |")
+    rows.append(
+        f"| (never read) | | {cell(DEFAULT_IGNORED)}; in `pyproject.toml` all but `[tool.X]` tables of non-tooling X |"
+    )
+    return "\n".join(rows)

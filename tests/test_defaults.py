@@ -1,0 +1,155 @@
+"""gate/defaults: the built-in layer map, as a table and end to end through the gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import GitRepo
+from pytest_rollout.baselines.fingerprints import layer_fingerprints
+from pytest_rollout.gate.chain import Request, run_gate
+from pytest_rollout.gate.defaults import default_key_layer, default_layer, default_watches, words
+from pytest_rollout.settings import Settings
+
+
+def test_words_split_case_and_separators() -> None:
+    assert words("maxModelLen") == ("max", "model", "len")
+    assert words("OPENAI_MODEL") == ("openai", "model")
+    assert words("request-timeout.s") == ("request", "timeout", "s")
+    assert words("HTTPTimeout") == ("http", "timeout")
+
+
+@pytest.mark.parametrize(
+    ("key", "layer"),
+    [
+        # issue 11 item 9: a known name as a word of the key
+        ("OPENAI_MODEL", "model"),
+        ("OPENAI_TEMPERATURE", "params"),
+        ("LLM_MAX_TOKENS", "params"),
+        ("llm.chat_model", "model"),
+        ("default_model", "model"),
+        ("llm_temperature", "params"),
+        # issue 14: suffixes, prefixes, camelCase, plurals
+        ("client.request_timeout_s", "infra"),
+        ("timeout_seconds", "infra"),
+        ("client.max_retries", "infra"),
+        ("generation.max_new_tokens", "params"),
+        ("options.num_ctx", "context"),
+        ("max_input_tokens", "context"),
+        ("reasoning_effort", "params"),
+        ("seed", "params"),
+        ("stop", "params"),
+        ("embedding_dim", "tools"),
+        ("reranker.top_n", "tools"),
+        ("vector_store.collection", "tools"),
+        ("deployment.replicas", "infra"),
+        ("spec.resources.limits.memory", "infra"),
+        ("vllm.image.tag", "infra"),
+        ("servingEngineSpec.modelSpec[name=llama].maxModelLen", "context"),
+        ("servingEngineSpec.modelSpec[name=llama].replicaCount", "infra"),
+        ("servingEngineSpec.modelSpec[name=llama].modelURL", "model"),
+        ("models", "model"),
+        ("containers[name=vllm].args", "infra"),
+        ("containers[name=api].env[name=OPENAI_MODEL].value", "model"),
+        # the entry with most words wins; then the one nearer the end of the segment
+        ("max_model_len", "context"),
+        ("embedding_model", "tools"),
+        ("weak_model_name", "model"),
+        ("model_timeout", "infra"),
+        ("model.temperature", "params"),
+        ("tools[name=search].description", "tools"),
+        ("messages[0].content", "prompt"),
+        # not AI config
+        ("name", None),
+        ("services.web.stop_signal", None),
+        ("messages[0].content[1].image_url.url", "prompt"),
+    ],
+)
+def test_key_names(key: str, layer: str | None) -> None:
+    from pytest_rollout.gate.layers import split_keypath
+
+    assert default_key_layer(split_keypath(key)) == layer
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "layer"),
+    [
+        ("prompts/support.yaml", ("template",), "prompt"),  # issue 11 item 1
+        ("app/prompts/chat.json", ("messages", "[0]", "role"), "prompt"),
+        ("prompts/support.yaml", ("model",), "model"),  # a key name beats the folder
+        ("tools/tools.json", ("[name=get_weather]", "parameters", "type"), "tools"),
+        ("deploy/serving.yaml", ("spec", "minReadySeconds"), "infra"),
+        ("helm/values.yaml", ("ingress", "enabled"), "infra"),
+        ("docker-compose.yml", ("services", "api", "environment", "FOO"), "infra"),
+        ("Dockerfile", None, "infra"),
+        ("prompts/system.md", None, "prompt"),
+        ("config/app.yaml", ("logging", "level"), None),
+        (".github/workflows/ci.yml", ("jobs", "test", "timeout-minutes"), None),
+        ("pyproject.toml", ("tool", "pytest", "ini_options", "timeout"), None),
+        ("pyproject.toml", ("project", "dependencies"), None),
+        ("pyproject.toml", ("tool", "myagent", "model"), "model"),
+    ],
+)
+def test_folders_are_signals(path: str, key: tuple[str, ...] | None, layer: str | None) -> None:
+    assert default_layer(path, key) == layer
+
+
+def test_tooling_files_are_not_read() -> None:
+    assert default_watches("config/app.yaml") and default_watches("deploy/Dockerfile")
+    assert not default_watches(".github/workflows/ci.yml") and not default_watches(".pre-commit-config.yaml")
+    assert not default_watches("src/app.py")
+
+
+def _moved(repo: GitRepo) -> list[str]:
+    res = run_gate(Request(repo=repo.path, base="HEAD~1", head="HEAD", env={}))
+    return res.diff.layers_changed
+
+
+def test_structured_prompt_file_with_a_model_change_blocks(git_repo: GitRepo) -> None:
+    """Issue 11 item 1: a prompts/*.yaml edited together with llm.model is two layers, not one."""
+    git_repo.commit({"config/app.yaml": "llm:\n  model: a\n", "prompts/support.yaml": "template: Hi\n"})
+    git_repo.commit({"config/app.yaml": "llm:\n  model: b\n", "prompts/support.yaml": "template: Hello\n"})
+    res = run_gate(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
+    assert res.diff.layers_changed == ["model", "prompt"]
+    assert res.decision is not None and res.decision.status == "blocked"
+
+
+def test_prefixed_env_names_are_classified(git_repo: GitRepo) -> None:
+    """Issue 11 item 9: .env names with a provider prefix move their layers."""
+    git_repo.commit({".env.example": "OPENAI_MODEL=gpt-4o\nLLM_MAX_TOKENS=256\n"})
+    git_repo.commit({".env.example": "OPENAI_MODEL=gpt-4.1\nLLM_MAX_TOKENS=512\n"})
+    assert _moved(git_repo) == ["model", "params"]
+
+
+def test_fingerprints_see_structured_prompt_files(git_repo: GitRepo) -> None:
+    git_repo.commit({"prompts/chat.json": '{"messages": [{"role": "system", "content": "A"}]}'})
+    before = layer_fingerprints(git_repo.path, git_repo.sha(), Settings())
+    git_repo.commit({"prompts/chat.json": '{"messages": [{"role": "system", "content": "B"}]}'})
+    after = layer_fingerprints(git_repo.path, git_repo.sha(), Settings())
+    assert before["prompt"] != after["prompt"] and before["model"] == after["model"]
+
+
+def test_docs_table_is_the_code() -> None:
+    """The defaults table in the docs is generated from DEFAULT_KEYS/DEFAULT_FILES; regenerate it if this fails."""
+    import re
+    from pathlib import Path
+
+    from pytest_rollout.gate.defaults import defaults_table
+
+    root = Path(__file__).resolve().parents[1]
+    docs = [p for p in (root / "docs" / "reference.md", root / "README.md") if p.is_file()]
+    tables = [
+        m.group(1).strip()
+        for p in docs
+        for m in re.finditer(r"<!-- defaults-table[^>]*-->\n(.*?)<!-- /defaults-table -->", p.read_text(), re.S)
+    ]
+    assert tables, "no <!-- defaults-table --> block in docs/reference.md or README.md"
+    assert all(t == defaults_table() for t in tables), "run: python scripts/defaults_table.py"
+
+
+def test_helm_template_yaml_is_compared_whole_not_an_error(git_repo: GitRepo) -> None:
+    tpl = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: {{ .Values.replicas }}\n{{- if .Values.x }}\n"
+    git_repo.commit({"helm/templates/deployment.yaml": tpl})
+    git_repo.commit({"helm/templates/deployment.yaml": tpl.replace("replicas }}", "replicaCount }}")})
+    res = run_gate(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
+    assert res.diff.layers_changed == ["infra"]
+    assert layer_fingerprints(git_repo.path, git_repo.sha(), Settings())["infra"]

@@ -1,0 +1,65 @@
+"""diff/formats: identities that well-known formats keep below the top level, and JSONC."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import GitRepo
+from pytest_rollout.diff.changes import diff_commits
+from pytest_rollout.diff.formats import format_key, parse
+
+
+def _keys(path: str, text: str) -> list[str]:
+    return [format_key(k) for k in parse(path, text.encode()).values]
+
+
+def _tool(name: str) -> dict[str, object]:
+    return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+
+
+def _changed(repo: GitRepo, path: str, before: str, after: str) -> list[tuple[str, str]]:
+    repo.commit({path: before})
+    repo.commit({path: after})
+    out = diff_commits(repo.path, "HEAD~1", "HEAD", lambda p: True)
+    return [(format_key(c.key) if c.key else "", c.kind) for c in out.changes]
+
+
+def test_openai_tools_are_matched_by_function_name(git_repo: GitRepo) -> None:
+    before = json.dumps({"tools": [_tool("search"), _tool("lookup")]})
+    after = json.dumps({"tools": [_tool("get_weather"), _tool("search"), _tool("lookup")]})
+    changed = _changed(git_repo, "tools/tools.json", before, after)
+    assert {k.split(".")[0] for k, _ in changed} == {"tools[name=get_weather]"}
+    assert {kind for _, kind in changed} == {"added"}
+
+
+def test_kubernetes_documents_are_matched_by_kind_namespace_and_name(git_repo: GitRepo) -> None:
+    svc = "kind: Service\nmetadata: {name: vllm}\nspec: {port: 80}\n"
+    dep = "kind: Deployment\nmetadata: {name: vllm, namespace: ai}\nspec: {replicas: 2}\n"
+    changed = _changed(git_repo, "k8s/vllm.yaml", f"{svc}---\n{dep}", f"{dep.replace('2', '3')}---\n{svc}")
+    assert changed == [("[name=Deployment/ai/vllm].spec.replicas", "modified")]
+
+
+def test_litellm_model_list_entries_pair_one_to_one(git_repo: GitRepo) -> None:
+    def entry(model: str, rpm: int) -> str:
+        return f"- model_name: gpt-4o\n  litellm_params: {{model: {model}, rpm: {rpm}}}\n"
+
+    before = "model_list:\n" + entry("azure/gpt-4o", 10) + entry("openai/gpt-4o", 20)
+    after = "model_list:\n" + entry("openai/gpt-4o", 20) + entry("azure/gpt-4o", 15)  # reordered + one edit
+    changed = _changed(git_repo, "litellm.yaml", before, after)
+    assert changed == [("model_list[model_name=gpt-4o azure/gpt-4o].litellm_params.rpm", "modified")]
+
+
+def test_repeated_identity_is_numbered_not_positional() -> None:
+    text = "- {name: a, v: 1}\n- {name: b, v: 2}\n- {name: a, v: 3}\n"
+    assert _keys("x.yaml", text) == ["[name=a].name", "[name=a].v", "[name=b].name", "[name=b].v"] + [
+        "[name=a#2].name",
+        "[name=a#2].v",
+    ]
+
+
+def test_jsonc_comments_and_trailing_commas_parse_with_lines() -> None:
+    text = '{\n  // the model\n  "model": "a", /* inline */\n  "url": "http://x//y",\n  "stop": ["a",],\n}\n'
+    parsed = parse("settings.jsonc", text.encode())
+    assert parsed.values == {("model",): "a", ("url",): "http://x//y", ("stop",): ["a"]}
+    assert parsed.lines[("model",)] == 3
+    assert parse("devcontainer.json", text.encode()).values == parsed.values

@@ -1,0 +1,64 @@
+"""cli/init: ``pytest-rollout init`` writes the map the defaults see, and never overwrites by accident."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import GitRepo
+from pytest_rollout.cli import main
+from pytest_rollout.gate.chain import Request, run_diff
+from pytest_rollout.settings import load_settings
+
+FILES = {
+    "config/app.yaml": "llm:\n  model: a\n  temperature: 0.2\n  request_timeout_s: 30\nlogging:\n  level: info\n",
+    "prompts/system.md": "You help.\n",
+    "prompts/support.yaml": "template: Hi\n",
+    ".env.example": "OPENAI_MODEL=a\nDEBUG=1\n",
+    "deploy/vllm.yaml": "kind: Deployment\nmetadata: {name: vllm}\nspec: {replicas: 1}\n",
+    "src/app.py": "print('hi')\n",
+}
+
+
+def test_init_writes_rules_with_reasons_and_lists_unclassified(
+    git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    git_repo.commit(FILES)
+    assert main(["init", "--repo", str(git_repo.path)]) == 0
+    text = (git_repo.path / "rollout.yaml").read_text()
+    assert "- \"config/app.yaml:llm.model\"  # 'model' names model" in text
+    assert '- "prompts/**"  # files under prompts: prompt' in text
+    assert '- "deploy/**"' in text and '".env.example:OPENAI_MODEL"' in text
+    assert "strict: true" in text and "extend_defaults: true" in text
+    assert "#   config/app.yaml: logging.level" in text and "#   .env.example: DEBUG" in text
+    settings = load_settings(git_repo.path).settings  # what it writes is valid settings
+    assert (
+        settings.strict
+        and settings.layers is not None
+        and set(settings.layers)
+        == {
+            "infra",
+            "model",
+            "params",
+            "prompt",
+        }
+    )
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_init_map_judges_like_the_defaults(git_repo: GitRepo) -> None:
+    git_repo.commit(FILES)
+    assert main(["init", "--repo", str(git_repo.path)]) == 0
+    git_repo.commit({"rollout.yaml": (git_repo.path / "rollout.yaml").read_text()})
+    git_repo.commit({"config/app.yaml": FILES["config/app.yaml"].replace("30", "60"), "prompts/x.md": "new\n"})
+    res = run_diff(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
+    assert res.loaded.source is not None and res.diff.layers_changed == ["infra", "prompt"]
+
+
+def test_init_never_overwrites_without_force(git_repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    git_repo.commit(FILES)
+    (git_repo.path / "rollout.yaml").write_text("strict: false\n")
+    assert main(["init", "--repo", str(git_repo.path)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert (git_repo.path / "rollout.yaml").read_text() == "strict: false\n"
+    assert main(["init", "--repo", str(git_repo.path), "--force"]) == 0
+    assert "layers:" in (git_repo.path / "rollout.yaml").read_text()
