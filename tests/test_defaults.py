@@ -58,6 +58,7 @@ def test_words_split_case_and_separators() -> None:
         ("model.temperature", "params"),
         ("tools[name=search].description", "tools"),
         ("messages[0].content", "prompt"),
+        ("agent.history_processors[0].last_n_messages", "context"),
         # not AI config
         ("name", None),
         ("services.web.stop_signal", None),
@@ -79,7 +80,13 @@ def test_key_names(key: str, layer: str | None) -> None:
         ("tools/tools.json", ("[name=get_weather]", "parameters", "type"), "tools"),
         ("deploy/serving.yaml", ("spec", "minReadySeconds"), "infra"),
         ("helm/values.yaml", ("ingress", "enabled"), "infra"),
-        ("docker-compose.yml", ("services", "api", "environment", "FOO"), "infra"),
+        ("docker-compose.yml", ("services", "api", "environment", "FOO"), None),  # a variable's name decides
+        ("docker-compose.yml", ("services", "api", "environment", "OPENAI_MODEL"), "model"),
+        ("docker-compose.yml", ("services", "api", "image"), "infra"),
+        ("helm/tests/values_test.yaml", ("set", "replicaCount"), None),  # tests are not the release's config
+        ("aider/resources/model-metadata.json", ("deepseek/deepseek-chat", "max_tokens"), "model"),
+        ("models.yaml", ("[name=gpt-4o]", "name"), "model"),
+        ("models.yaml", ("[name=gpt-4o]", "edit_format"), "prompt"),
         ("Dockerfile", None, "infra"),
         ("prompts/system.md", None, "prompt"),
         ("config/app.yaml", ("logging", "level"), None),

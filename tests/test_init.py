@@ -16,6 +16,7 @@ FILES = {
     ".env.example": "OPENAI_MODEL=a\nDEBUG=1\n",
     "deploy/vllm.yaml": "kind: Deployment\nmetadata: {name: vllm}\nspec: {replicas: 1}\n",
     "src/app.py": "print('hi')\n",
+    "models.yaml": "- {name: gpt-4o, model: openai/gpt-4o}\n",
 }
 
 
@@ -28,6 +29,7 @@ def test_init_writes_rules_with_reasons_and_lists_unclassified(
     assert "- \"config/app.yaml:llm.model\"  # 'model' names model" in text
     assert '- "prompts/**"  # files under prompts: prompt' in text
     assert '- "deploy/**"' in text and '".env.example:OPENAI_MODEL"' in text
+    assert '- "models.yaml"  # every key of it names model' in text
     assert "strict: true" in text and "extend_defaults: true" in text
     assert "#   config/app.yaml: logging.level" in text and "#   .env.example: DEBUG" in text
     settings = load_settings(git_repo.path).settings  # what it writes is valid settings

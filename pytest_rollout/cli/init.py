@@ -8,8 +8,8 @@ a change to a key left unplaced blocks instead of passing.
 
 Rules: a file whose every key falls to its folder (``prompts/``, ``deploy/``,
 ...) is covered by that folder's glob; otherwise each key becomes a key rule
-cut at the segment that named its layer (``llm.model``, ``tools.**``), with list
-elements as ``[*]``. Never overwrites an existing file without ``--force``.
+with list elements as ``[*]`` (``tools[*].description``); a file whose every key
+names one layer is a file rule. Never overwrites an existing file without ``--force``.
 """
 
 from __future__ import annotations
@@ -88,11 +88,17 @@ def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
     placed = [key for key, layer in named.items() if layer is not None]
     if not placed:
         return  # read by the defaults, carries no AI config
+    layers = {named[key] for key in placed}
+    if len(placed) == len(named) and len(layers) == 1:
+        (layer,) = layers
+        scan.layers[str(layer)].files.setdefault(path, f"every key of it names {layer}")
+        return
     for key in placed:
         layer, cut = defaults.key_decision(key) or ("", 0)
-        pattern = _pattern(key[: cut + 1]) + (".**" if cut + 1 < len(key) else "")
-        why = f"{key[cut]!r} names {layer}" if not key[cut].startswith("[") else f"env {key[cut]} names {layer}"
-        scan.layers[layer].keys.setdefault(f"{path}:{pattern}", why)
+        # The whole key (list elements as [*]), not a prefix: a key added later under the
+        # same parent is judged by the defaults (extend_defaults), not by this rule.
+        why = f"{key[cut]!r} names {layer}" if not key[cut].startswith("[") else f"{key[cut]} names {layer}"
+        scan.layers[layer].keys.setdefault(f"{path}:{_pattern(key)}", why)
     left = [format_key(key) for key, layer in named.items() if layer is None]
     if left:
         scan.unclassified[path] = left

@@ -112,7 +112,9 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
         "retrieval",
         "retriever",
         "similarity_threshold",
-        "max_history",
+        "history*",
+        "cache_control",
+        "repo_map",  # Aider model settings
     ),
     "prompt": (
         "prompt*",
@@ -121,9 +123,14 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
         "template*",
         "instruction*",
         "few_shot*",
-        "messages",
+        "=messages",
+        "examples",
+        "reminder",
         "preamble",
         "persona",
+        "edit_format",  # Aider model settings: the edit format picks the prompt set
+        "=overeager",
+        "=lazy",
     ),
     "tools": (
         "tool*",
@@ -164,8 +171,16 @@ DEFAULT_FILES: dict[str, tuple[str, ...]] = {
     "tools": ("**/tools/**/*.json", "**/tools/**/*.yaml", "**/tools/**/*.yml", "**/tools/**/*.jsonc"),
 }
 
-#: Never read by the defaults: configuration of the tooling around the project.
+#: Never read by the defaults: configuration of the tooling around the project, and the
+#: tests, examples and docs beside it (their files are not the release's config).
 DEFAULT_IGNORED: tuple[str, ...] = (
+    "**/tests/**",
+    "**/test/**",
+    "*_test.yaml",
+    "**/examples/**",
+    "**/tutorials/**",
+    "**/docs/**",
+    "**/website/**",
     ".github/**",
     ".gitlab-ci.yml",
     ".circleci/**",
@@ -221,6 +236,16 @@ PYPROJECT_TOOLING: tuple[str, ...] = (
     "commitizen",
     "bumpversion",
     "pytest-rollout",
+)
+
+#: Segments that hold environment variables: below them the variable's name decides, not the folder.
+ENV_SECTIONS: tuple[str, ...] = ("env", "envvars", "environment", "extraenv", "env_variables", "envfrom")
+
+#: A model identifier: ``vendor/name`` or a known model family (``gpt-4o``, ``claude-3-5-sonnet``, ...).
+MODEL_ID = re.compile(
+    r"[\w.-]+/[\w.:-]+|(?:gpt|o[134]|chatgpt|claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|deepseek|phi|"
+    r"command|kimi|glm|grok|minimax|nemotron|yi|falcon|olmo|granite)[-.:_][\w.:-]*",
+    re.IGNORECASE,
 )
 
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -280,7 +305,17 @@ def key_decision(key: KeyPath) -> tuple[str, int] | None:
 
     List segments are skipped, except the identity of an ``env`` entry
     (``env[name=OPENAI_MODEL].value`` is model): there the name is the key.
+    Two model-catalogue shapes are model whatever their leaves say: a file whose
+    top-level keys are model ids (``{"deepseek/deepseek-chat": {"max_tokens": ...}}``),
+    and the identity field of a list entry named by a model id
+    (``[name=gpt-4o].name``: the entry for that model came or went).
     """
+    if key and not key[0].startswith("[") and MODEL_ID.fullmatch(key[0]):
+        return "model", 0
+    if len(key) >= 2 and key[-2].startswith("[") and "=" in key[-2]:
+        field, _, value = key[-2][1:-1].partition("=")
+        if field == key[-1] and MODEL_ID.fullmatch(value):
+            return "model", len(key) - 1
     for i in range(len(key) - 1, -1, -1):
         seg = key[i]
         if seg.startswith("["):
@@ -320,7 +355,10 @@ def default_layer(path: str, key: KeyPath | None) -> str | None:
         return default_file_layer(path)
     if is_ignored(path) or _is_tooling_key(path, key):
         return None
-    return default_key_layer(key) or default_file_layer(path)
+    named = default_key_layer(key)
+    if named is not None or any(seg.lower() in ENV_SECTIONS for seg in key):
+        return named  # an environment variable is the application's setting: its name decides
+    return default_file_layer(path)
 
 
 def _is_tooling_key(path: str, key: KeyPath) -> bool:

@@ -1,0 +1,148 @@
+"""Do the built-in defaults see what a careful map sees, on real commits of public AI projects?
+
+Run: ``.venv/bin/python benchmarks/bench_defaults.py [-v]``. The corpus is
+``benchmarks/corpus/<repo>/``: ``commits.json`` (repository, commit, parent, and the
+configuration files the commit changed, as git blob shas), ``blobs/`` (those files
+at both sides, gzipped) and ``careful.yaml`` (the map written by hand, before the
+tool was run on the corpus). Each commit is replayed in a fresh repository: the
+base side committed, then the head side; ``rollout.yaml`` (when a map is used) is
+in both. Three maps judge each commit:
+
+* ``defaults``: no ``rollout.yaml``;
+* ``init``: what ``pytest-rollout init`` writes at the base side, unedited;
+* ``careful``: ``careful.yaml`` (the truth the other two are measured against).
+
+Printed: the exact-match rate (the set of moved layers equals the careful map's),
+recall per layer (of the commits where the careful map moves a layer, the share
+where the map does too), and silent passes (the careful map moves a layer, the
+map moves none). Goals: defaults >= 0.80, init >= 0.95, no silent pass; exit 1
+when one is missed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CORPUS = Path(__file__).parent / "corpus"
+MODES = ("defaults", "init", "careful")
+GOALS = {"defaults": 0.80, "init": 0.95}
+
+
+@dataclass(frozen=True)
+class Case:
+    repo: str
+    commit: str
+    subject: str
+    base: dict[str, bytes]
+    head: dict[str, bytes]
+    careful: str
+
+
+def cases() -> Iterator[Case]:
+    for folder in sorted(p for p in CORPUS.iterdir() if (p / "commits.json").is_file()):
+        doc = json.loads((folder / "commits.json").read_text())
+        careful = (folder / "careful.yaml").read_text()
+
+        def blob(sha: str | None, folder: Path = folder) -> bytes | None:
+            return None if sha is None else gzip.decompress((folder / "blobs" / f"{sha}.gz").read_bytes())
+
+        for rec in doc["commits"]:
+            base = {p: b for p, s in rec["files"].items() if (b := blob(s["base"])) is not None}
+            head = {p: b for p, s in rec["files"].items() if (b := blob(s["head"])) is not None}
+            yield Case(doc["repository"], rec["commit"], rec["subject"], base, head, careful)
+
+
+def _git(repo: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b"}
+    env["GIT_COMMITTER_EMAIL"] = "b@x"
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def _write(repo: Path, files: dict[str, bytes]) -> None:
+    for path, data in files.items():
+        target = repo / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str]:
+    """(layers moved, the map used) for one commit under one map."""
+    from pytest_rollout.cli.init import render, scan_repo
+    from pytest_rollout.gate.chain import Request, run_diff
+
+    repo = tmp / f"{mode}-{case.commit[:12]}"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    _write(repo, case.base)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "base")
+    settings = {"defaults": "", "careful": case.careful}.get(mode)
+    if settings is None:
+        settings = render(scan_repo(repo))
+    if settings:
+        (repo / "rollout.yaml").write_text(settings)
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", "settings")
+    for path in set(case.base) - set(case.head):
+        (repo / path).unlink()
+    _write(repo, case.head)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "head")
+    res = run_diff(Request(repo=repo, base="HEAD~1", head="HEAD", env={}))
+    return res.diff.layers_changed, settings
+
+
+def main(argv: list[str]) -> int:
+    verbose = "-v" in argv
+    moved: dict[str, list[list[str]]] = defaultdict(list)
+    all_cases = list(cases())
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in all_cases:
+            for mode in MODES:
+                moved[mode].append(replay(case, mode, Path(tmp))[0])
+    truth = moved["careful"]
+    layers = sorted({layer for t in truth for layer in t})
+    repos = sorted({c.repo for c in all_cases})
+    print(f"corpus: {len(all_cases)} commits of {len(repos)} repositories ({', '.join(repos)})")
+    failed = False
+    for mode in MODES:
+        got = moved[mode]
+        exact = sum(g == t for g, t in zip(got, truth, strict=True)) / len(truth)
+        silent = sum(bool(t) and not g for g, t in zip(got, truth, strict=True))
+        recall = {
+            layer: _ratio(
+                sum(layer in g for g, t in zip(got, truth, strict=True) if layer in t), [t for t in truth if layer in t]
+            )
+            for layer in layers
+        }
+        goal = GOALS.get(mode)
+        missed = goal is not None and (exact < goal or silent > 0)
+        failed |= missed
+        per_layer = ", ".join(f"{layer} {r}" for layer, r in recall.items())
+        print(
+            f"{mode:9s} exact match {exact:.2f}  silent passes {silent}  recall: {per_layer}"
+            + (" (MISSED)" if missed else "")
+        )
+    if verbose:
+        for i, case in enumerate(all_cases):
+            row = {m: moved[m][i] for m in MODES}
+            mark = " " if row["defaults"] == row["careful"] and row["init"] == row["careful"] else "*"
+            print(f"{mark} {case.repo} {case.commit[:10]} {case.subject[:50]!r}: {row}")
+    return 1 if failed else 0
+
+
+def _ratio(hits: int, of: list[list[str]]) -> str:
+    return f"{hits / len(of):.2f} ({hits}/{len(of)})"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
