@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import GitRepo
@@ -85,6 +87,7 @@ def test_key_names(key: str, layer: str | None) -> None:
         ("docker-compose.yml", ("services", "api", "image"), "infra"),
         ("helm/tests/values_test.yaml", ("set", "replicaCount"), None),  # tests are not the release's config
         ("aider/resources/model-metadata.json", ("deepseek/deepseek-chat", "max_tokens"), "model"),
+        ("model-metadata.json", ("openrouter/moonshotai/kimi-k2", "max_tokens"), "model"),
         ("models.yaml", ("[name=gpt-4o]", "name"), "model"),
         ("models.yaml", ("[name=gpt-4o]", "edit_format"), "prompt"),
         ("Dockerfile", None, "infra"),
@@ -160,3 +163,16 @@ def test_helm_template_yaml_is_compared_whole_not_an_error(git_repo: GitRepo) ->
     res = run_gate(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
     assert res.diff.layers_changed == ["infra"]
     assert layer_fingerprints(git_repo.path, git_repo.sha(), Settings())["infra"]
+
+
+def test_corpus_replays(tmp_path: Path) -> None:
+    """benchmarks/bench_defaults.py: every corpus commit has its blobs; one replays under each map."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_defaults
+
+    cases = list(bench_defaults.cases())
+    assert len(cases) >= 20 and all(c.base or c.head for c in cases)
+    case = next(c for c in cases if c.commit.startswith("79c45c3cd6"))  # aider: use_temperature off
+    assert [bench_defaults.replay(case, mode, tmp_path)[0] for mode in bench_defaults.MODES] == [["params"]] * 3

@@ -243,7 +243,7 @@ ENV_SECTIONS: tuple[str, ...] = ("env", "envvars", "environment", "extraenv", "e
 
 #: A model identifier: ``vendor/name`` or a known model family (``gpt-4o``, ``claude-3-5-sonnet``, ...).
 MODEL_ID = re.compile(
-    r"[\w.-]+/[\w.:-]+|(?:gpt|o[134]|chatgpt|claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|deepseek|phi|"
+    r"[\w.-]+(?:/[\w.:-]+)+|(?:gpt|o[134]|chatgpt|claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|deepseek|phi|"
     r"command|kimi|glm|grok|minimax|nemotron|yi|falcon|olmo|granite)[-.:_][\w.:-]*",
     re.IGNORECASE,
 )
