@@ -46,13 +46,21 @@ def window_line(diff: DiffResult) -> str:
 
 
 def layers_table(diff: DiffResult) -> list[str]:
+    from pytest_rollout.diff.entries import fold_entries
+
     rows = [
-        (c.layer or "unclassified", c.path, c.key or "(whole file)", _old_new(c))
-        for c in [*diff.changes, *diff.unclassified]
+        (r.change.layer or "unclassified", r.change.path, r.change.key or "(whole file)", _row_change(r))
+        for r in fold_entries([*diff.changes, *diff.unclassified])
     ]
     if not rows:
         return ["no AI config changed"]
     return _table(("layer", "file", "key", "change"), rows)
+
+
+def _row_change(row: Any) -> str:
+    if row.folded > 1:  # a whole list entry that came or went (diff.entries)
+        return f"{row.change.kind} ({row.folded} keys)"
+    return _old_new(row.change)
 
 
 def _old_new(c: Change) -> str:

@@ -63,3 +63,27 @@ def test_jsonc_comments_and_trailing_commas_parse_with_lines() -> None:
     assert parsed.values == {("model",): "a", ("url",): "http://x//y", ("stop",): ["a"]}
     assert parsed.lines[("model",)] == 3
     assert parse("devcontainer.json", text.encode()).values == parsed.values
+
+
+def test_inserting_one_tool_prints_one_row(git_repo: GitRepo) -> None:
+    from pytest_rollout.gate.chain import Request, run_diff
+    from pytest_rollout.report import layers_table
+
+    git_repo.commit({"tools/tools.json": json.dumps({"tools": [_tool("search")]})})
+    weather = _tool("get_weather")
+    weather["function"]["parameters"] = {"type": "object", "properties": {"city": {"type": "string"}}}  # type: ignore[index]
+    git_repo.commit({"tools/tools.json": json.dumps({"tools": [weather, _tool("search")]})})
+    res = run_diff(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
+    assert len(res.diff.changes) > 3  # the JSON keeps every key
+    rows = layers_table(res.diff)[1:]
+    assert len(rows) == 1 and "tools[name=get_weather]" in rows[0] and "added (4 keys)" in rows[0], rows
+
+
+def test_an_edited_entry_is_not_folded() -> None:
+    from pytest_rollout.diff.entries import fold_entries
+    from pytest_rollout.models import Change
+
+    added = [Change(path="a.yaml", key=f"tools[name=x].{k}", layer="tools", kind="added") for k in ("d", "e")]
+    assert [r.folded for r in fold_entries(added)] == [1, 1]  # no identity leaf added: the entry existed
+    new = [*added, Change(path="a.yaml", key="tools[name=x].name", layer="tools", kind="added")]
+    assert [(r.change.key, r.folded) for r in fold_entries(new)] == [("tools[name=x]", 3)]
