@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import GitRepo
 from pytest_rollout.diff.changes import diff_commits
 from pytest_rollout.diff.formats import format_key, parse
+from pytest_rollout.errors import ConfigParseError
 
 
 def _keys(path: str, text: str) -> list[str]:
@@ -49,12 +52,13 @@ def test_litellm_model_list_entries_pair_one_to_one(git_repo: GitRepo) -> None:
     assert changed == [("model_list[model_name=gpt-4o azure/gpt-4o].litellm_params.rpm", "modified")]
 
 
-def test_repeated_identity_is_numbered_not_positional() -> None:
-    text = "- {name: a, v: 1}\n- {name: b, v: 2}\n- {name: a, v: 3}\n"
-    assert _keys("x.yaml", text) == ["[name=a].name", "[name=a].v", "[name=b].name", "[name=b].v"] + [
-        "[name=a#2].name",
-        "[name=a#2].v",
+def test_litellm_repeats_are_numbered_not_positional() -> None:
+    entry = "- model_name: g\n  litellm_params: {model: openai/g}\n"
+    assert _keys("c.yaml", "model_list:\n" + entry * 2)[::2] == [
+        "model_list[model_name=g openai/g].model_name",
+        "model_list[model_name=g openai/g#2].model_name",
     ]
+    assert _keys("x.yaml", "- {name: a}\n- {name: a}\n") == ["[0].name", "[1].name"]  # others: by index
 
 
 def test_jsonc_comments_and_trailing_commas_parse_with_lines() -> None:
@@ -62,7 +66,10 @@ def test_jsonc_comments_and_trailing_commas_parse_with_lines() -> None:
     parsed = parse("settings.jsonc", text.encode())
     assert parsed.values == {("model",): "a", ("url",): "http://x//y", ("stop",): ["a"]}
     assert parsed.lines[("model",)] == 3
-    assert parse("devcontainer.json", text.encode()).values == parsed.values
+    commented = '{\n  // the model\n  "model": "a" /* inline */\n}\n'
+    assert parse("settings.json", commented.encode()).values == {("model",): "a"}
+    with pytest.raises(ConfigParseError):  # a trailing comma in .json: the app's reader refuses it too
+        parse("settings.json", b'{"model": "a",}')
 
 
 def test_inserting_one_tool_prints_one_row(git_repo: GitRepo) -> None:

@@ -217,21 +217,18 @@ def _format_identity(items: list[Any]) -> list[str] | None:
     ``[name=...]``; Kubernetes documents are ``[name=Kind/namespace/name]``; a
     repeated identity (LiteLLM's ``model_list`` balances one ``model_name`` over
     several deployments) is made unique by the deployment's ``litellm_params.model``
-    and then by occurrence (``#2``), so entries still pair one to one, never by
-    position in the whole list.
+    and then by occurrence (``#2``), so its entries still pair one to one, never by
+    position in the whole list. Other repeated identities stay by index.
     """
     if not all(isinstance(item, dict) for item in items):
         return None
     for ids, field in ((_nested(items, ("function", "name")), "name"), (_kube_ids(items), "name")):
         if ids is not None and len(set(ids)) == len(ids):
             return [f"[{field}={v}]" for v in ids]
-    for field in IDENTITY_FIELDS:
-        ids = _identity_values(items, field)
-        if ids is not None:
-            extra = _nested(items, ("litellm_params", "model"))
-            if extra is not None:
-                ids = [f"{i} {e}" for i, e in zip(ids, extra, strict=True)]
-            return [f"[{field}={v}]" for v in _numbered(ids)]
+    names, models = _identity_values(items, "model_name"), _nested(items, ("litellm_params", "model"))
+    if names is not None and models is not None:
+        ids = [f"{n} {m}" for n, m in zip(names, models, strict=True)]
+        return [f"[model_name={v}]" for v in _numbered(ids)]
     return None
 
 
