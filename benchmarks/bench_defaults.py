@@ -15,7 +15,8 @@ in both. Three maps judge each commit:
 Printed: the exact-match rate (the set of moved layers equals the careful map's),
 recall per layer (of the commits where the careful map moves a layer, the share
 where the map does too), and silent passes (the careful map moves a layer, the
-map moves none). Goals: defaults >= 0.80, init >= 0.95, no silent pass; exit 1
+map moves none). A commit the gate refuses (a duplicate key: an error, so it
+blocks) counts as its error message under every map. Goals: defaults >= 0.80, init >= 0.95, no silent pass; exit 1
 when one is missed.
 """
 
@@ -77,6 +78,7 @@ def _write(repo: Path, files: dict[str, bytes]) -> None:
 def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str]:
     """(layers moved, the map used) for one commit under one map."""
     from pytest_rollout.cli.init import render, scan_repo
+    from pytest_rollout.errors import RolloutError
     from pytest_rollout.gate.chain import Request, run_diff
 
     repo = tmp / f"{mode}-{case.commit[:12]}"
@@ -87,7 +89,10 @@ def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str]:
     _git(repo, "commit", "-q", "--allow-empty", "-m", "base")
     settings = {"defaults": "", "careful": case.careful}.get(mode)
     if settings is None:
-        settings = render(scan_repo(repo))
+        try:
+            settings = render(scan_repo(repo))
+        except RolloutError as exc:  # init refuses a malformed base; the user fixes it first
+            return [f"error: {str(exc)[:60]}"], ""
     if settings:
         (repo / "rollout.yaml").write_text(settings)
         _git(repo, "add", "-A")
@@ -97,7 +102,10 @@ def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str]:
     _write(repo, case.head)
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "--allow-empty", "-m", "head")
-    res = run_diff(Request(repo=repo, base="HEAD~1", head="HEAD", env={}))
+    try:
+        res = run_diff(Request(repo=repo, base="HEAD~1", head="HEAD", env={}))
+    except RolloutError as exc:  # the gate refuses the commit (e.g. a duplicate key): it blocks, never passes
+        return [f"error: {str(exc)[:60]}"], settings
     return res.diff.layers_changed, settings
 
 

@@ -174,5 +174,5 @@ def test_corpus_replays(tmp_path: Path) -> None:
 
     cases = list(bench_defaults.cases())
     assert len(cases) >= 20 and all(c.base or c.head for c in cases)
-    case = next(c for c in cases if c.commit.startswith("79c45c3cd6"))  # aider: use_temperature off
+    case = next(c for c in cases if c.commit.startswith("a1193dd8"))  # SWE-agent: leftover reasoning config
     assert [bench_defaults.replay(case, mode, tmp_path)[0] for mode in bench_defaults.MODES] == [["params"]] * 3

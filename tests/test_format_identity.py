@@ -49,7 +49,11 @@ def test_litellm_model_list_entries_pair_one_to_one(git_repo: GitRepo) -> None:
     before = "model_list:\n" + entry("azure/gpt-4o", 10) + entry("openai/gpt-4o", 20)
     after = "model_list:\n" + entry("openai/gpt-4o", 20) + entry("azure/gpt-4o", 15)  # reordered + one edit
     changed = _changed(git_repo, "litellm.yaml", before, after)
-    assert changed == [("model_list[model_name=gpt-4o azure/gpt-4o].litellm_params.rpm", "modified")]
+    # one to one: the edited deployment's key, plus the reorder (order is semantic: issue 11)
+    assert changed == [
+        ("model_list", "modified"),
+        ("model_list[model_name=gpt-4o azure/gpt-4o].litellm_params.rpm", "modified"),
+    ]
 
 
 def test_litellm_repeats_are_numbered_not_positional() -> None:
