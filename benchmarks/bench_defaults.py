@@ -118,9 +118,11 @@ def main(argv: list[str]) -> int:
             for mode in MODES:
                 moved[mode].append(replay(case, mode, Path(tmp))[0])
     truth = moved["careful"]
-    layers = sorted({layer for t in truth for layer in t})
+    layers = sorted({layer for t in truth for layer in t if not layer.startswith("error")})
+    refused = sum(any(layer.startswith("error") for layer in t) for t in truth)
     repos = sorted({c.repo for c in all_cases})
     print(f"corpus: {len(all_cases)} commits of {len(repos)} repositories ({', '.join(repos)})")
+    print(f"refused by the gate under the careful map (malformed at head: an error, so blocked): {refused}")
     failed = False
     for mode in MODES:
         got = moved[mode]
