@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from pytest_rollout.diff.formats import KeyPath, format_key, printable
 from pytest_rollout.diff.redact import redact, scrub_name
-from pytest_rollout.gate.defaults import DEFAULT_FILES, default_layer, default_watches
+from pytest_rollout.gate.defaults import default_file_layer, default_layer, default_watches
 from pytest_rollout.gate.defaults import default_key_layer as default_key_layer  # re-exported
 from pytest_rollout.models import Change
 
@@ -258,12 +258,9 @@ class LayerMap:
         """Every layer a rule could give a file inside ``folder``: a submodule bump moves them all."""
         found = [r.layer for r in self.rules if compile_glob(r.file_glob).could_contain(folder)]
         if self.use_defaults:
-            found += [
-                layer
-                for layer, globs in DEFAULT_FILES.items()
-                for glob in globs
-                if compile_glob(glob).could_contain(folder)
-            ]
+            # The defaults' folder signals name the folder itself (prompts/, deploy/, ...): probe files in it.
+            probes = (default_file_layer(f"{folder}/{name}") for name in ("x", "x.json", "x.yaml"))
+            found += [layer for layer in probes if layer is not None]
         return list(dict.fromkeys(found))
 
     def layer_of(self, path: str, key: KeyPath | None) -> str | None:
