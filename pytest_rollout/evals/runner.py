@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from pytest_rollout.baselines.store import Baseline
     from pytest_rollout.evals.markers import EvalSpec
-    from pytest_rollout.evals.trials import RunResult, Trial, TrialRecord
+    from pytest_rollout.evals.trials import OnLoop, RunResult, Trial, TrialRecord
     from pytest_rollout.evals.verdicts import Monitor
 
 CRITERION_LABEL = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
@@ -79,11 +79,21 @@ def verdict_passes(verdict: str, inconclusive: str, recording: bool) -> bool:
     return verdict == "NO_BASELINE" and recording
 
 
-def run_eval_item(item: pytest.Function, spec: EvalSpec, layers: Sequence[str], opts: EvalOptions) -> EvalRun:
-    call = bind_test_body(item.obj, item.funcargs)
-    return run_eval(
-        call, spec, nodeid=item.nodeid, layers=tuple(layers), opts=opts, is_async=inspect.iscoroutinefunction(item.obj)
-    )
+def run_eval_item(
+    item: pytest.Function,
+    spec: EvalSpec,
+    layers: Sequence[str],
+    opts: EvalOptions,
+    *,
+    func: Callable[..., Any] | None = None,
+    on_loop: OnLoop | None = None,
+) -> EvalRun:
+    """``func``: the test function when the plugin has put a stand-in in ``item.obj``;
+    ``on_loop``: the loop async trials run on (``evals.loops``)."""
+    body = item.obj if func is None else func
+    call = bind_test_body(body, item.funcargs)
+    is_async = inspect.iscoroutinefunction(body)
+    return run_eval(call, spec, nodeid=item.nodeid, layers=tuple(layers), opts=opts, is_async=is_async, on_loop=on_loop)
 
 
 def bind_test_body(func: Callable[..., Any], funcargs: dict[str, Any]) -> Callable[[Trial], Any]:
@@ -184,6 +194,7 @@ def run_eval(
     layers: tuple[str, ...],
     opts: EvalOptions,
     is_async: bool,
+    on_loop: OnLoop | None = None,
 ) -> EvalRun:
     from pytest_rollout.evals import trials, verdicts
 
@@ -237,6 +248,7 @@ def run_eval(
         max_error_rate=spec.max_error_rate,
         feed_unit=feed,
         error_alpha=alpha,
+        on_loop=on_loop,
     )
     verdict = _verdict(run, spec, absolute, comparison, opts)
     return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)

@@ -29,13 +29,21 @@ What decides correctness (docs/statistics.md, "Error trials and determinism"):
 
 Threads and timeouts. ``concurrency=1`` without a timeout runs the body inline in the calling
 thread, so fixtures and thread-locals behave as in any test. Otherwise sync bodies run on a
-``ThreadPoolExecutor`` (each trial in a copy of the caller's ``contextvars`` context). A
-thread cannot be killed: a sync trial past its timeout is recorded as an error and abandoned
-(its pool is shut down with ``wait=False`` and new trials get a fresh pool, so the stuck
-worker does not eat into ``concurrency``). The abandoned thread keeps running the body, and
-``concurrent.futures`` joins its workers at interpreter exit, so a body that never returns
-still delays process exit: give the client inside it its own timeout as well. Async trials
-are cancelled at their timeout, which is why async bodies are the better fit for LLM calls.
+small pool of daemon threads (each trial in a copy of the caller's ``contextvars`` context).
+A thread cannot be killed: a sync trial past its timeout is recorded as an error and
+abandoned (new trials get fresh workers, so the stuck one does not eat into ``concurrency``).
+The abandoned call goes on in the background until it returns or the process exits; its
+result is thrown away, and because its worker is a daemon thread nobody waits for it at exit
+(the run ends with its report, not when the hung call does). Give the client inside the
+body its own timeout as well, so the call ends and frees its connection.
+
+Event loops. Async trials run as tasks on one event loop, ``concurrency`` at a time: the
+loop the caller names with ``on_loop`` (the plugin passes the loop the test would have run
+on: pytest-asyncio's for its ``loop_scope``, anyio's), else a fresh one (``asyncio.run``; on
+a worker thread if this thread already runs a loop). A trial past its timeout is cancelled.
+When the eval stops (settled, aborted for errors, a ``BaseException``, or the eval itself
+cancelled), the trials still in flight are cancelled and awaited, and recorded with
+``used=False``: no task is left pending and no exception goes unretrieved.
 """
 
 from __future__ import annotations
@@ -46,7 +54,9 @@ import hashlib
 import inspect
 import math
 import numbers
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -66,8 +76,12 @@ Feed = Callable[[float], "str | bool | None"]
 FeedUnit = Callable[[int, float], "str | bool | None"]
 #: Called with the index of a consumed unit that is not fed (see "One call per consumed unit").
 OnSkip = Callable[[int], None]
+#: Runs ``make()`` to completion on an event loop: ``on_loop(make)``. ``make`` returns a new
+#: coroutine each call, so a runner that refuses (wrong thread, wrong library) leaks nothing.
+OnLoop = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
 
 TIMEOUT_KIND = "Timeout"
+CANCELLED_KIND = "Cancelled"
 MESSAGE_LIMIT = 300
 
 # ---------------------------------------------------------------- seeds
@@ -194,6 +208,10 @@ def _timed_out(trial: Trial, timeout: float, duration: float) -> TrialRecord:
     return _make(trial, "error", None, TIMEOUT_KIND, f"no result within timeout={timeout:g}s", duration)
 
 
+def _cancelled(trial: Trial, duration: float) -> TrialRecord:
+    return _make(trial, "error", None, CANCELLED_KIND, "cancelled: the eval had stopped", duration)
+
+
 def _make(
     trial: Trial, outcome: Outcome, score: float | None, kind: str | None, message: str | None, duration: float
 ) -> TrialRecord:
@@ -252,7 +270,10 @@ async def _await_body(call: Callable[[Trial], Any], trial: Trial) -> None:
 async def _run_async_trial(call: Callable[[Trial], Any], trial: Trial, timeout: float | None) -> TrialRecord:
     start = time.perf_counter()
     try:
-        await asyncio.wait_for(_await_body(call, trial), timeout)
+        if timeout is None:
+            await _await_body(call, trial)
+        else:
+            await asyncio.wait_for(_await_body(call, trial), timeout)
     except _BodyTimeout as wrapped:
         return _record(trial, wrapped.original, time.perf_counter() - start)
     except asyncio.TimeoutError:
@@ -316,6 +337,10 @@ class _Run:
     def stopped(self) -> bool:
         return self._settled is not None or self._aborted
 
+    @property
+    def halted(self) -> bool:
+        return self._halt is not None
+
     def next_trial(self) -> Trial | None:
         """The next trial to start, or None once settled, aborted, halted or out of budget."""
         if self.stopped or self._halt is not None or self._next >= self.n_trials:
@@ -362,6 +387,10 @@ class _Run:
         if verdict:
             self._settled = verdict if isinstance(verdict, str) else "SETTLED"
 
+    def keep(self, record: TrialRecord) -> None:
+        """A trial that finished (or was cancelled) after the stop: recorded, never consumed."""
+        self._done.setdefault(record.index, record)
+
     def halt(self, exc: BaseException) -> None:
         """A trial raised a non-``Exception``: start nothing more, re-raise it once in-flight trials end."""
         if self._halt is None:
@@ -390,6 +419,50 @@ def _drive_inline(run: _Run, call: Callable[[Trial], Any]) -> None:
         run.complete(_run_sync_trial(call, trial))
 
 
+class _DaemonPool:
+    """``ThreadPoolExecutor``'s ``submit`` on daemon threads.
+
+    ``concurrent.futures`` joins its workers at interpreter exit, so one hung call abandoned
+    at its timeout kept the whole process alive after the report. Daemon workers are not
+    joined: the process ends when pytest does. Workers start on demand, up to ``size``.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._workers = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, lambda: fn(*args)))
+        if self._workers < self._size:
+            self._workers += 1
+            threading.Thread(target=self._work, name="rollout-trial", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, thunk = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(thunk())
+            except BaseException as exc:  # pytest outcomes and the like: the driver re-raises them
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; idle workers exit, busy ones once their call returns."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].cancel()
+        for _ in range(self._workers):
+            self._jobs.put(None)
+
+
 class _PoolDriver:
     """Sync trials on worker threads, each with a deadline counted from its start."""
 
@@ -398,8 +471,8 @@ class _PoolDriver:
         self._pool = self._new_pool()
         self._inflight: dict[Future[TrialRecord], tuple[Trial, float]] = {}
 
-    def _new_pool(self) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="rollout-trial")
+    def _new_pool(self) -> _DaemonPool:
+        return _DaemonPool(self._concurrency)
 
     def drive(self) -> None:
         try:
@@ -411,7 +484,7 @@ class _PoolDriver:
                 self._expire()
                 self._start_more()
         finally:  # normally nothing is left but abandoned timed-out threads; on Ctrl-C, don't wait
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
 
     def _start_more(self) -> None:
         while len(self._inflight) < self._concurrency and (trial := self._run.next_trial()) is not None:
@@ -446,30 +519,52 @@ class _PoolDriver:
 
     def _replace_pool(self) -> None:
         """A timed-out thread keeps its worker: new trials get fresh workers, nobody waits for it."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         self._pool = self._new_pool()
 
 
 async def _drive_async(run: _Run, call: Callable[[Trial], Any], concurrency: int, timeout: float | None) -> None:
-    """A bounded task set; at the stop, in-flight tasks are awaited (``wait_for`` still cancels late ones)."""
-    tasks: set[asyncio.Task[TrialRecord]] = set()
-    _start_tasks(run, call, timeout, tasks, concurrency)
-    while tasks:
-        done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            exc = task.exception()
-            if exc is not None:  # trial errors are records, so this is a BaseException (or a bug)
-                run.halt(exc)
-            else:
-                run.complete(task.result())
+    """A bounded task set on the running loop. At the stop (or on any way out: a
+    ``BaseException``, a bug in the feed, this coroutine cancelled) the tasks still in flight
+    are cancelled and awaited, then recorded as not used."""
+    tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]] = {}
+    try:
         _start_tasks(run, call, timeout, tasks, concurrency)
+        while tasks:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                del tasks[task]
+                exc = task.exception()
+                if exc is not None:  # trial errors are records, so this is a BaseException (or a bug)
+                    run.halt(exc)
+                else:
+                    run.complete(task.result())
+            if run.stopped or run.halted:
+                break
+            _start_tasks(run, call, timeout, tasks, concurrency)
+    finally:
+        if tasks:
+            await _cancel_inflight(run, tasks)
+
+
+async def _cancel_inflight(run: _Run, tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]]) -> None:
+    for task in tasks:
+        task.cancel()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)  # retrieves every exception
+    now = time.perf_counter()
+    for (trial, started), outcome in zip(tasks.values(), outcomes, strict=True):
+        run.keep(outcome if isinstance(outcome, TrialRecord) else _cancelled(trial, now - started))
 
 
 def _start_tasks(
-    run: _Run, call: Callable[[Trial], Any], timeout: float | None, tasks: set[asyncio.Task[TrialRecord]], limit: int
+    run: _Run,
+    call: Callable[[Trial], Any],
+    timeout: float | None,
+    tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]],
+    limit: int,
 ) -> None:
     while len(tasks) < limit and (trial := run.next_trial()) is not None:
-        tasks.add(asyncio.ensure_future(_run_async_trial(call, trial, timeout)))
+        tasks[asyncio.ensure_future(_run_async_trial(call, trial, timeout))] = (trial, time.perf_counter())
 
 
 def _run_loop(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -513,6 +608,7 @@ def run_trials(
     on_skip: OnSkip | None = None,
     first_cases: Collection[str] = (),
     error_alpha: float | None = None,
+    on_loop: OnLoop | None = None,
 ) -> RunResult:
     """Run up to ``budget_trials`` trials of ``call``, feeding units in order until the feed settles.
 
@@ -531,6 +627,8 @@ def run_trials(
     aborts for errors only when ``ErrorRateTest`` shows at that level that the error rate is above
     ``max_error_rate`` (or the headroom is spent). Without it, the older rule: abort once errors
     exceed ``max_error_rate * budget_trials``.
+
+    Async trials run through ``on_loop`` (see "Event loops"), by default on a fresh loop.
     """
     unit_feed = _unit_feed(feed, feed_unit)
     _check_arguments(budget_trials, cases, epochs, concurrency, timeout)
@@ -538,7 +636,7 @@ def run_trials(
     n_trials = budget_units(budget_trials, epochs, None if order is None else len(order)) * epochs
     run = _Run(order, epochs, n_trials, (session_seed, nodeid), unit_feed, on_skip, max_error_rate, error_alpha)
     if is_async:
-        _run_loop(lambda: _drive_async(run, call, concurrency, timeout))
+        (on_loop or _run_loop)(lambda: _drive_async(run, call, concurrency, timeout))
     elif concurrency == 1 and timeout is None:
         _drive_inline(run, call)
     else:

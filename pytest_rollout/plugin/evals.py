@@ -8,6 +8,7 @@ rides on its report so xdist carries it to the controller. Decisions live in tho
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import pytest
 from pytest_rollout.errors import RolloutError
 from pytest_rollout.plugin.gate import known_layers, repo_root_or
 from pytest_rollout.plugin.options import Options
-from pytest_rollout.plugin.release import LAYERS_KEY, RESULT_KEY, SPEC_KEY, STATE_KEY, SessionState
+from pytest_rollout.plugin.release import BODY_KEY, LAYERS_KEY, RESULT_KEY, SPEC_KEY, STATE_KEY, SessionState
 
 if TYPE_CHECKING:
     from pytest_rollout.baselines.lookup import BaselineContext
@@ -120,6 +121,21 @@ class EvalPlugin:
                 item.warn(pytest.PytestWarning(message))
 
     # -- running an eval -------------------------------------------------------
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """An async eval's test function gives way to a stand-in before ``runtest``, so that
+        pytest-asyncio wraps the stand-in for the test's loop (``evals.loops``)."""
+        if not (self.saw_spec and SPEC_KEY in item.stash and inspect.iscoroutinefunction(getattr(item, "obj", None))):
+            return (yield)
+        from pytest_rollout.evals.loops import install_entry
+
+        item.stash[BODY_KEY] = body = install_entry(item)
+        try:
+            return (yield)
+        finally:
+            item.obj = body  # type: ignore[attr-defined]
+            del item.stash[BODY_KEY]
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         spec = pyfuncitem.stash.get(SPEC_KEY, None)
@@ -135,7 +151,7 @@ class EvalPlugin:
         if action == "no_baseline":
             run = runner.EvalRun(runner.no_baseline_result(pyfuncitem.nodeid, layers, spec, opts), [])
         else:
-            run = runner.run_eval_item(pyfuncitem, spec, layers, opts)
+            run = runner.run_eval_item(pyfuncitem, spec, layers, opts, **_async_body(pyfuncitem))
         result = run.result
         pyfuncitem.stash[RESULT_KEY] = result
         pyfuncitem.user_properties.extend(
@@ -247,6 +263,19 @@ class EvalPlugin:
         if self.options.is_worker:
             self.config.workeroutput["rollout_deselected"] = state.deselected  # type: ignore[attr-defined]
             self.config.workeroutput["rollout_eval_count"] = state.eval_count  # type: ignore[attr-defined]
+
+
+def _async_body(item: pytest.Function) -> dict[str, Any]:
+    """The test function and the loop of an async eval (its stand-in is in ``item.obj``)."""
+    body = item.stash.get(BODY_KEY, None)
+    if body is None:
+        return {}
+    from pytest_rollout.evals.loops import test_loop
+
+    try:
+        return {"func": body, "on_loop": test_loop(item)}
+    except RolloutError as exc:
+        pytest.fail(f"rollout: {item.nodeid}: {exc}", pytrace=False)
 
 
 def _deselect(config: pytest.Config, items: list[pytest.Item], state: SessionState, dropped: dict[str, str]) -> None:

@@ -3,6 +3,7 @@ sent to xdist workers as plain JSON (execnet cannot carry pydantic objects); the
 
 from __future__ import annotations
 
+from collections.abc import Callable  # noqa: F401 (BODY_KEY names it)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -78,4 +79,5 @@ STATE_KEY = pytest.StashKey[SessionState]()
 SPEC_KEY = pytest.StashKey["EvalSpec"]()
 LAYERS_KEY = pytest.StashKey["tuple[str, ...]"]()
 RESULT_KEY = pytest.StashKey["EvalResult"]()
+BODY_KEY = pytest.StashKey["Callable[..., Any]"]()  # an async eval's test function while a stand-in runs
 GATE_NODE = "rollout::gate"
