@@ -838,3 +838,118 @@ def test_case_order_puts_the_pairable_cases_first_and_stays_seeded() -> None:
     assert set(ordered[:3]) == first and sorted(ordered) == sorted(plain)
     assert [c for c in ordered[3:]] == [c for c in plain if c not in first]  # the seeded order is kept
     assert ordered == [c.id for c in case_order(cases, 7, "t", first)]
+
+
+# ---------------------------------------------------------------- loops, cancellation, exit
+
+
+class Loop:
+    """An ``on_loop`` runner on a loop of the test's own, recording unretrieved task errors."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.errors: list[dict[str, Any]] = []
+        self.loop.set_exception_handler(lambda loop, context: self.errors.append(context))
+        self.leftover: set[asyncio.Task[Any]] = set()
+
+    def __call__(self, make: Callable[[], Any]) -> None:
+        async def main() -> None:
+            try:
+                await make()
+            finally:
+                self.leftover = asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+        self.loop.run_until_complete(main())
+
+    def close(self) -> None:
+        import gc
+
+        gc.collect()  # "Task exception was never retrieved" is reported when the task is collected
+        self.loop.close()
+
+
+def test_async_trials_run_on_the_callers_loop() -> None:
+    on_loop = Loop()
+    seen: set[asyncio.AbstractEventLoop] = set()
+
+    async def body(trial: Trial) -> None:
+        seen.add(asyncio.get_running_loop())
+
+    result = run_trials(
+        body, is_async=True, budget_trials=20, session_seed=1, nodeid=NODEID, cases=None, epochs=1,
+        concurrency=8, timeout=None, max_error_rate=0.5, feed=Recorder(), on_loop=on_loop,
+    )  # fmt: skip
+    on_loop.close()
+    assert seen == {on_loop.loop} and result.units_used == 20
+
+
+def test_async_inflight_trials_are_cancelled_awaited_and_not_used() -> None:
+    on_loop, cancelled, never = Loop(), [], asyncio.Event()
+
+    async def body(trial: Trial) -> None:
+        if trial.index:
+            try:
+                await never.wait()
+            except asyncio.CancelledError:
+                cancelled.append(trial.index)
+                raise
+
+    result = run_trials(
+        body, is_async=True, budget_trials=50, session_seed=1, nodeid=NODEID, cases=None, epochs=1,
+        concurrency=4, timeout=None, max_error_rate=0.5, feed=Recorder(after(1)), on_loop=on_loop,
+    )  # fmt: skip
+    on_loop.close()
+    assert sorted(cancelled) == [1, 2, 3] and not on_loop.leftover and not on_loop.errors
+    assert [(r.index, r.used, r.error_kind) for r in result.records] == [
+        (0, True, None),
+        (1, False, "Cancelled"),
+        (2, False, "Cancelled"),
+        (3, False, "Cancelled"),
+    ]
+    assert (result.units_used, result.errors, result.settled) == (1, 0, "PASS")
+
+
+@pytest.mark.parametrize("stop", ["feed bug", "skip"])
+def test_no_async_trial_outlives_its_eval(stop: str) -> None:
+    """A bug in the feed or a pytest outcome in one trial: the others are cancelled, their errors retrieved."""
+    on_loop, never = Loop(), asyncio.Event()
+
+    async def body(trial: Trial) -> None:
+        if trial.index == 2 and stop == "skip":
+            pytest.skip("no API key")
+        if trial.index >= 1:
+            try:
+                await never.wait()
+            finally:
+                raise ValueError("an exception nobody would retrieve")
+
+    def feed(value: float) -> None:
+        if stop == "feed bug":
+            raise ZeroDivisionError("bug in the rule")
+
+    with pytest.raises(ZeroDivisionError if stop == "feed bug" else pytest.skip.Exception):
+        run_trials(
+            body, is_async=True, budget_trials=50, session_seed=1, nodeid=NODEID, cases=None, epochs=1,
+            concurrency=4, timeout=None, max_error_rate=0.5, feed=feed, on_loop=on_loop,
+        )  # fmt: skip
+    on_loop.close()
+    assert not on_loop.leftover and not on_loop.errors
+
+
+def test_a_hung_sync_trial_does_not_keep_the_process_alive() -> None:
+    """The abandoned call blocks forever; the process still exits once the run is over.
+
+    ``concurrent.futures`` workers are joined at exit, so before daemon workers this
+    subprocess never ended (the 120 s guard catches a hang, it does not time anything)."""
+    code = (
+        "import threading\n"
+        "from pytest_rollout.evals.trials import run_trials\n"
+        "def body(trial):\n"
+        "    if trial.index == 0:\n"
+        "        threading.Event().wait()\n"
+        f"r = run_trials(body, is_async=False, budget_trials=3, session_seed=1, nodeid={NODEID!r}, cases=None,\n"
+        "               epochs=1, concurrency=1, timeout=0.2, max_error_rate=0.5, feed=lambda x: None)\n"
+        "print([rec.outcome for rec in r.records])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stdout.strip()) == (0, "['error', 'pass', 'pass']"), out.stderr

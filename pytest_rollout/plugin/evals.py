@@ -275,7 +275,8 @@ def _async_body(item: pytest.Function) -> dict[str, Any]:
     try:
         return {"func": body, "on_loop": test_loop(item)}
     except RolloutError as exc:
-        pytest.fail(f"rollout: {item.nodeid}: {exc}", pytrace=False)
+        error = f"rollout: {item.nodeid}: {exc}"
+    pytest.fail(error, pytrace=False)
 
 
 def _deselect(config: pytest.Config, items: list[pytest.Item], state: SessionState, dropped: dict[str, str]) -> None:
