@@ -11,6 +11,7 @@ one ``--rollout-seed``: good evals PASS, bad ones FAIL.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -273,3 +274,46 @@ def test_a_plain_async_eval_still_runs_on_a_loop_of_its_own(pytester: pytest.Pyt
     """)
     for disable in (("-p", "no:asyncio", "-p", "no:anyio"), ("-p", "no:anyio")):
         pytester.runpytest(*disable, "-W", "ignore::pytest.PytestWarning").assert_outcomes(passed=1)
+
+
+FAKE_OPENAI = """
+import asyncio, os, random
+from types import SimpleNamespace as NS
+
+class AsyncOpenAI:
+    '''openai.AsyncOpenAI's shape: client.chat.completions.create(...), await client.close().'''
+
+    def __init__(self, timeout):
+        self.loop = asyncio.get_running_loop()
+        self.chat = NS(completions=NS(create=self._create))
+
+    async def _create(self, model, messages, seed):
+        if asyncio.get_running_loop() is not self.loop:
+            raise RuntimeError("Event loop is closed")
+        await asyncio.sleep(0)
+        right = random.Random(seed).random() < float(os.environ["FAKE_QUALITY"])
+        text = "Yes: a refund is possible within 60 days." if right else "Please contact support."
+        return NS(choices=[NS(message=NS(content=text))])
+
+    async def close(self):
+        assert asyncio.get_running_loop() is self.loop
+"""
+
+
+def docs_example(name: str) -> str:
+    text = (Path(__file__).parents[1] / "docs" / "async.md").read_text()
+    block = text.split(f"<!-- docs-test: {name} -->\n```python\n", 1)[1]
+    return block.split("```", 1)[0]
+
+
+@pytest.mark.parametrize(("quality", "outcome"), [("0.97", "passed"), ("0.4", "failed")])
+def test_the_docs_example_runs_as_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, quality: str, outcome: str
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.mkpydir("myapp").joinpath("llm.py").write_text(FAKE_OPENAI)
+    pytester.makepyfile(test_support=docs_example("asyncio"))
+    monkeypatch.setenv("FAKE_QUALITY", quality)
+    res = pytester.runpytest("-p", "no:anyio", "-W", "ignore::pytest.PytestWarning", "--rollout-seed=3")
+    res.assert_outcomes(**{outcome: 1})
+    assert "Event loop is closed" not in res.stdout.str()
