@@ -357,3 +357,16 @@ def test_keys_and_paths_cannot_inject_lines(git_repo: GitRepo, capsys: pytest.Ca
     assert not any(line.strip() == "decision: PASS" for line in lines)
     assert "\x1b" not in out.out + out.err
     assert "\\n::stop-commands::x\\ndecision: PASS" in out.out
+
+
+def test_grafts_do_not_change_the_window(git_repo: GitRepo) -> None:
+    """Same class as item 11: ``.git/info/grafts`` rewrites parents, hence the merge-base."""
+    base = git_repo.commit({"app.yaml": APP, "serving.yaml": "serving:\n  batch_size: 8\n"})
+    middle = git_repo.commit({"app.yaml": APP_MOVED}, msg="model")
+    head = git_repo.commit({"serving.yaml": "serving:\n  batch_size: 16\n"}, msg="infra")
+    # Grafted, `middle` is a root and base's parent: merge-base(base, head) becomes `middle`,
+    # and only the infra commit would be judged.
+    (git_repo.path / ".git" / "info" / "grafts").write_text(f"{middle}\n{base} {middle}\n")
+    seen = subprocess.run(["git", "merge-base", base, head], cwd=git_repo.path, capture_output=True, text=True)
+    assert seen.stdout.strip() == middle  # plain git follows the graft
+    assert check(git_repo, base, head) == 1

@@ -30,6 +30,7 @@ def _env() -> dict[str, str]:
     # `git replace` (refs/replace/*) and grafts would make git show other objects than the
     # commits named: judge what is committed, never a local substitute.
     env["GIT_NO_REPLACE_OBJECTS"] = "1"
+    env["GIT_GRAFT_FILE"] = os.path.join(os.devnull, "none")  # no such file: no grafts, no deprecation hint
     env.pop("GIT_REPLACE_REF_BASE", None)
     return env
 

@@ -47,13 +47,13 @@ class Commit:
         return self.message.split("\n", 1)[0]
 
 
-def repo_root(path: Path | str) -> Path:
-    """The top of the work tree that contains ``path``."""
+def repo_root(path: Path | str, fix: str = "run inside a clone, or pass --repo DIR") -> Path:
+    """The top of the work tree that contains ``path``; ``fix`` ends the error (the CLI's or pytest's terms)."""
     p = Path(path)
     if not p.exists():
-        raise GitError(f"{p}: no such folder: pass --repo DIR pointing at a git clone")
+        raise GitError(f"{p}: no such folder: {fix}")
     if not git_ok(p, "rev-parse", "--git-dir"):
-        raise GitError(f"{p.resolve()}: not a git repository: run inside a clone, or pass --repo DIR")
+        raise GitError(f"{p.resolve()}: not a git repository: {fix}")
     top = run_git(p, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()
     return Path(top)
 

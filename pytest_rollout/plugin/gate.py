@@ -77,7 +77,7 @@ class GatePlugin:
         if opts.record:
             from pytest_rollout.baselines.lookup import begin_recording
 
-            state.record_run = begin_recording(opts.repo_hint, opts.config, opts.store, state.seed)
+            state.record_run = begin_recording(_repository(opts), opts.config, opts.store, state.seed)
         return state
 
     @pytest.hookimpl(optionalhook=True)
@@ -128,7 +128,7 @@ def _run_gate(opts: Options) -> GateResult:
 
     return chain.run_gate(
         chain.Request(
-            repo=opts.repo_hint,
+            repo=_repository(opts),
             base=opts.base,
             fallback_base=opts.fallback_base,
             head=opts.head,
@@ -137,6 +137,12 @@ def _run_gate(opts: Options) -> GateResult:
             per_commit=opts.per_commit,
         )
     )
+
+
+def _repository(opts: Options) -> Any:
+    from pytest_rollout.gate.invocation import find_repository
+
+    return find_repository(opts.repo_hint)
 
 
 def known_layers(opts: Options, state: SessionState | None = None) -> tuple[str, ...]:

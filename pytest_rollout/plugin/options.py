@@ -162,6 +162,10 @@ def add_options(parser: pytest.Parser) -> None:
 def setting(config: pytest.Config, name: str) -> Any:
     """CLI value, else ini value; ini paths relative to the ini file; choices are checked."""
     value = config.getoption(name, default=None)
+    if value is not None and name in _PATH_KEYS:
+        from pytest_rollout.gate.invocation import resolve_option_path
+
+        value = resolve_option_path(value, config.invocation_params.dir)  # never the rootdir
     if value is None:
         try:
             value = config.getini(name)
@@ -169,7 +173,7 @@ def setting(config: pytest.Config, name: str) -> Any:
             return None
         value = value or None
         if value and name in _PATH_KEYS and not Path(value).is_absolute():
-            value = str((config.inipath.parent if config.inipath else config.rootpath) / value)
+            value = str((config.inipath.parent if config.inipath else config.invocation_params.dir) / value)
     choices = CHOICES.get(name)
     if choices and value is not None and value not in choices:
         raise pytest.UsageError(f"ini {name} = {value!r}: expected one of {', '.join(choices)}")
@@ -198,7 +202,7 @@ class Options:
     drift: bool
     is_worker: bool
     shard: tuple[int, int] | None  # (index, count) with --rollout-shard I/N
-    start: Path  # where the git repository is looked for
+    start: Path  # where the git repository is looked for: the invocation folder or first test path, never the rootdir
 
     @property
     def repo_hint(self) -> Path:
@@ -207,6 +211,7 @@ class Options:
 
     @classmethod
     def read(cls, config: pytest.Config) -> Options:
+        _refuse_ini_window(config)
         base = config.getoption("rollout_base", default=None)
         if base == "":
             raise pytest.UsageError(
@@ -232,7 +237,7 @@ class Options:
             drift=bool(config.getoption("rollout_drift", default=None)),
             is_worker=hasattr(config, "workerinput"),
             shard=_read_shard(config),
-            start=config.rootpath,
+            start=_start(config),
         )
         if report and not options.is_worker:
             _check_writable(report, options.report)
@@ -258,6 +263,27 @@ def _read_shard(config: pytest.Config) -> tuple[int, int] | None:
         return parse_shard(value)
     except RolloutError as exc:
         raise pytest.UsageError(f"rollout: {exc}") from None
+
+
+def _start(config: pytest.Config) -> Path:
+    from pytest_rollout.gate.invocation import repo_start
+
+    given = config.args if config.args_source == pytest.Config.ArgsSource.ARGS else []
+    return repo_start(config.invocation_params.dir, given)
+
+
+def _refuse_ini_window(config: pytest.Config) -> None:
+    """A release must not name its own window or approve its own bundle through its ini's addopts."""
+    from pytest_rollout.gate.invocation import WINDOW_FLAGS, from_ini
+
+    given = [f for f in WINDOW_FLAGS if config.getoption(f[2:].replace("-", "_"), default=None) is not None]
+    chosen = from_ini(given, config.invocation_params.args, os.environ.get("PYTEST_ADDOPTS", ""))
+    if chosen:
+        where = config.inipath.name if config.inipath else "the ini file"
+        raise pytest.UsageError(
+            f"rollout: {', '.join(chosen)} comes from addopts in {where}: a release must not choose its own "
+            "window or approve its own bundle; pass it on the command line or in PYTEST_ADDOPTS"
+        )
 
 
 def _read_seed(config: pytest.Config) -> int | None:
