@@ -240,7 +240,7 @@ class Options:
             start=_start(config),
         )
         if report and not options.is_worker:
-            _check_writable(report, options.report)
+            _check_writable(config.getoption("rollout_report", default=None) or report, options.report)
         return options
 
     @property
