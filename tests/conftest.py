@@ -15,6 +15,12 @@ import pytest_rollout
 # A module re-imported by the next run no longer matches objects made by the
 # old one (PyYAML's C loader: "no constructor for the tag None"; pydantic:
 # "Input should be an instance of Change"), so import everything up front.
+# psycopg too: its C core keeps the error classes of the first import, so a re-imported psycopg's
+# `except psycopg.Error` would miss them.
+try:
+    import psycopg  # noqa: F401
+except ImportError:  # the postgres extra is optional; its tests skip (or fail under CI)
+    pass
 for _mod in pkgutil.walk_packages(pytest_rollout.__path__, "pytest_rollout."):
     importlib.import_module(_mod.name)
 
