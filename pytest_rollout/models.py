@@ -119,6 +119,15 @@ class DiffResult(_Frozen):
     deployed: Deployed | None = Field(default=None, description="The deployed release, when it is known")
 
 
+class TrialValue(_Frozen):
+    """One trial of the consumed prefix: its case and epoch, and its value on [0, 1] (null: an error trial)."""
+
+    index: int
+    case: str | None = None
+    epoch: int = 0
+    value: float | None = None
+
+
 class EvalResult(_Frozen):
     nodeid: str
     layers: list[str] = Field(default_factory=list)
@@ -155,6 +164,10 @@ class EvalResult(_Frozen):
     )
     line: str = Field(default="", description="The human report line")
     failing_trials: list[str] = Field(default_factory=list)
+    max_regression: float | None = Field(default=None, description="The eval's max_regression, when it has one")
+    trials: list[TrialValue] = Field(
+        default_factory=list, description="Per-trial values of the trials that fed the verdict, in index order"
+    )
 
 
 class Deselected(_Frozen):

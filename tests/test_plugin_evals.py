@@ -283,3 +283,27 @@ def test_unwritable_report_fails_before_the_evals(pytester: pytest.Pytester) -> 
     res = pytester.runpytest_subprocess("--rollout-report=afile/r.json")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines(["ERROR: rollout: --rollout-report afile/r.json: cannot create its folder*"])
+
+
+def test_full_budget_runs_every_trial_and_reports_each_value(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_evals=EVALS
+        + """
+@pytest.mark.layer("context")
+@pytest.mark.eval(trials=40, max_regression=0.05, cases=[{"id": f"c{i}"} for i in range(20)], epochs=2)
+def test_regression_only(trial):
+    assert model(trial.seed, 0.9)
+"""
+    )
+    res = pytester.runpytest("--rollout-seed=11", "--rollout-report=r.json", "--rollout-full-budget")
+    doc = json.loads((pytester.path / "r.json").read_text())
+    by = {e["nodeid"].split("::")[1]: e for e in doc["evals"]}
+    assert by["test_good"]["n"] == by["test_good"]["budget"] == 400 and not by["test_good"]["stopped_early"]
+    values = by["test_bad"]["trials"]
+    assert [t["index"] for t in values] == list(range(400))
+    assert sum(t["value"] for t in values) == by["test_bad"]["passes"]
+    regression = by["test_regression_only"]  # no baseline is looked up: every trial runs all the same
+    assert regression["n"] == 40 and regression["max_regression"] == 0.05
+    assert {t["case"] for t in regression["trials"]} == {f"c{i}" for i in range(20)}
+    assert {t["epoch"] for t in regression["trials"]} == {0, 1}
+    res.assert_outcomes(passed=4, failed=2)  # test_bad fails; the regression-only eval has no verdict

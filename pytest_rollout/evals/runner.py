@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_rollout.diff.redact import scrub_text
-from pytest_rollout.models import EvalResult
+from pytest_rollout.models import EvalResult, TrialValue
 
 if TYPE_CHECKING:
     import pytest
@@ -48,6 +48,7 @@ class EvalOptions:
     baseline: Baseline | None = None
     missing_baseline: str | None = None  # why there is none (with the command that records one)
     recording: bool = False
+    full_budget: bool = False  # every trial of the budget, absolute criterion only (attribution)
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def run_eval(
 ) -> EvalRun:
     from pytest_rollout.evals import trials, verdicts
 
-    compare = spec.max_regression is not None and opts.baseline is not None
+    compare = spec.max_regression is not None and opts.baseline is not None and not opts.full_budget
     alpha = eval_alpha(spec, opts.family_size, opts.correction, both=bool(spec.criterion) and compare)
     beta = 1 - spec.resolved_power
     absolute = None
@@ -227,11 +228,12 @@ def run_eval(
             ),
             trials.trial_seed(opts.seed, nodeid + "::baseline-draws", 0),
         )
-    if absolute is None and comparison is None and not opts.recording:
+    if absolute is None and comparison is None and not (opts.recording or opts.full_budget):
         return EvalRun(no_baseline_result(nodeid, layers, spec, opts), [])
     feed = _feeder(absolute, comparison)
-    if opts.recording and spec.max_regression is not None:
-        # A baseline pairs by case: record every case of the budget, never an early-stopped few.
+    if opts.full_budget or (opts.recording and spec.max_regression is not None):
+        # A baseline pairs by case: record every case of the budget, never an early-stopped few;
+        # attribution pairs every trial across its hybrids the same way.
         feed = _record_all(feed)
     if spec.criterion == "min_score":
         call = _requiring_score(call, is_async)
@@ -385,9 +387,16 @@ def _result(
         seed=opts.seed,
         p_value=min(1.0, len(ps) * min(ps)) if ps else None,
         failing_trials=_failing(used),
+        max_regression=spec.max_regression,
+        trials=[_trial_value(r) for r in used],
         **fields,
     )
     return result.model_copy(update={"line": report_line(result, _basis(absolute, comparison), comparison, opts)})
+
+
+def _trial_value(r: TrialRecord) -> TrialValue:
+    value = None if r.outcome == "error" else (r.score if r.score is not None else float(r.outcome == "pass"))
+    return TrialValue(index=r.index, case=r.case_id, epoch=r.epoch, value=value)
 
 
 def _basis(absolute: Any, comparison: _Comparison | None) -> str:

@@ -173,7 +173,7 @@ class EvalPlugin:
 
         state = self.state
         baseline, missing = None, None
-        if spec.max_regression is not None:
+        if spec.max_regression is not None and not self.options.full_budget:
             ctx = self._baselines()
             problem = None
             try:  # a damaged store: one line per eval, not a traceback
@@ -190,6 +190,7 @@ class EvalPlugin:
             baseline=baseline,
             missing_baseline=missing,
             recording=state.record_run is not None,
+            full_budget=self.options.full_budget,
         )
 
     def _baselines(self) -> BaselineContext:

@@ -123,6 +123,14 @@ def add_options(parser: pytest.Parser) -> None:
         help="Record this session's eval outcomes as the baseline of HEAD",
     )
     group.addoption(
+        "--rollout-full-budget",
+        action="store_true",
+        default=None,
+        dest="rollout_full_budget",
+        help="Run every eval to its full budget on its absolute criterion, no early stop and no baseline "
+        "(pytest-rollout attribute pairs these trials across configurations)",
+    )
+    group.addoption(
         "--rollout-missing-baseline",
         dest="rollout_missing_baseline",
         choices=CHOICES["rollout_missing_baseline"],
@@ -198,6 +206,7 @@ class Options:
     correction: str
     store: str | None
     record: bool
+    full_budget: bool
     missing_baseline: str
     drift: bool
     is_worker: bool
@@ -233,6 +242,7 @@ class Options:
             correction=setting(config, "rollout_correction") or "bonferroni",
             store=setting(config, "rollout_store"),
             record=bool(config.getoption("rollout_record", default=None)),
+            full_budget=bool(config.getoption("rollout_full_budget", default=None)),
             missing_baseline=setting(config, "rollout_missing_baseline") or "fail",
             drift=bool(config.getoption("rollout_drift", default=None)),
             is_worker=hasattr(config, "workerinput"),
