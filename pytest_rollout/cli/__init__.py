@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pytest_rollout.cli.init import add_parser as init_parser
 
     init_parser(sub)
+    from pytest_rollout.cli.attribute import add_parser as attribute_parser
+
+    attribute_parser(sub)
     return parser
 
 
@@ -92,7 +95,10 @@ def _baseline_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cut = argv.index("--") if "--" in argv else len(argv)  # attribute: pytest's arguments follow "--"
+    args = build_parser().parse_args(argv[:cut])
+    args.pytest_args = argv[cut + 1 :]
     try:
         return int(_dispatch(args))
     except RolloutError as exc:
@@ -130,6 +136,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pytest_rollout.cli.merge import run_merge
 
         return run_merge(args)
+    if args.pytest_args and args.command != "attribute":
+        raise RolloutError(f"arguments after -- are pytest's, for `attribute` only (not `{args.command}`)")
+    if args.command == "attribute":
+        from pytest_rollout.cli.attribute import run_attribute
+
+        return run_attribute(args, args.pytest_args)
     if args.command in ("release", "history"):
         return release.run_release(args) if args.command == "release" else release.run_history(args)
     if args.command == "init":
