@@ -26,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--repo", default=".", type=Path, help="Folder inside the git repository (default: .)")
     p.add_argument("--config", help="Settings file (default: rollout.yaml, then pyproject.toml)")
     p.add_argument("--json", action="store_true", help="Print the JSON document instead of the table")
+    p.add_argument("--report", metavar="PATH", help="Also write the JSON document to PATH")
     p.add_argument("--seed", type=_seed, help="--rollout-seed for every hybrid (default: drawn once, printed)")
     p.add_argument("--jobs", "-j", type=_jobs, help="Hybrids run at once (default: the CPU count)")
     p.add_argument("--confidence", type=_confidence, default=0.95, help="Simultaneous confidence (default 0.95)")
@@ -73,6 +74,11 @@ def run_attribute(args: argparse.Namespace, pytest_args: list[str]) -> int:
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     write_summary(doc, env)
+    if args.report:
+        try:
+            Path(args.report).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise RolloutError(f"--report {args.report}: cannot write it ({exc.strerror})") from None
     if args.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
