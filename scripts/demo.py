@@ -13,6 +13,9 @@ Run: ``bash scripts/demo.sh`` (it installs what is needed first), or
    records its own baseline; the one that carries the regression fails, with its
    statistics.
 4. A recap: which layer caused the drop, and what it cost in trials.
+5. The other ending: the bundle was approved and shipped. One
+   ``pytest-rollout attribute`` measures hybrids of the three changes and names
+   the culprit layer, with the trials it spent next to the sequenced releases'.
 """
 
 from __future__ import annotations
@@ -226,6 +229,32 @@ class Demo:
         return {"culprits": [s.name for s in culprits], "trials_spent": spent, "trials_fixed": fixed}
 
 
+def attribution(demo: Demo, base: str, sequenced_trials: int) -> dict[str, Any]:
+    """Act 5: the bundle shipped with an approval; attribute names the layer that regressed."""
+    demo.say()
+    demo.say(demo.s("== 5. The other ending: the bundle was approved and shipped", "1"))
+    demo.git("checkout", "-q", "-b", "shipped", base)
+    for _, path, old, new, _ in STEPS:
+        demo.edit(path, old, new)
+    head = demo.commit("deploy: gpt-4o, 32k context, batch 32\n\nRollout-Bundle-Approved: launch deadline")
+    demo.git("checkout", "-q", "main")
+    demo.say("   answers dropped in production; which of the three changes did it?")
+    demo.say(f"   $ pytest-rollout attribute --base {base[:7]} --head shipped -- evals")
+    t0 = time.perf_counter()
+    cmd = [str(BIN / "pytest-rollout"), "attribute", "--base", base, "--head", head, f"--seed={demo.seed}"]
+    proc = demo.run(*cmd, "--report", "attribute.json", "--", "evals")
+    doc: dict[str, Any] = json.loads((demo.repo / "attribute.json").read_text())
+    lines = proc.stdout.strip().splitlines()
+    for line in lines[lines.index("") + 1 :] if "" in lines else lines:
+        demo.say("   " + (demo.s(line, "31;1") if line.startswith("the regression comes from") else line))
+    demo.say(
+        f"   {doc['trials']:,} trials in {len(doc['hybrids'])} hybrids ({time.perf_counter() - t0:.0f} s), against "
+        f"{sequenced_trials:,} for the three sequenced releases: sequencing is cheaper, attribution is the "
+        "way back when a bundle has shipped"
+    )
+    return doc
+
+
 def _fixed_cost(steps: list[Step]) -> int:
     """Every eval (run or not) at its full budget, in each of the releases."""
     budgets: dict[str, int] = {}
@@ -254,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle = demo.bundle(base)
         steps = demo.sequenced(base)
         recap = demo.recap(steps)
+        attributed = attribution(demo, base, recap["trials_spent"])
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
     if args.json:
         outcome = {
@@ -271,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 for s in steps
             ],
             **recap,
+            "attribution": attributed,
         }
         args.json.write_text(json.dumps(outcome, indent=2))
     return 0

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,3 +32,32 @@ def test_demo_replays_the_incident(tmp_path: Path) -> None:
     assert outcome["trials_spent"] < outcome["trials_fixed"]
     assert "\x1b[" not in proc.stdout  # colour only on a terminal
     assert "the regression comes from the context layer" in proc.stdout
+    assert_attribution_names_context(outcome["attribution"])
+    assert "the regression comes from: context (" in proc.stdout
+
+
+def true_context_effect() -> float:
+    """The context layer's main effect on answer accuracy, exact, over the other layers' four settings."""
+    sys.path.insert(0, str(ROOT / "example_repo"))
+    import true_rates  # type: ignore[import-not-found]
+    from assistant import load_config  # type: ignore[import-not-found]
+
+    base = load_config(true_rates.ROOT)
+    rate = true_rates.exact_rates
+    others = [{}, true_rates.INFRA, true_rates.MODEL, {**true_rates.INFRA, **true_rates.MODEL}]
+    drops = [
+        rate(base.with_values(**o, **true_rates.CONTEXT)).answers - rate(base.with_values(**o)).answers for o in others
+    ]
+    return sum(drops) / len(drops)
+
+
+def assert_attribution_names_context(doc: dict[str, Any]) -> None:
+    """Done-when of attribution: context alone is the culprit; its interval covers the true effect."""
+    assert doc["layers"] == ["infra", "model", "context"] and doc["culprits"] == ["context"]
+    assert {h["status"] for h in doc["hybrids"]} == {"ran"} and len(doc["hybrids"]) == 8
+    answers = next(e for e in doc["evals"] if e["nodeid"].endswith("test_answer_accuracy"))
+    effects = {e["term"]: e for e in answers["effects"]}
+    assert effects["context"]["verdict"] == "culprit"
+    assert effects["model"]["verdict"] == effects["infra"]["verdict"] == "cleared"
+    lo, hi = effects["context"]["interval"]
+    assert lo <= true_context_effect() <= hi
