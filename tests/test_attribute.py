@@ -108,9 +108,10 @@ def test_attribute_names_the_culprit_layer(git_repo: GitRepo) -> None:
 
 
 def test_a_hybrid_that_cannot_be_built_is_reported_and_left_out(git_repo: GitRepo) -> None:
-    base = git_repo.commit({"config/old.yaml": "llm:\n  temperature: 0.2\n", "prompts/p.md": "a"}, "base")
+    rest = "".join(f"  k{i}: v{i}\n" for i in range(20))  # enough unchanged lines for git to see a rename
+    base = git_repo.commit({"config/old.yaml": f"llm:\n  temperature: 0.2\n{rest}", "prompts/p.md": "a"}, "base")
     git_repo.repo.git.mv("config/old.yaml", "config/llm.yaml")
-    git_repo.commit({"config/llm.yaml": "llm:\n  temperature: 0.7\n", "prompts/p.md": "b"}, "rename")
+    git_repo.commit({"config/llm.yaml": f"llm:\n  temperature: 0.7\n{rest}", "prompts/p.md": "b"}, "rename")
     window = read_window(run_diff(Request(repo=git_repo.path, base=base)))
     hybrids = {h.applied: h for h in plan(window)}
     assert window.layers == ("params", "prompt")
