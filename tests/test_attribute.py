@@ -126,6 +126,7 @@ def test_a_hybrid_that_cannot_be_built_is_reported_and_left_out(git_repo: GitRep
     }  # fmt: skip
     assert any("prompt" in line and "not built" in line and "whole-file" in line for line in table(doc))
     assert summary_markdown(doc).startswith("## pytest-rollout attribute")
+    assert "no eval of the moved layers ran" in conclusion([], [])
 
 
 def test_nothing_moved_is_exit_2(git_repo: GitRepo, tmp_path: Path) -> None:

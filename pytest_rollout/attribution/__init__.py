@@ -42,6 +42,9 @@ def attribute(
         f"{len(planned)} hybrids, seed {seed}"
     )
     runs = run_all(window, planned, pytest_args, seed=seed, cwd=Path(req.repo), jobs=jobs, progress=progress)
+    if not any(r.status == "ran" for r in runs):
+        reasons = "; ".join(f"{r.hybrid.name(window.layers)}: {r.reason}" for r in runs[:2])
+        raise RolloutError(f"no hybrid could be measured ({reasons})")
     results = analyse(window.layers, *_collect(runs), confidence)
     return document(window, runs, results, seed, confidence)
 
@@ -105,6 +108,10 @@ def document(
 
 def conclusion(named: Sequence[tuple[str, EvalEffects, Any]], results: Sequence[EvalEffects]) -> str:
     """The last line: "the regression comes from: context (-8.2pp [-11.0, -5.4])"."""
+    if not results:
+        return (
+            "the regression comes from: unknown (no eval of the moved layers ran: check the pytest arguments after --)"
+        )
     if named:
         parts = []
         for term, _ev, eff in named:
