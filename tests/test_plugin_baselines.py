@@ -190,7 +190,7 @@ def test_a_team_store_on_postgresql(
         secret_url = url.replace("postgres@", "postgres:s3cr3t@")  # trust auth ignores it; it must never print
         rec = pytester.runpytest("--rollout-record", "--rollout-seed=1", f"--rollout-store={secret_url}")
         rec.assert_outcomes(passed=1)
-        assert not (pytester.path / ".rollout").exists()
+        assert not (pytester.path / ".rollout").exists() and not (pytester.path / "postgresql:").exists()
         pytester_repo.commit({"config/app.yaml": APP.format(model="m-worse")}, "swap model")
         monkeypatch.setenv("ROLLOUT_STORE", secret_url)  # the PR job: the URL from a CI secret
         res = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=3", "--rollout-report=r.json")

@@ -167,10 +167,15 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+def _is_url(value: str) -> bool:
+    """A store given as a PostgreSQL URL is not a path: never resolved against a folder."""
+    return str(value).startswith(("postgresql://", "postgres://"))
+
+
 def setting(config: pytest.Config, name: str) -> Any:
     """CLI value, else ini value; ini paths relative to the ini file; choices are checked."""
     value = config.getoption(name, default=None)
-    if value is not None and name in _PATH_KEYS:
+    if value is not None and name in _PATH_KEYS and not _is_url(value):
         from pytest_rollout.gate.invocation import resolve_option_path
 
         value = resolve_option_path(value, config.invocation_params.dir)  # never the rootdir
@@ -180,7 +185,7 @@ def setting(config: pytest.Config, name: str) -> Any:
         except ValueError:
             return None
         value = value or None
-        if value and name in _PATH_KEYS and not Path(value).is_absolute():
+        if value and name in _PATH_KEYS and not Path(value).is_absolute() and not _is_url(value):
             value = str((config.inipath.parent if config.inipath else config.invocation_params.dir) / value)
     choices = CHOICES.get(name)
     if choices and value is not None and value not in choices:
