@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pytest_rollout.diff.redact import scrub_text
+from pytest_rollout.evals.bodies import bind_test_body, failures_from_exceptions, requiring_score
+from pytest_rollout.evals.criteria import Comparison, basis, feeder, monitors, record_all
+from pytest_rollout.evals.lines import failing, report_line
 from pytest_rollout.models import EvalResult, TrialValue
 
 if TYPE_CHECKING:
@@ -24,18 +26,6 @@ if TYPE_CHECKING:
     from pytest_rollout.baselines.store import Baseline
     from pytest_rollout.evals.markers import EvalSpec
     from pytest_rollout.evals.trials import OnLoop, RunResult, Trial, TrialRecord
-    from pytest_rollout.evals.verdicts import Monitor
-
-CRITERION_LABEL = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
-
-
-def failure_text(result: EvalResult) -> str:
-    """A non-PASS verdict as the item's failure: the report line and replayable failing trials."""
-    lines = [f"{result.verdict}: {result.line}"]
-    if result.failing_trials:
-        lines.append(f"first failing trials (replay with --rollout-seed {result.seed}):")
-        lines += [f"  {t}" for t in result.failing_trials]
-    return scrub_text("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -97,96 +87,6 @@ def run_eval_item(
     return run_eval(call, spec, nodeid=item.nodeid, layers=tuple(layers), opts=opts, is_async=is_async, on_loop=on_loop)
 
 
-def bind_test_body(func: Callable[..., Any], funcargs: dict[str, Any]) -> Callable[[Trial], Any]:
-    """The test function with its fixtures bound; ``trial`` is filled per call."""
-    names = [n for n in inspect.signature(func).parameters if n in funcargs]
-
-    def call(trial: Trial) -> Any:
-        kwargs = {n: funcargs[n] for n in names}
-        if "trial" in kwargs:
-            kwargs["trial"] = trial
-        return func(**kwargs)
-
-    return call
-
-
-class MissingScore(Exception):
-    """A ``min_score`` trial that passed without ``trial.score(x)``: an error trial, never a 1.0."""
-
-
-_NO_SCORE = (
-    "the body returned without calling trial.score(x): a min_score eval judges scores, "
-    "so every trial that does not fail must record one in [0, 1]"
-)
-
-
-def _requiring_score(call: Callable[[Trial], Any], is_async: bool) -> Callable[[Trial], Any]:
-    def check(trial: Trial) -> None:
-        if trial.recorded_score is None:
-            raise MissingScore(_NO_SCORE)
-
-    if is_async:
-
-        async def scored_async(trial: Trial) -> Any:
-            result = await call(trial)
-            check(trial)
-            return result
-
-        return scored_async
-
-    def scored(trial: Trial) -> Any:
-        result = call(trial)
-        if not inspect.isawaitable(result):
-            check(trial)
-        return result
-
-    return scored
-
-
-class _Comparison:
-    """``max_regression``: pairs each unit with the baseline by case id, else with a seeded draw.
-
-    Paired: the candidate's units come in the one seeded random order of its current case set;
-    a case the baseline does not know is skipped by this criterion (the absolute one still uses
-    it). Unpaired (no case ids on one side): the i-th unit is compared with an independent,
-    seeded draw (with replacement) from the baseline's stored values. Stored values come in
-    per-case blocks when the baseline was recorded with ``cases=``, so index pairing would not
-    be random; a draw is i.i.d. whatever the order, and the test stays valid for the baseline's
-    mean (``verdicts.baseline_draws``).
-    """
-
-    def __init__(
-        self, baseline: Baseline, unit_ids: list[str] | None, monitor_for: Callable[[int], Any], draw_seed: int
-    ) -> None:
-        self.baseline = baseline
-        self.paired = unit_ids is not None and bool(baseline.case_means)
-        if self.paired:
-            assert unit_ids is not None
-            self.refs = [baseline.case_means.get(cid) for cid in unit_ids]
-            self.added = sum(1 for r in self.refs if r is None)
-            self.removed = len(set(baseline.case_means) - set(unit_ids))
-        else:
-            from pytest_rollout.evals.verdicts import baseline_draws
-
-            self.refs = list(baseline_draws(baseline.values, draw_seed))
-            self.added = self.removed = 0
-        self.pairable = sum(1 for r in self.refs if r is not None)
-        self.monitor = monitor_for(max(self.pairable, 1))
-        self.fed = 0
-
-    def update(self, index: int, x: float) -> None:
-        from pytest_rollout.evals.verdicts import regression_unit
-
-        ref = self.refs[index] if index < len(self.refs) else None
-        if ref is not None:
-            self.monitor.update(regression_unit(x, ref))
-            self.fed += 1
-
-    @property
-    def exhausted(self) -> bool:
-        return self.fed >= self.pairable
-
-
 def run_eval(
     call: Callable[[Trial], Any],
     spec: EvalSpec,
@@ -220,7 +120,7 @@ def run_eval(
         order = trials.case_order(spec.cases, opts.seed, nodeid) if spec.cases else None
         ids = [c.id for c in order] if order is not None else None  # errors may reach past the budget
         delta = spec.max_regression
-        comparison = _Comparison(
+        comparison = Comparison(
             opts.baseline,
             ids,
             lambda n: verdicts.Monitor(
@@ -230,13 +130,13 @@ def run_eval(
         )
     if absolute is None and comparison is None and not (opts.recording or opts.full_budget):
         return EvalRun(no_baseline_result(nodeid, layers, spec, opts), [])
-    feed = _feeder(absolute, comparison)
+    feed = feeder(absolute, comparison)
     if opts.full_budget or (opts.recording and spec.max_regression is not None):
         # A baseline pairs by case: record every case of the budget, never an early-stopped few;
         # attribution pairs every trial across its hybrids the same way.
-        feed = _record_all(feed)
+        feed = record_all(feed)
     if spec.criterion == "min_score":
-        call = _requiring_score(call, is_async)
+        call = requiring_score(call, is_async)
     run = trials.run_trials(
         failures_from_exceptions(call, spec.errors, is_async=is_async),
         is_async=is_async,
@@ -265,42 +165,7 @@ def eval_alpha(spec: EvalSpec, family_size: int, correction: str, *, both: bool)
     return alpha / 2 if both else alpha
 
 
-def _feeder(absolute: Any, comparison: _Comparison | None) -> Callable[[int, float], str | None]:
-    """Feed each unit to every criterion; stop at the first FAIL or when all are settled.
-
-    The runner names each unit's index (its case's position in the case order), so a
-    case whose every epoch errored is skipped without shifting the baseline pairing.
-    """
-
-    def feed(index: int, x: float) -> str | None:
-        if absolute is not None:
-            absolute.update(x)
-        if comparison is not None:
-            comparison.update(index, x)
-        states = [m.decided for m in _monitors(absolute, comparison)]
-        if "FAIL" in states:
-            return "FAIL"
-        if comparison is not None and comparison.exhausted and comparison.monitor.decided is None:
-            return None if absolute is not None and absolute.decided is None else "EXHAUSTED"
-        return "PASS" if states and all(s == "PASS" for s in states) else None
-
-    return feed
-
-
-def _monitors(absolute: Monitor | None, comparison: _Comparison | None) -> list[Monitor]:
-    """The criteria's monitors that exist for this eval."""
-    found = [absolute] if absolute is not None else []
-    return found + ([comparison.monitor] if comparison is not None else [])
-
-
-def _record_all(feed: Callable[[int, float], str | None]) -> Callable[[int, float], None]:
-    def record_all(index: int, x: float) -> None:
-        feed(index, x)  # the criteria still decide; the run goes on to the budget
-
-    return record_all
-
-
-def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: _Comparison | None, opts: EvalOptions) -> str:
+def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: Comparison | None, opts: EvalOptions) -> str:
     """ERROR past the error budget (never PASS); else every criterion must PASS.
 
     Only the consumed prefix counts (``used`` records), so the verdict never depends
@@ -310,12 +175,12 @@ def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: _Compari
     """
     if run.aborted_for_errors:
         return "ERROR"
-    monitors = _monitors(absolute, comparison)
-    if not monitors:
+    found = monitors(absolute, comparison)
+    if not found:
         return "NO_BASELINE"  # recording a max_regression eval that has nothing to compare with yet
-    if all(m.n == 0 for m in monitors):
+    if all(m.n == 0 for m in found):
         return "ERROR"
-    verdicts = [m.finish() for m in monitors]
+    verdicts = [m.finish() for m in found]
     if "FAIL" in verdicts:
         return "FAIL"
     return "PASS" if all(v == "PASS" for v in verdicts) else "INCONCLUSIVE"
@@ -343,7 +208,7 @@ def _result(
     layers: tuple[str, ...],
     spec: EvalSpec,
     absolute: Any,
-    comparison: _Comparison | None,
+    comparison: Comparison | None,
     run: RunResult,
     verdict: str,
     opts: EvalOptions,
@@ -364,8 +229,8 @@ def _result(
         fields.update(baseline_commit=comparison.baseline.commit, baseline_cases=comparison.baseline.cases or None)
         if absolute is not None:
             fields["criteria"] = {spec.criterion: absolute.finish(), "max_regression": comparison.monitor.finish()}
-    monitors = _monitors(absolute, comparison)
-    ps = [m.p_value() for m in monitors]  # each criterion decides at alpha / len(monitors)
+    found = monitors(absolute, comparison)
+    ps = [m.p_value() for m in found]  # each criterion decides at alpha / len(found)
     result = EvalResult(
         nodeid=nodeid,
         layers=list(layers),
@@ -374,7 +239,7 @@ def _result(
         threshold=spec.threshold,
         margin=spec.margin,
         confidence=spec.confidence,
-        alpha=main.design.alpha * len(monitors) if main else None,
+        alpha=main.design.alpha * len(found) if main else None,
         beta=main.design.beta if main else None,
         n=run.completed,
         budget=spec.trials_budget,
@@ -386,120 +251,17 @@ def _result(
         stopped_early=run.stopped_early,
         seed=opts.seed,
         p_value=min(1.0, len(ps) * min(ps)) if ps else None,
-        failing_trials=_failing(used),
+        failing_trials=failing(used),
         max_regression=spec.max_regression,
         trials=[_trial_value(r) for r in used],
         **fields,
     )
-    return result.model_copy(update={"line": report_line(result, _basis(absolute, comparison), comparison, opts)})
+    return result.model_copy(update={"line": report_line(result, basis(absolute, comparison), comparison, opts)})
 
 
 def _trial_value(r: TrialRecord) -> TrialValue:
     value = None if r.outcome == "error" else (r.score if r.score is not None else float(r.outcome == "pass"))
     return TrialValue(index=r.index, case=r.case_id, epoch=r.epoch, value=value)
-
-
-def _basis(absolute: Any, comparison: _Comparison | None) -> str:
-    """The decision rule of each criterion and what its printed interval is."""
-    if comparison is None:
-        return f"{absolute.basis()}, {absolute.bounds_label()}" if absolute is not None else "no criterion"
-    parts = [f"{absolute.design.criterion}: {absolute.basis()}"] if absolute is not None else []
-    monitor = comparison.monitor
-    return "; ".join([*parts, f"max_regression: {monitor.basis()}"]) + f", intervals {monitor.bounds_label()}"
-
-
-def failures_from_exceptions(
-    call: Callable[[Trial], Any], errors: tuple[type[BaseException], ...], *, is_async: bool
-) -> Callable[[Trial], Any]:
-    """The test body with every exception but the named infrastructure ones turned into a failure.
-
-    A JSON parse error of the model's output is the model failing, not the harness: it must count
-    as a failed trial, or a bad model would PASS by crashing. Only ``errors`` (the marker's
-    ``errors=``, by default timeouts and connection errors) stay error trials, which carry no
-    outcome and count against ``max_error_rate``.
-    """
-
-    def convert(exc: Exception) -> BaseException:
-        if isinstance(exc, AssertionError) or isinstance(exc, errors):
-            return exc
-        return TrialFailure(f"{type(exc).__name__}: {exc}")
-
-    async def guarded(awaitable: Any) -> Any:
-        try:
-            return await awaitable
-        except Exception as exc:
-            raise convert(exc) from exc
-
-    def wrapped(trial: Trial) -> Any:
-        try:
-            result = call(trial)
-        except Exception as exc:
-            raise convert(exc) from exc
-        return guarded(result) if is_async and inspect.isawaitable(result) else result
-
-    return wrapped
-
-
-class TrialFailure(AssertionError):
-    """An exception of the body that is not an infrastructure error: the trial failed."""
-
-
-def _failing(records: Sequence[Any]) -> list[str]:
-    out: list[str] = []
-    for r in records:
-        if r.outcome in ("fail", "error") and len(out) < 3:
-            case = f" case={r.case_id}" if r.case_id is not None else ""
-            kind = "error " + (r.error_kind or "") if r.outcome == "error" else "fail"
-            out.append(scrub_text(f"trial {r.index}{case} seed={r.seed}: {kind}: {r.message or ''}".rstrip()))
-    return out
-
-
-def report_line(
-    result: EvalResult, basis: str, comparison: _Comparison | None = None, opts: EvalOptions | None = None
-) -> str:
-    """``pass rate 0.85 [0.74, 0.93] vs 0.80 (margin 0.05)  n=142/300, stopped early  (SPRT ...)``."""
-    parts = []
-    if result.criterion != "max_regression" or result.estimate is not None:
-        label = CRITERION_LABEL.get(result.criterion, result.criterion)
-        est = f"{label} n/a"
-        if result.estimate is not None and result.interval is not None:
-            lo, hi = result.interval
-            est = f"{label} {result.estimate:.2f} [{lo:.2f}, {hi:.2f}]"
-        if result.threshold is not None:
-            est += f" vs {result.threshold:.2f} (margin {result.margin:.2f})"
-        parts.append(est)
-    if comparison is not None:
-        parts.append(_change_text(result, comparison))
-    if result.criteria:
-        parts = [f"{part} {verdict}" for part, verdict in zip(parts, result.criteria.values(), strict=True)]
-    elif opts is not None and opts.missing_baseline and result.criterion != "max_regression":
-        parts.append("max_regression not checked: no baseline")
-    size = f"n={result.n}/{result.budget}"
-    if result.cases is not None:
-        epochs = f"{result.epochs} epoch{'' if result.epochs == 1 else 's'}"
-        size = f"{result.cases} cases x {epochs}, n={result.n}/{result.budget}"
-    if result.stopped_early:
-        size += ", stopped early"
-    if result.errors:
-        size += f", {result.errors} error trial{'s' if result.errors != 1 else ''}"
-    return f"{'; '.join(parts)}  {size}  ({basis})"
-
-
-def _change_text(result: EvalResult, comparison: _Comparison) -> str:
-    b = comparison.baseline
-    if result.change is None or result.change_interval is None:
-        head = "change vs baseline n/a"
-    else:
-        lo, hi = result.change_interval
-        head = f"change vs baseline {result.change:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-    delta = -comparison.monitor.design.max_drop
-    how = f"paired on {comparison.fed} cases" if comparison.paired else f"unpaired, {comparison.fed} trial pairs"
-    extra = (
-        f", {comparison.added} new and {comparison.removed} dropped cases"
-        if comparison.added or comparison.removed
-        else ""
-    )
-    return f"{head} >= {delta:+.2f} ({how}{extra}, baseline {b.commit[:7]})"
 
 
 def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:

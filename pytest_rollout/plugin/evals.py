@@ -142,6 +142,7 @@ class EvalPlugin:
         if spec is None:
             return None
         from pytest_rollout.evals import runner
+        from pytest_rollout.evals.lines import failure_text
 
         layers = pyfuncitem.stash.get(LAYERS_KEY, ())
         opts = self._eval_options(pyfuncitem.nodeid, spec, layers)
@@ -165,7 +166,7 @@ class EvalPlugin:
         )
         self._record(run)
         if not runner.verdict_passes(result.verdict, self.options.inconclusive, opts.recording):
-            pytest.fail(runner.failure_text(result), pytrace=False)
+            pytest.fail(failure_text(result), pytrace=False)
         return True
 
     def _eval_options(self, nodeid: str, spec: EvalSpec, layers: tuple[str, ...]) -> EvalOptions:

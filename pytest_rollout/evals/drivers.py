@@ -1,0 +1,195 @@
+"""When trials run: inline, on a pool of daemon threads, or as tasks on an event loop.
+
+The drivers take trials from the ``Ledger`` and hand back their records; they never look at
+outcomes (see "Threads and timeouts" and "Event loops" in ``trials.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import queue
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from pytest_rollout.evals.attempts import run_async_trial, run_sync_trial
+from pytest_rollout.evals.ledger import Ledger
+from pytest_rollout.evals.records import Trial, TrialRecord, cancelled, timed_out
+
+
+def drive_inline(run: Ledger, call: Callable[[Trial], Any]) -> None:
+    """Serial, in the calling thread: fixtures and thread-locals work as in a plain test."""
+    while (trial := run.next_trial()) is not None:
+        run.complete(run_sync_trial(call, trial))
+
+
+class _DaemonPool:
+    """``ThreadPoolExecutor``'s ``submit`` on daemon threads.
+
+    ``concurrent.futures`` joins its workers at interpreter exit, so one hung call abandoned
+    at its timeout kept the whole process alive after the report. Daemon workers are not
+    joined: the process ends when pytest does. Workers start on demand, up to ``size``.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._workers = 0
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, lambda: fn(*args)))
+        if self._workers < self._size:
+            self._workers += 1
+            threading.Thread(target=self._work, name="rollout-trial", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, thunk = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(thunk())
+            except BaseException as exc:  # pytest outcomes and the like: the driver re-raises them
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; idle workers exit, busy ones once their call returns."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].cancel()
+        for _ in range(self._workers):
+            self._jobs.put(None)
+
+
+class PoolDriver:
+    """Sync trials on worker threads, each with a deadline counted from its start."""
+
+    def __init__(self, run: Ledger, call: Callable[[Trial], Any], concurrency: int, timeout: float | None) -> None:
+        self._run, self._call, self._concurrency, self._timeout = run, call, concurrency, timeout
+        self._pool = self._new_pool()
+        self._inflight: dict[Future[TrialRecord], tuple[Trial, float]] = {}
+
+    def _new_pool(self) -> _DaemonPool:
+        return _DaemonPool(self._concurrency)
+
+    def drive(self) -> None:
+        try:
+            self._start_more()
+            while self._inflight:
+                done, _ = wait(self._inflight, timeout=self._until_deadline(), return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._collect(future)
+                self._expire()
+                self._start_more()
+        finally:  # normally nothing is left but abandoned timed-out threads; on Ctrl-C, don't wait
+            self._pool.shutdown()
+
+    def _start_more(self) -> None:
+        while len(self._inflight) < self._concurrency and (trial := self._run.next_trial()) is not None:
+            context = contextvars.copy_context()
+            future = self._pool.submit(context.run, run_sync_trial, self._call, trial)
+            self._inflight[future] = (trial, time.monotonic())
+
+    def _collect(self, future: Future[TrialRecord]) -> None:
+        del self._inflight[future]
+        exc = future.exception()
+        if exc is not None:  # trial errors are records, so this is a BaseException (or a bug): propagate it
+            self._run.halt(exc)
+        else:
+            self._run.complete(future.result())
+
+    def _until_deadline(self) -> float | None:
+        if self._timeout is None:
+            return None
+        first_start = min(started for _, started in self._inflight.values())
+        return max(0.0, first_start + self._timeout - time.monotonic())
+
+    def _expire(self) -> None:
+        if self._timeout is None:
+            return
+        now = time.monotonic()
+        late = [f for f, (_, t0) in self._inflight.items() if not f.done() and now - t0 >= self._timeout]
+        for future in late:
+            trial, started = self._inflight.pop(future)
+            self._run.complete(timed_out(trial, self._timeout, now - started))
+        if late:
+            self._replace_pool()
+
+    def _replace_pool(self) -> None:
+        """A timed-out thread keeps its worker: new trials get fresh workers, nobody waits for it."""
+        self._pool.shutdown()
+        self._pool = self._new_pool()
+
+
+async def drive_async(run: Ledger, call: Callable[[Trial], Any], concurrency: int, timeout: float | None) -> None:
+    """A bounded task set on the running loop. At the stop (or on any way out: a
+    ``BaseException``, a bug in the feed, this coroutine cancelled) the tasks still in flight
+    are cancelled and awaited, then recorded as not used."""
+    tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]] = {}
+    try:
+        _start_tasks(run, call, timeout, tasks, concurrency)
+        while tasks:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                del tasks[task]
+                exc = task.exception()
+                if exc is not None:  # trial errors are records, so this is a BaseException (or a bug)
+                    run.halt(exc)
+                else:
+                    run.complete(task.result())
+            if run.stopped or run.halted:
+                break
+            _start_tasks(run, call, timeout, tasks, concurrency)
+    finally:
+        if tasks:
+            await _cancel_inflight(run, tasks)
+
+
+async def _cancel_inflight(run: Ledger, tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]]) -> None:
+    for task in tasks:
+        task.cancel()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)  # retrieves every exception
+    now = time.perf_counter()
+    for (trial, started), outcome in zip(tasks.values(), outcomes, strict=True):
+        run.keep(outcome if isinstance(outcome, TrialRecord) else cancelled(trial, now - started))
+
+
+def _start_tasks(
+    run: Ledger,
+    call: Callable[[Trial], Any],
+    timeout: float | None,
+    tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]],
+    limit: int,
+) -> None:
+    while len(tasks) < limit and (trial := run.next_trial()) is not None:
+        tasks[asyncio.ensure_future(run_async_trial(call, trial, timeout))] = (trial, time.perf_counter())
+
+
+def run_loop(make: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """A fresh event loop: here, or on a worker thread when this thread already runs one
+    (``asyncio.run`` refuses to nest, e.g. under an async test runner)."""
+    if not _loop_running():
+        asyncio.run(make())
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollout-loop")
+    try:
+        pool.submit(contextvars.copy_context().run, lambda: asyncio.run(make())).result()
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # the documented "no running loop" signal
+        return False
+    return True
