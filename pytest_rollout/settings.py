@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,16 +290,16 @@ def _text(path: Path, data: bytes) -> str:
 
 
 def _read_toml(path: Path, data: bytes) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    from pytest_rollout.diff.formats.toml import toml_module
+
+    tomllib = toml_module()
     try:
-        return tomllib.loads(_text(path, data))
+        table: dict[str, Any] = tomllib.loads(_text(path, data))
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
     except ValueError as exc:  # an integer past Python's 4,300-digit limit
         raise SettingsError(f"{path}: not valid TOML: {str(exc).split(';')[0]}") from None
+    return table
 
 
 def _pyproject_table(path: Path, data: bytes) -> dict[str, Any] | None:

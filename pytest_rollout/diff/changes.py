@@ -19,13 +19,14 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pytest_rollout.diff import git as gitio
 from pytest_rollout.diff.formats import ConfigSyntaxError, KeyPath, Parsed, format_key, is_structured, parse
 from pytest_rollout.errors import GitError
 
-ChangeKind = Literal["added", "modified", "deleted", "renamed"]
+if TYPE_CHECKING:  # models loads pydantic: the pre-push path reads the kind as a name only
+    from pytest_rollout.models import Kind
 
 _REGULAR = ("100644", "100755")
 _SYMLINK = "120000"
@@ -39,7 +40,7 @@ class RawChange:
 
     path: str  # head path (base path for deletions), POSIX
     key: KeyPath | None  # None = whole-file change
-    kind: ChangeKind
+    kind: Kind
     old: Any  # raw value; for whole-file changes a short descriptor
     new: Any
     old_path: str | None = None  # for renames
@@ -75,14 +76,14 @@ class _Entry:
 # --------------------------------------------------------------------------- values
 
 
-def diff_values(old: dict[KeyPath, Any], new: dict[KeyPath, Any]) -> list[tuple[KeyPath, ChangeKind, Any, Any]]:
+def diff_values(old: dict[KeyPath, Any], new: dict[KeyPath, Any]) -> list[tuple[KeyPath, Kind, Any, Any]]:
     """Key-level changes from one flattening to another.
 
     A changed type is a change (``"8"`` -> ``8``, ``1`` -> ``True``, ``1`` ->
     ``1.0``), though one float written two ways (``1.0``, ``1.00``) is not.
     Deletions and modifications come in ``old``'s order, additions in ``new``'s.
     """
-    out: list[tuple[KeyPath, ChangeKind, Any, Any]] = []
+    out: list[tuple[KeyPath, Kind, Any, Any]] = []
     for key, value in old.items():
         if key not in new:
             out.append((key, "deleted", value, None))
@@ -372,7 +373,7 @@ def _is_binary(data: bytes) -> bool:
 
 
 def _whole(
-    path: str, kind: ChangeKind, old: Any, new: Any, old_path: str | None = None, *, opaque: bool = False
+    path: str, kind: Kind, old: Any, new: Any, old_path: str | None = None, *, opaque: bool = False
 ) -> RawChange:
     return RawChange(path, None, kind, old, new, old_path, 1, opaque)
 
