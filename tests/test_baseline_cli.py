@@ -207,15 +207,6 @@ def test_the_command_loads_neither_pytest_scipy_nor_pydantic(store_file: Path) -
     assert proc.stdout.splitlines()[-1] == "[]"
 
 
-@pytest.mark.parametrize("paired", [True, False])
-@pytest.mark.parametrize(("n", "sd", "alpha", "beta"), [(300, 0.36, 0.05, 0.05), (40, 0.1, 0.0025, 0.2)])
-def test_detectable_drop_matches_verdicts(n: int, sd: float, alpha: float, beta: float, paired: bool) -> None:
-    from pytest_rollout.evals.verdicts import min_detectable_drop
-
-    ours = baseline_cli.min_detectable_drop(n, sd, alpha, beta, paired=paired)
-    assert math.isclose(ours, min_detectable_drop(n, sd, alpha, beta, paired=paired), rel_tol=1e-9)
-
-
 def _baseline(
     values: list[float], case_means: dict[str, float] | None = None, epochs: int | None = None, budget: int = 300
 ) -> Baseline:

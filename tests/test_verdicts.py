@@ -1,4 +1,4 @@
-"""verdicts.py against STATISTICS.md §3: exact DP where it exists, seeded simulation otherwise.
+"""The verdicts package against STATISTICS.md §3: exact DP where it exists, seeded simulation otherwise.
 
 Simulated rates are checked at about 3.5 standard errors.
 """
@@ -9,9 +9,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy import special
+from scipy import special, stats
 
 from pytest_rollout.evals import verdicts as v
+from pytest_rollout.evals.verdicts import budget, sprt
 
 DEFAULT = (0.80, 0.05, 0.05, 0.05)
 
@@ -100,8 +101,8 @@ def test_default_design_above_minimum_is_calibrated() -> None:
 
 
 def test_calibrated_terminal_design_matches_table_4() -> None:
-    v._calibrate.cache_clear()
-    v._design_cached.cache_clear()
+    sprt._calibrate.cache_clear()
+    budget._design_cached.cache_clear()
     d = v.design_for("pass_rate", *DEFAULT, budget=939)  # its speed is benchmarked, not asserted
     assert d.calibrated and d.terminal_cut == 0.0
     assert d.fail_bound == pytest.approx(3.197, abs=0.01) and d.pass_bound == d.fail_bound
@@ -114,8 +115,8 @@ def test_calibrated_terminal_design_matches_table_4() -> None:
 
 def test_calibration_other_budgets() -> None:
     """Table 4 notes: 1.10x fixed n -> h = 3.704, 1.50x -> 3.027; 0.80/0.10 at 250 holds both rates."""
-    assert v._calibrate(0.80, 0.75, 0.05, 0.05, round(1.10 * 751))[0] == pytest.approx(3.704, abs=0.01)
-    assert v._calibrate(0.80, 0.75, 0.05, 0.05, round(1.50 * 751))[0] == pytest.approx(3.027, abs=0.01)
+    assert sprt._calibrate(0.80, 0.75, 0.05, 0.05, round(1.10 * 751))[0] == pytest.approx(3.704, abs=0.01)
+    assert sprt._calibrate(0.80, 0.75, 0.05, 0.05, round(1.50 * 751))[0] == pytest.approx(3.027, abs=0.01)
     d = v.design_for("pass_rate", 0.80, 0.10, 0.05, 0.05, 250)
     assert d.calibrated and v.exact_oc(d, 0.80)[0] <= 0.05 and v.exact_oc(d, 0.70)[1] <= 0.05
 
@@ -237,7 +238,7 @@ def test_p_value_is_valid_under_h_good() -> None:
     rng = np.random.default_rng(3)
     reps, n = 4000, 1000
     x = rng.random((reps, n)) < 0.80
-    l0, g = v._llr_slopes(0.80, 0.75)
+    l0, g = sprt._llr_slopes(0.80, 0.75)
     llr = np.arange(1, n + 1) * l0 - np.cumsum(x, axis=1) * g
     rate = (llr.max(axis=1) >= math.log(20)).mean()
     assert rate <= 0.05 + sd_tol(0.05, reps)
@@ -409,6 +410,17 @@ def test_min_detectable_drop() -> None:
     assert v.min_detectable_drop(100, 0.3, 0.05, 0.05, paired=True) == pytest.approx(z * 0.03)
     with pytest.raises(ValueError):
         v.min_detectable_drop(0, 0.3, 0.05, 0.05, paired=True)
+
+
+@pytest.mark.parametrize("paired", [True, False])
+@pytest.mark.parametrize(("n", "sd", "alpha", "beta"), [(300, 0.36, 0.05, 0.05), (40, 0.1, 0.0025, 0.2)])
+def test_the_stdlib_detectable_drop_matches_scipy_quantiles(
+    n: int, sd: float, alpha: float, beta: float, paired: bool
+) -> None:
+    """One copy (evals.criteria, stdlib only) serves the baseline CLI and the runner."""
+    z = float(stats.norm.ppf(1 - alpha) + stats.norm.ppf(1 - beta))
+    expected = z * sd * math.sqrt((1.0 if paired else 2.0) / n)
+    assert math.isclose(v.min_detectable_drop(n, sd, alpha, beta, paired=paired), expected, rel_tol=1e-9)
 
 
 # ------------------------------------------------------------------ families

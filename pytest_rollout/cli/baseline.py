@@ -6,8 +6,7 @@ what that noise lets the eval's budget detect) without running pytest, and teams
 need to carry baselines between machines (JSON Lines).
 
 No pytest, no scipy, no pydantic: this runs in a terminal and must answer at
-once. The detectable drop therefore uses ``statistics.NormalDist`` rather than
-``verdicts.min_detectable_drop`` (same formula; a test keeps them equal).
+once: the detectable drop and the labels come from the stdlib-only ``evals.basics``.
 Errors are ``RolloutError``s; ``cli.main`` prints them and exits 2.
 """
 
@@ -27,9 +26,8 @@ from typing import IO, Any
 from pytest_rollout.baselines.backends import is_postgres
 from pytest_rollout.baselines.store import Baseline, RunInfo, Store, shown, store_exists, store_path
 from pytest_rollout.errors import RolloutError, StoreError
+from pytest_rollout.evals.basics import CRITERION_LABEL, min_detectable_drop
 
-#: As ``evaluation.CRITERION_LABEL``; repeated so this command does not load pydantic.
-LABELS = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
 DEFAULT_ERROR_RATE = 0.05
 
 
@@ -100,7 +98,7 @@ def show_lines(run: RunInfo, base: Baseline, result: dict[str, Any]) -> list[str
 
 
 def _estimate(base: Baseline, result: dict[str, Any]) -> str:
-    label = LABELS.get(base.criterion, base.criterion)
+    label = CRITERION_LABEL.get(base.criterion, base.criterion)
     if base.estimate is None:
         return f"{label} n/a, verdict {result.get('verdict')}"
     interval = f" [{base.interval[0]:.2f}, {base.interval[1]:.2f}]" if base.interval else ""
@@ -141,14 +139,6 @@ def detectable_drop(base: Baseline) -> tuple[float, int]:
     units = max(base.budget, 1)
     sd = math.sqrt(_variance(base.values))
     return min_detectable_drop(units, sd, alpha, beta, paired=False), units
-
-
-def min_detectable_drop(n: int, sd: float, alpha: float, beta: float, *, paired: bool) -> float:
-    """As ``verdicts.min_detectable_drop``, with the stdlib's normal quantiles."""
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
-    z = statistics.NormalDist().inv_cdf(1 - alpha) + statistics.NormalDist().inv_cdf(1 - beta)
-    return z * sd * math.sqrt((1.0 if paired else 2.0) / n)
 
 
 def _within_case_variance(base: Baseline, epochs: int) -> float:

@@ -6,14 +6,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pytest_rollout.diff.redact import scrub_text
+from pytest_rollout.evals.basics import CRITERION_LABEL
 
 if TYPE_CHECKING:
     from pytest_rollout.evals.criteria import Comparison
     from pytest_rollout.evals.runner import EvalOptions
     from pytest_rollout.models import EvalResult
-
-
-CRITERION_LABEL = {"pass_rate": "pass rate", "min_score": "mean score", "max_regression": "change vs baseline"}
 
 
 def failure_text(result: EvalResult) -> str:

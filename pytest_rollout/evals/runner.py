@@ -2,7 +2,7 @@
 
 The plugin hands over the item; this module binds the test body to its
 fixtures, runs the trials (``trials.py``), feeds the verdict rule
-(``verdicts.py``) in trial-index order and builds the result and its report line.
+(``verdicts``) in trial-index order and builds the result and its report line.
 Function-scoped fixtures are set up once per eval, not once per trial: a trial
 is a call of the test body, so fixtures that must be fresh per trial should be
 factories.
