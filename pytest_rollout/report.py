@@ -60,10 +60,10 @@ def layers_table(diff: DiffResult) -> list[str]:
 def _row_change(row: Any) -> str:
     if row.folded > 1:  # a whole list entry that came or went (diff.entries)
         return f"{row.change.kind} ({row.folded} keys)"
-    return _old_new(row.change)
+    return old_new(row.change)
 
 
-def _old_new(c: Change) -> str:
+def old_new(c: Change) -> str:
     if c.kind == "renamed" and c.key is None:
         return f"renamed from {c.old_path}"
     if c.kind in ("added", "deleted") and c.key is None:
@@ -167,126 +167,6 @@ def report_json(report: Report) -> str:
 
 def report_schema() -> str:
     return json.dumps(Report.model_json_schema(), indent=2) + "\n"
-
-
-# --- GitHub Actions -------------------------------------------------------
-
-
-#: Verdicts that fail a run (INCONCLUSIVE too, unless ``--rollout-inconclusive=pass``).
-FAILING_VERDICTS = ("FAIL", "ERROR", "NO_BASELINE")
-
-
-def failing_evals(evals: Sequence[EvalResult], inconclusive_passes: bool = False) -> list[EvalResult]:
-    bad = FAILING_VERDICTS if inconclusive_passes else (*FAILING_VERDICTS, "INCONCLUSIVE")
-    return [e for e in evals if e.verdict in bad]
-
-
-def run_headline(
-    decision: Decision | None, evals: Sequence[EvalResult], inconclusive_passes: bool = False, error: str | None = None
-) -> str:
-    """The run's status, gate and evals together: the first thing a summary says."""
-    problems = []
-    if error is not None:
-        problems.append(f"the gate could not decide: {error}")
-    if decision is not None and decision.status == "blocked":
-        problems.append("the gate blocked this release")
-    bad = failing_evals(evals, inconclusive_passes)
-    if bad:
-        counts = {v: sum(1 for e in bad if e.verdict == v) for v in dict.fromkeys(e.verdict for e in bad)}
-        problems.append(f"{len(bad)} eval(s) not passing ({', '.join(f'{v} {n}' for v, n in counts.items())})")
-    if error is not None:
-        return f"**Run: ❌ ERROR**: {_md('; '.join(problems))}"
-    if problems:
-        return f"**Run: ❌ FAIL**: {_md('; '.join(problems))}"
-    return "**Run: ✅ PASS**"
-
-
-def github_summary(
-    diff: DiffResult | None,
-    decision: Decision | None,
-    evals: Sequence[EvalResult] = (),
-    inconclusive_passes: bool = False,
-) -> str:
-    """Markdown for ``$GITHUB_STEP_SUMMARY``: the run's status first, then the gate, then the evals."""
-    out = ["## pytest-rollout", "", run_headline(decision, evals, inconclusive_passes), ""]
-    if diff is not None:
-        out += [
-            f"`{diff.merge_base or diff.base:.7}..{diff.head:.7}`, layers moved: "
-            f"**{', '.join(diff.layers_changed) or 'none'}**",
-            "",
-        ]
-    if diff is not None and (diff.changes or diff.unclassified):
-        out += ["| layer | file | key | change |", "|---|---|---|---|"]
-        for c in [*diff.changes, *diff.unclassified]:
-            out.append(
-                f"| {c.layer or 'unclassified'} | `{c.path}` | `{c.key or '(whole file)'}` | {_md(_old_new(c))} |"
-            )
-        out.append("")
-    if decision is not None:
-        mark = "✅" if decision.status == "pass" else "❌"
-        out.append(f"**Decision: {mark} {decision.status.upper()}**")
-        out += [f"- {_md(r)}" for r in decision.reasons]
-        if decision.override:
-            out.append(f"- bundle approved: {_md(decision.override.reason)}")
-        if decision.status == "blocked" and decision.plan:
-            out += ["", "**Plan**", ""]
-            for step in decision.plan:
-                out.append(
-                    f"{step.step}. **{step.layer}**: "
-                    + "; ".join(_md(fmt_change(c)) for c in step.changes)
-                    + f" ({_md(step.instruction)})"
-                )
-    if evals:
-        out += ["", "| eval | verdict | result |", "|---|---|---|"]
-        out += [f"| `{e.nodeid}` | {e.verdict} | {_md(e.line)} |" for e in evals]
-    return scrub_text("\n".join(out)) + "\n"
-
-
-def github_error_summary(message: str) -> str:
-    """The summary of a run the gate could not judge (an unparseable config, a missing base)."""
-    return scrub_text("\n".join(["## pytest-rollout", "", run_headline(None, (), error=message)])) + "\n"
-
-
-def eval_annotations(evals: Sequence[EvalResult], inconclusive_passes: bool = False) -> list[str]:
-    """``::error file=...::`` for each eval that fails the run."""
-    lines = []
-    for e in failing_evals(evals, inconclusive_passes):
-        path = e.nodeid.split("::", 1)[0]
-        lines.append(
-            f"::error file={_esc_prop(scrub_text(path))}::{_esc_data(scrub_text(f'{e.nodeid} {e.verdict}: {e.line}'))}"
-        )
-    return lines
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def github_annotations(decision: Decision) -> list[str]:
-    """``::error file=...,line=...::`` for each change of a blocked release."""
-    if decision.status != "blocked":
-        return []
-    lines = []
-    for step in decision.plan:
-        if step.commits and not step.commit:
-            continue  # a pending step's changes are merged already, not this release's lines
-        for c in step.changes:
-            msg = f"{c.layer} change in a release that moves several coupled layers; ship it as plan step {step.step}"
-            lines.append(
-                f"::error file={_esc_prop(scrub_text(c.path))},line={c.line or 1}::"
-                + _esc_data(scrub_text(msg + ": " + fmt_change(c)))
-            )
-    if not lines:
-        lines = [f"::error::{_esc_data(scrub_text(r))}" for r in decision.reasons]
-    return lines
-
-
-def _esc_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _esc_prop(text: str) -> str:
-    return _esc_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 # --- evals ----------------------------------------------------------------

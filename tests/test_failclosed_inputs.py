@@ -258,10 +258,10 @@ def test_summary_headline_is_the_runs_status_and_failing_evals_are_annotated(
     headline = text.splitlines()[2]
     assert headline.startswith("**Run: ❌ FAIL**"), text
     assert "2 eval(s) not passing (FAIL 1, INCONCLUSIVE 1)" in headline
-    assert text.index("**Run:") < text.index("Decision: ✅ PASS")
+    assert text.index("**Run:") < text.index("Gate decision: ✅ PASS")
     out = res.stdout.str()
-    assert "::error file=test_evals.py::test_evals.py::test_always_fails FAIL: " in out
-    assert "::error file=test_evals.py::test_evals.py::test_undecided INCONCLUSIVE: " in out
+    assert "::error file=test_evals.py,line=3::test_evals.py::test_always_fails FAIL: " in out
+    assert "::error file=test_evals.py,line=7::test_evals.py::test_undecided INCONCLUSIVE: " in out
 
 
 def test_summary_of_a_passing_run_says_pass(

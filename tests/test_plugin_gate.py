@@ -228,7 +228,7 @@ def test_github_outputs(pytester: pytest.Pytester, pytester_repo: GitRepo, monke
     res = pytester.runpytest("--rollout-gate", f"--rollout-base={base}")
     text = summary.read_text()
     assert "| infra | `deploy/serving.yaml` | `serving.batch_size` | 8 -> 32 |" in text
-    assert "Decision: ❌ BLOCKED" in text and "1. **infra**" in text
+    assert "Gate decision: ❌ BLOCKED" in text and "1. **infra**" in text
     res.stdout.fnmatch_lines(
         [
             "::error file=deploy/serving.yaml,line=2::infra change*plan step 1*",

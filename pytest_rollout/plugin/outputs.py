@@ -23,6 +23,15 @@ class OutputsPlugin:
     def __init__(self, config: pytest.Config, options: Options) -> None:
         self.config = config
         self.options = options
+        self.test_lines: dict[str, int] = {}  # eval nodeid -> 1-based line of its test
+        self.recorded: str | None = None  # what --rollout-record stored, once the run is finished
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Each eval's test line, for its ``::error`` annotation (the location travels under xdist)."""
+        if report.when == "call" and getattr(report, "rollout_eval", None) and not self.options.is_worker:
+            line = report.location[1]
+            if line is not None:
+                self.test_lines[report.nodeid] = line + 1
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         state = self.config.stash.get(STATE_KEY, None)
@@ -30,15 +39,19 @@ class OutputsPlugin:
             return
         try:
             if state.record_run is not None and session.exitstatus in (0, 1, 5):
-                from pytest_rollout.baselines.store import Store
+                from pytest_rollout.baselines.recorded import finish_recording
 
-                with Store(state.record_run[0]) as store:
-                    store.finish_run(state.record_run[1])
+                done = finish_recording(*state.record_run)
+                self.recorded = done.line
+                state.notes += done.warnings
+        except (OSError, RolloutError) as exc:
+            state.output_errors.append(f"rollout: {exc}")
+        try:
             self._write(state)
         except (OSError, RolloutError) as exc:
             state.output_errors.append(f"rollout: {exc}")
-            if session.exitstatus in (0, 5):
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if state.output_errors and session.exitstatus in (0, 5):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _write(self, state: SessionState) -> None:
         if not (state.gate or state.evals or self.options.shard):
@@ -62,8 +75,17 @@ class OutputsPlugin:
         if state.diff is not None or state.evals:
             from pytest_rollout.github import write_github_outputs
 
-            passes = self.options.inconclusive == "pass"
-            state.annotations = write_github_outputs(state.diff, state.decision, state.evals, os.environ, passes)
+            state.annotations = write_github_outputs(
+                state.diff,
+                state.decision,
+                state.evals,
+                os.environ,
+                self.options.inconclusive == "pass",
+                notes=state.notes,
+                errors=state.output_errors,
+                recorded=self.recorded,
+                test_lines=self.test_lines,
+            )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         state = self.config.stash.get(STATE_KEY, None)
@@ -85,6 +107,8 @@ class OutputsPlugin:
             tr.write_line(line)
         if state.evals:
             tr.write_line(f"seed {state.seed}: replay this run with --rollout-seed {state.seed}")
+        if self.recorded:
+            tr.write_line(scrub_text(self.recorded))
         for line in state.annotations:
             tr.write_line(line)
         for line in state.notes:
