@@ -1,12 +1,16 @@
 """What the plugin costs a suite that does not ask for it, and how fast the pre-push path is.
 
-Run: .venv/bin/python benchmarks/bench_overhead.py [--runs N]
+Run: .venv/bin/python benchmarks/bench_overhead.py [--runs N] [--sessions]
 
 1. ``pytest --co -q`` on a generated suite of 2,000 plain tests with the plugin
    installed (no ``--rollout-gate``) against ``-p no:rollout``, interleaved, in the
    same run; goal: ratio at most 1.02.
 2. ``pytest-rollout check`` against ``pytest --rollout-gate --co -q`` on the same
    git repository: the pre-push path must be the fast one.
+3. A session that runs one small eval (``trials=60``, ``pass_rate=0.5``, a body that only
+   asserts) against a session that runs one plain test; goal: ratio at most 2.5. Beside it, the
+   same eval collected (``--co``) and deselected (``-m "not eval"``), which must cost about
+   what the plain session costs: nothing heavy (scipy, numpy, pydantic) is imported for them.
 Both are measured in this run (N interleaved runs, default 15; the overhead ratio compares
 the best runs, the least disturbed, and prints the ratio of medians beside it), so the ratios hold
 on any machine.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,12 +54,63 @@ def _repo(root: Path) -> None:
     _git(root, "-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qam", "bundle")
 
 
+EVAL_TEST = """import pytest
+
+@pytest.mark.eval(trials=60, pass_rate=0.5, margin=0.3)
+def test_small_eval(trial):
+    assert trial.seed % 5 != 0
+"""
+PLAIN_TEST = "def test_plain():\n    assert 1 + 1 == 2\n"
+
+
+def _sessions(root: Path) -> None:
+    (root / "sessions").mkdir()
+    (root / "sessions" / "test_small_eval.py").write_text(EVAL_TEST)
+    (root / "sessions" / "test_one_plain.py").write_text(PLAIN_TEST)
+    (root / "sessions" / "pytest.ini").write_text("[pytest]\n")
+
+
+def _cpu(cmd: list[str], cwd: Path) -> float:
+    """User + system CPU seconds of one run: on a loaded machine, wall time measures the neighbours."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _time(cmd, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _session_rows(py: list[str], root: Path, runs: int) -> list[str]:
+    cwd = root / "sessions"
+    py = [*py, "--rollout-seed", "1"]  # the same trials every run
+    plain = [*py, "-q", "test_one_plain.py"]
+    rows = [
+        ("one small eval (60 trials)", [*py, "-q", "test_small_eval.py"], 2.5),
+        ("the eval collected (--co)", [*py, "--co", "-q", "test_small_eval.py"], 1.3),
+        ("the eval deselected (-m 'not eval')", [*py, "-q", "-m", "not eval", "test_small_eval.py"], 1.3),
+    ]
+    _time(plain, cwd)  # warm the OS caches once
+    times: dict[str, list[float]] = {"plain": []}
+    for _ in range(runs):  # interleaved: every row sees the same machine load
+        times["plain"].append(_cpu(plain, cwd))
+        for label, cmd, _ in rows:
+            times.setdefault(label, []).append(_cpu(cmd, cwd))
+    floor = min(times["plain"])
+    lines = [
+        f"pytest sessions of one test (CPU time, user + system; best of {runs} interleaved runs)",
+        f"  one plain test (the floor)            {floor * 1000:8.1f} ms",
+    ]
+    for label, _, goal in rows:
+        best = min(times[label])
+        verdict = "PASS" if best / floor <= goal else "FAIL"
+        lines.append(f"  {label:37s} {best * 1000:8.1f} ms  {best / floor:6.2f}x  goal <= {goal}: {verdict}")
+    return lines
+
+
 def _time(cmd: list[str], cwd: Path) -> float:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, env=env)
     elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in (0, 1, 5):  # 5: every test deselected
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.decode()[-2000:]}")
     return elapsed
 
@@ -70,12 +126,17 @@ def _interleaved(a: list[str], b: list[str], cwd: Path, runs: int) -> tuple[list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--sessions", action="store_true", help="only part 3, the one-test sessions")
     args = parser.parse_args()
     py = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:hypothesispytest"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _suite(root)
         _repo(root)
+        _sessions(root)
+        if args.sessions:
+            print("\n".join(_session_rows(py, root, args.runs)))
+            return
         _time([*py, "--co", "-q"], root)  # warm the OS caches once
         plugin_runs, bare_runs = _interleaved(
             [*py, "--co", "-q"], [*py, "--co", "-q", "-p", "no:rollout"], root, args.runs
@@ -86,6 +147,7 @@ def main() -> None:
             root,
             args.runs,
         )
+        session_lines = _session_rows(py, root, args.runs)
     # The minimum is the run least disturbed by the rest of the machine (timeit's rule);
     # the medians are printed too, to show the noise.
     with_plugin, without = min(plugin_runs), min(bare_runs)
@@ -103,6 +165,8 @@ def main() -> None:
     print(
         f"  check / gate                          {check / gate:8.3f}   check under 1 s: {'PASS' if check < 1 else 'FAIL'}"
     )
+
+    print("\n".join(session_lines))
 
 
 if __name__ == "__main__":
