@@ -6,13 +6,13 @@ What it measures, each in a fresh store file in a temporary folder:
 - write: ``begin_run``, then ``record_eval`` for ``trials / batch`` evals of ``batch`` trials
   each (one transaction per eval, as the plugin records them), then ``finish_run``;
   printed as rows/s and ms per eval.
-- read: ``latest_baseline`` for one eval of ``batch`` trials among them (the lookup a
+- read: ``find_baseline`` for one eval of ``batch`` trials among them (the lookup a
   ``max_regression`` eval makes), and for one eval holding all ``trials`` rows.
 - export: ``export_jsonl`` of the whole run, and ``import_jsonl`` into an empty store.
 
 - concurrency: 1, 4 and 8 writer processes recording at once (each its own run of evals), as
   rows/s over all of them, the figure a team's runners and xdist workers share.
-- lookup vs history: ``latest_baseline`` with 10, 1,000 and 10,000 complete runs stored.
+- lookup vs history: ``find_baseline`` with 10, 1,000 and 10,000 complete runs stored.
 
 Each section runs on SQLite and, with ``--postgres URL`` (default ``$ROLLOUT_TEST_POSTGRES``, which
 ``scripts/services.sh`` sets), on a fresh database of that PostgreSQL server.
@@ -37,7 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_rollout.baselines.store import Store, _insert_eval, _insert_run, _trial_row
+from pytest_rollout.baselines.store import Store
+from pytest_rollout.baselines.writes import insert_eval, insert_run, trial_row
 
 FINGERPRINTS = {name: f"{name}-digest" for name in ("infra", "model", "params", "context", "prompt", "tools")}
 
@@ -61,6 +62,7 @@ def trial_rows(count: int, cases: int = 50) -> list[dict[str, Any]]:
 def result(nodeid: str, n: int) -> dict[str, Any]:
     return {
         "nodeid": nodeid,
+        "layers": ["prompt"],  # @pytest.mark.layer("prompt"), as the lookups below ask
         "criterion": "pass_rate",
         "verdict": "PASS",
         "estimate": 0.8,
@@ -90,11 +92,11 @@ def one_repeat(location: str, other: str, total: int, batch: int) -> dict[str, f
             store.finish_run(run)
 
         write_s = timed(write)
-        read_s = timed(lambda: store.latest_baseline("evals/test_7.py::test", FINGERPRINTS, ["prompt"]))
+        read_s = timed(lambda: store.find_baseline("evals/test_7.py::test", FINGERPRINTS, ["prompt"]))
         run = store.begin_run("b" * 40, FINGERPRINTS, seed=2, tool_version="bench")
         big_write_s = timed(lambda: store.record_eval(run, result("evals/test_big.py::test", total), trial_rows(total)))
         store.finish_run(run)
-        big_read_s = timed(lambda: store.latest_baseline("evals/test_big.py::test", FINGERPRINTS, None))
+        big_read_s = timed(lambda: store.find_baseline("evals/test_big.py::test", FINGERPRINTS, None))
         buf = io.StringIO()
         export_s = timed(lambda: store.export_jsonl(buf))
     with Store(other) as into:
@@ -145,20 +147,20 @@ def concurrent_writes(location: str, writers: int, evals: int, trials: int) -> f
 
 
 def lookup_at(location: str, runs: int, nodes: int = 5, trials: int = 20) -> float:
-    """Median ms of ``latest_baseline`` with ``runs`` complete runs of ``nodes`` evals stored."""
-    rows = [_trial_row(r) for r in trial_rows(trials)]
+    """Median ms of ``find_baseline`` with ``runs`` complete runs of ``nodes`` evals stored."""
+    rows = [trial_row(r) for r in trial_rows(trials)]
 
     def fill(conn: Any) -> None:
         for i in range(runs):
             fps = dict(FINGERPRINTS, prompt=f"prompt-{i % 50}")
-            run = _insert_run(conn, uuid.uuid4().hex, f"{i:040x}", fps, i, "bench", float(i), float(i), True)
+            run = insert_run(conn, uuid.uuid4().hex, f"{i:040x}", fps, i, "bench", float(i), float(i), True)
             for n in range(nodes):
-                _insert_eval(conn, run, result(f"evals/test_{n}.py::test", trials), rows, location)
+                insert_eval(conn, run, result(f"evals/test_{n}.py::test", trials), rows, location)
 
     with Store(location) as store:
         store._write(fill)
         wanted = dict(FINGERPRINTS, prompt="prompt-7")
-        times = [timed(lambda: store.latest_baseline("evals/test_3.py::test", wanted, ["prompt"])) for _ in range(21)]
+        times = [timed(lambda: store.find_baseline("evals/test_3.py::test", wanted, ["prompt"])) for _ in range(21)]
     return 1000 * statistics.median(times)
 
 
@@ -224,18 +226,18 @@ def report(backend: str, where: Backends, args: argparse.Namespace) -> None:
         f"  record_eval, {evals} evals x {args.batch} trials: {med['write']:.3f} s = "
         f"{rows / med['write']:,.0f} rows/s ({1000 * med['write'] / evals:.1f} ms per eval)"
     )
-    print(f"  latest_baseline, one {args.batch}-trial eval among {evals}: {1000 * med['read']:.1f} ms")
+    print(f"  find_baseline, one {args.batch}-trial eval among {evals}: {1000 * med['read']:.1f} ms")
     print(
         f"  record_eval, one eval of {args.trials:,} trials: {med['big_write']:.3f} s = "
         f"{args.trials / med['big_write']:,.0f} rows/s"
     )
-    print(f"  latest_baseline, that {args.trials:,}-trial eval: {1000 * med['big_read']:.1f} ms")
+    print(f"  find_baseline, that {args.trials:,}-trial eval: {1000 * med['big_read']:.1f} ms")
     print(f"  export_jsonl, {2 * args.trials:,} rows: {med['export']:.3f} s; import_jsonl: {med['import']:.3f} s")
     for writers in (1, 4, 8):
         rate = concurrent_writes(where.fresh(backend), writers, evals=20, trials=200)
         print(f"  {writers} concurrent writer process(es), 20 evals x 200 trials each: {rate:,.0f} rows/s in all")
     for runs in (int(x) for x in args.history.split(",")):
-        print(f"  latest_baseline with {runs:,} runs stored: {lookup_at(where.fresh(backend), runs):.2f} ms")
+        print(f"  find_baseline with {runs:,} runs stored: {lookup_at(where.fresh(backend), runs):.2f} ms")
 
 
 if __name__ == "__main__":

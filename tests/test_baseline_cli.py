@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import GitRepo
+from pytest_rollout.baselines.schema import SCHEMA_VERSION
 from pytest_rollout.baselines.store import Baseline, Store
 from pytest_rollout.cli import baseline as baseline_cli
 
@@ -153,7 +154,7 @@ def test_a_newer_store_is_refused(store_file: Path) -> None:
     conn.close()
     proc = _run("--store", str(store_file), "list", cwd=store_file.parent)
     assert proc.returncode == 2
-    assert "written by a newer pytest-rollout (schema 99 > 2): upgrade pytest-rollout" in proc.stderr
+    assert f"written by a newer pytest-rollout (schema 99 > {SCHEMA_VERSION}): upgrade pytest-rollout" in proc.stderr
 
 
 def test_export_import_round_trip(store_file: Path, tmp_path: Path) -> None:
@@ -191,7 +192,10 @@ def test_prune(store_file: Path) -> None:
             store.finish_run(store.begin_run(commit * 40, FP, seed=3, tool_version="0.1.0"))
     proc = _run("--store", str(store_file), "prune", "--keep", "1", cwd=store_file.parent)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"pruned 3 run(s) from {store_file}; kept the newest 1 complete run(s)"
+    assert proc.stdout.strip() == (
+        f"pruned 2 run(s) from {store_file}; kept the newest 1 recording(s) of each eval under each set of "
+        "fingerprints, and the oldest (the baseline lookups find)"
+    )
     proc = _run("--store", str(store_file), "prune", "--keep", "0", cwd=store_file.parent)
     assert proc.returncode == 2 and "--keep must be at least 1" in proc.stderr
 

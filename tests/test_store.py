@@ -27,7 +27,7 @@ FP = {"infra": "i1", "model": "m1", "params": "p1", "context": "c1", "prompt": "
 def result(nodeid: str = "evals/test_a.py::test_a", verdict: str = "PASS", **kw: Any) -> dict[str, Any]:
     fields: dict[str, Any] = dict(
         nodeid=nodeid,
-        layers=["prompt"],
+        layers=[],  # an eval without a layer marker: its baseline matches on every layer
         verdict=verdict,
         criterion="pass_rate",
         threshold=0.8,
@@ -135,9 +135,9 @@ def test_store_path_default_and_relative(tmp_path: Path) -> None:
 
 def test_a_run_is_a_baseline_only_once_finished(store: Store) -> None:
     run = record_run(store, finish=False)
-    assert store.latest_baseline("evals/test_a.py::test_a", FP, None) is None
+    assert store.find_baseline("evals/test_a.py::test_a", FP, None) is None
     store.finish_run(run)
-    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    base = store.find_baseline("evals/test_a.py::test_a", FP, None)
     assert base is not None and base.run_id == run
     assert base.values == [1.0, 1.0, 0.0, 1.0]
     assert (base.estimate, base.interval, base.n, base.budget) == (0.75, (0.6, 0.9), 4, 10)
@@ -151,39 +151,71 @@ def test_baseline_values_skip_errors_and_unused_and_pair_by_case(store: Store) -
     rows[5]["used"] = False  # in flight at the stop: recorded, not used
     store.record_eval(run, result(cases=2, epochs=3), rows)
     store.finish_run(run)
-    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    base = store.find_baseline("evals/test_a.py::test_a", FP, None)
     assert base is not None
     assert base.values == [1.0, 0.0, 1.0, 0.5]
     assert base.case_means == {"a": 0.5, "b": 0.75}
     assert base.cases == 2 and base.epochs == 3
 
 
-def test_newest_matching_run_wins(store: Store) -> None:
-    record_run(store, "1" * 40)
-    newest = record_run(store, "2" * 40)
+def test_the_oldest_eligible_run_is_the_baseline_and_newer_runs_do_not_move_it(store: Store) -> None:
+    oldest = record_run(store, "1" * 40)
+    record_run(store, "2" * 40)
     record_run(store, "3" * 40, finish=False)  # incomplete: never a baseline
-    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
-    assert base is not None and base.run_id == newest
-    older = store.latest_baseline("evals/test_a.py::test_a", FP, None, exclude_commit="2" * 40)
-    assert older is not None and older.commit == "1" * 40
+    base = store.find_baseline("evals/test_a.py::test_a", FP, None)
+    assert base is not None and base.run_id == oldest  # a chain of recordings cannot ratchet it down
+    # the caller's ancestry check: a commit it refuses (another branch) is skipped
+    later = store.find_baseline("evals/test_a.py::test_a", FP, None, accept=lambda c: c != "1" * 40)
+    assert later is not None and later.commit == "2" * 40
+    assert store.find_baseline("evals/test_a.py::test_a", FP, None, accept=lambda c: False) is None
+
+
+def test_failed_and_inconclusive_recordings_are_never_baselines(store: Store) -> None:
+    node = "evals/test_a.py::test_a"
+    for verdict in ("FAIL", "INCONCLUSIVE", "ERROR"):
+        run = store.begin_run("1" * 40, FP, seed=1, tool_version="0.1.0")
+        store.record_eval(run, result(verdict=verdict), trials("ppfp"))
+        store.finish_run(run)
+    assert store.find_baseline(node, FP, None) is None
+    assert store.latest_eval(node) is None
+    # the first measurement of a max_regression eval (nothing to compare with yet) is one
+    first = store.begin_run("2" * 40, FP, seed=1, tool_version="0.1.0")
+    store.record_eval(first, result(verdict="NO_BASELINE", criterion="max_regression"), trials("ppfp"))
+    store.finish_run(first)
+    base = store.find_baseline(node, FP, None)
+    assert base is not None and base.run_id == first
+
+
+def test_a_pinned_run_is_that_run_or_nothing(store: Store) -> None:
+    node = "evals/test_a.py::test_a"
+    first = record_run(store, "1" * 40)
+    second = record_run(store, "2" * 40)
+    other = record_run(store, "3" * 40, {**FP, "prompt": "q9"})
+    pinned = store.find_baseline(node, FP, None, run_id=second)
+    assert pinned is not None and pinned.run_id == second != first
+    assert store.find_baseline(node, FP, None, run_id=other) is None  # other fingerprints
+    assert store.find_baseline(node, FP, None, run_id=999) is None
 
 
 def test_fingerprints_match_on_the_eval_layers_only(store: Store) -> None:
-    run = record_run(store)
-    prompt_edited = {**FP, "prompt": "q2"}
     node = "evals/test_a.py::test_a"
-    assert store.latest_baseline(node, prompt_edited, None) is None  # unmarked eval: all layers
-    assert store.latest_baseline(node, prompt_edited, ["prompt"]) is None
-    found = store.latest_baseline(node, prompt_edited, ["model", "tools"])
+    run = store.begin_run("a" * 40, FP, seed=1, tool_version="0.1.0")
+    store.record_eval(run, result(layers=["model", "tools"]), trials())  # @pytest.mark.layer("model", "tools")
+    store.finish_run(run)
+    prompt_edited = {**FP, "prompt": "q2"}
+    found = store.find_baseline(node, prompt_edited, ["model", "tools"])  # a prompt edit keeps it
     assert found is not None and found.run_id == run
-    assert store.latest_baseline(node, prompt_edited, []) is None  # empty = all layers
+    assert store.find_baseline(node, {**FP, "tools": "t2"}, ["model", "tools"]) is None
+    # the eval now measures other layers (its marker changed): record it again
+    assert store.find_baseline(node, prompt_edited, ["model"]) is None
+    assert store.find_baseline(node, FP, None) is None
 
 
 def test_a_layer_unknown_to_the_old_run_does_not_match(store: Store) -> None:
     record_run(store, fps={"prompt": "q1"})
-    assert store.latest_baseline("evals/test_a.py::test_a", {"prompt": "q1", "safety": "s"}, None) is None
+    assert store.find_baseline("evals/test_a.py::test_a", {"prompt": "q1", "safety": "s"}, None) is None
     with pytest.raises(ValueError, match="no fingerprint for layer"):
-        store.latest_baseline("evals/test_a.py::test_a", {"prompt": "q1"}, ["safety"])
+        store.find_baseline("evals/test_a.py::test_a", {"prompt": "q1"}, ["safety"])
 
 
 def test_error_verdicts_and_all_error_evals_are_not_baselines(store: Store) -> None:
@@ -194,13 +226,13 @@ def test_error_verdicts_and_all_error_evals_are_not_baselines(store: Store) -> N
     run = store.begin_run("3" * 40, FP, seed=1, tool_version="0.1.0")
     store.record_eval(run, result(verdict="FAIL"), trials("eeee"))
     store.finish_run(run)
-    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    base = store.find_baseline("evals/test_a.py::test_a", FP, None)
     assert base is not None and base.run_id == good
 
 
 def test_other_nodeids_are_not_baselines(store: Store) -> None:
     record_run(store, nodeid="evals/test_b.py::test_b")
-    assert store.latest_baseline("evals/test_a.py::test_a", FP, None) is None
+    assert store.find_baseline("evals/test_a.py::test_a", FP, None) is None
     assert store.nodeids() == ["evals/test_b.py::test_b"]
 
 
@@ -249,7 +281,7 @@ def test_a_hundred_thousand_trials_write_and_read(store: Store) -> None:
     ]
     store.record_eval(run, result(n=100_000, budget=100_000), rows)
     store.finish_run(run)
-    base = store.latest_baseline("evals/test_a.py::test_a", FP, None)
+    base = store.find_baseline("evals/test_a.py::test_a", FP, None)
     assert base is not None
     assert len(base.values) == 100_000 and sum(base.values) == 75_000
     assert len(base.case_means) == 500
@@ -315,7 +347,7 @@ def test_a_v1_store_opens_migrates_and_still_serves_its_baseline(tmp_path: Path)
     conn.close()
 
     with Store(path) as store:
-        base = store.latest_baseline("evals/test_a.py::test_a", FP, ["prompt"])
+        base = store.find_baseline("evals/test_a.py::test_a", FP, ["prompt"])
         assert base is not None and base.commit == "b" * 40 and base.values == [1.0, 0.0]
         (info,) = store.runs()
         assert info.uid.startswith("v1:" + "b" * 40)
@@ -401,7 +433,7 @@ def test_a_run_killed_mid_way_stays_readable_and_incomplete(location: str) -> No
             assert store._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         killed = next(r for r in store.runs() if r.commit == "d" * 40)
         assert not killed.complete and killed.evals == 3  # committed evals survive, the torn write does not
-        base = store.latest_baseline("evals/test_a.py::test_a", {"prompt": "q"}, None)
+        base = store.find_baseline("evals/test_a.py::test_a", {"prompt": "q"}, None)
         assert base is not None and base.run_id == good
         record_run(store, "2" * 40, {"prompt": "q"})  # the lock died with the process
 
@@ -431,8 +463,8 @@ def test_export_import_round_trip_is_idempotent(store: Store, tmp_path: Path) ->
         again = io.StringIO()
         other.export_jsonl(again)
         assert again.getvalue() == text
-        mine = store.latest_baseline("evals/test_a.py::test_a", FP, None)
-        theirs = other.latest_baseline("evals/test_a.py::test_a", FP, None)
+        mine = store.find_baseline("evals/test_a.py::test_a", FP, None)
+        theirs = other.find_baseline("evals/test_a.py::test_a", FP, None)
         assert mine is not None and theirs is not None
         assert (theirs.values, theirs.case_means) == (mine.values, mine.case_means) == ([0.25, 0.0], {"x": 0.125})
     assert store.import_jsonl(io.StringIO(text)) == 0  # into the store it came from
@@ -475,26 +507,33 @@ def test_import_names_the_line_of_a_bad_record(store: Store, tmp_path: Path, lin
         assert len(other.runs()) == 1  # the good line before it was imported
 
 
-def test_prune_keeps_the_newest_complete_runs(store: Store) -> None:
+def test_prune_keeps_the_newest_per_eval_and_fingerprints_and_the_anchor(store: Store) -> None:
     dead = record_run(store, "0" * 40, finish=False)
-    old = [record_run(store, f"{i}" * 40) for i in (1, 2, 3)]
-    live = record_run(store, "4" * 40, finish=False)  # started after the newest kept run: may be running
-    assert store.prune(keep=2) == 2
-    assert {r.id for r in store.runs()} == {old[1], old[2], live}
+    a = [record_run(store, f"{i}" * 40) for i in (1, 2, 3)]  # prompt q1
+    b = [record_run(store, f"{i}" * 40, {**FP, "prompt": "q2"}) for i in (4, 5, 6)]
+    c = record_run(store, "7" * 40, nodeid="evals/test_c.py::test_c")  # another eval: its only recording
+    failed = store.begin_run("9" * 40, FP, seed=1, tool_version="0.1.0")  # the newest run: kept whatever its verdict
+    store.record_eval(failed, result(verdict="FAIL"), trials())
+    store.finish_run(failed)
+    live = record_run(store, "8" * 40, finish=False)  # started after the newest kept run: may be running
+    assert store.prune(keep=1) == 3
+    assert {r.id for r in store.runs()} == {a[0], a[2], b[0], b[2], c, live, failed}
     assert dead not in {r.id for r in store.runs()}
-    assert store.prune(keep=2) == 0
+    # the baseline lookups find what they found before
+    assert store.find_baseline("evals/test_a.py::test_a", FP, None).run_id == a[0]  # type: ignore[union-attr]
+    assert store.prune(keep=1) == 0
     with pytest.raises(ValueError, match="at least 1"):
         store.prune(keep=0)
 
 
 def test_prune_cascades_to_evals_and_trials(store: Store) -> None:
-    record_run(store, "1" * 40)
-    record_run(store, "2" * 40)
-    store.prune(keep=1)
+    for i in (1, 2, 3):
+        record_run(store, f"{i}" * 40)
+    assert store.prune(keep=1) == 1
     conn = store._conn
-    assert conn.execute("SELECT count(*) FROM evals").fetchone()[0] == 1
-    assert conn.execute("SELECT count(*) FROM trials").fetchone()[0] == 4
-    assert conn.execute("SELECT count(*) FROM layer_fingerprints").fetchone()[0] == len(FP)
+    assert conn.execute("SELECT count(*) FROM evals").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM trials").fetchone()[0] == 8
+    assert conn.execute("SELECT count(*) FROM layer_fingerprints").fetchone()[0] == 2 * len(FP)
 
 
 def test_no_pytest_or_scipy_import() -> None:
@@ -564,3 +603,75 @@ def test_a_sqlite_export_imports_into_postgresql_and_back(tmp_path: Path, postgr
             again = io.StringIO()
             pg.export_jsonl(again)
         assert again.getvalue() == buf.getvalue()
+
+
+# ------------------------------------------------- lookups flat in the history
+
+
+def _history(store: Store, runs: int) -> None:
+    """``runs`` complete runs of 5 evals each, 50 configs in turn, written in one statement per table."""
+    series = (
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) "
+        if store.path is not None
+        else "WITH s(i) AS (SELECT generate_series(1, ?)) "
+    )
+    conn = store._conn
+    store._db.begin(write=True)
+    conn.execute(
+        series + "INSERT INTO runs (id, uid, commit_sha, tool_version, seed, started, finished, complete) "
+        "SELECT i, 'u' || i, 'c' || i, 'bench', i, i, i, 1 FROM s",
+        (runs,),
+    )
+    conn.execute(
+        series + "INSERT INTO evals (id, run_id, nodeid, criterion, verdict, n, budget, result, run_started, "
+        "scope_key) SELECT i, (i + 4) / 5, 'node' || (i % 5), 'pass_rate', 'PASS', 1, 1, '{}', (i + 4) / 5, "
+        "'key' || (((i + 4) / 5) % 50) FROM s",
+        (5 * runs,),
+    )
+    conn.execute(
+        series + "INSERT INTO trials (eval_id, idx, epoch, seed, outcome, used) SELECT i, 0, 0, i, 'pass', 1 FROM s",
+        (5 * runs,),
+    )
+    store._db.commit()
+    conn.execute("ANALYZE")
+
+
+def _plan(store: Store, sql: str, params: list[Any]) -> str:
+    from pytest_rollout.baselines.backends import pg_placeholders
+
+    paged = f"{sql} LIMIT ? OFFSET ?"
+    if store.path is not None:
+        rows = store._conn.execute("EXPLAIN QUERY PLAN " + paged, [*params, 16, 0]).fetchall()
+        return "\n".join(row[3] for row in rows)
+    rows = store._db.conn.raw.execute("EXPLAIN " + pg_placeholders(paged), (*params, 16, 0)).fetchall()  # type: ignore[attr-defined]
+    return "\n".join(row[0] for row in rows)
+
+
+def test_baseline_lookups_walk_an_index_not_the_history(store: Store) -> None:
+    """EXPLAIN QUERY PLAN (SQLite) and EXPLAIN (PostgreSQL, with statistics) of both lookups: each
+    searches its partial index by node (and scope key) in order, with no scan of evals and no sort."""
+    from pytest_rollout.baselines import queries
+
+    _history(store, 2000)
+    keyed = _plan(store, queries.KEYED_SQL, ["node3", "key7"])
+    recent = _plan(store, queries.RECENT_SQL, ["node3"])
+    if store.path is not None:
+        assert "SEARCH e USING INDEX evals_baseline (nodeid=? AND scope_key=?)" in keyed, keyed
+        assert "SEARCH e USING INDEX evals_recent (nodeid=?)" in recent, recent
+        for plan in (keyed, recent):
+            assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+    else:
+        assert "Index Scan using evals_baseline on evals e" in keyed, keyed
+        assert "Index Scan using evals_recent on evals e" in recent, recent
+        for plan in (keyed, recent):
+            assert "Seq Scan" not in plan and "Sort" not in plan, plan
+
+
+def test_a_literal_question_mark_or_percent_in_sql_means_itself(store: Store) -> None:
+    """``?`` is a parameter only outside string literals, quoted identifiers and comments; ``%`` is
+    never a psycopg placeholder (the old text replacement broke both on PostgreSQL)."""
+    row = store._conn.execute(
+        'SELECT \'a?b%c\' || ?, 7 % 4, "run?" FROM (SELECT 1 AS "run?") AS t -- a comment? 100%\n WHERE 1 = ?',
+        ("!", 1),
+    ).fetchone()
+    assert tuple(row) == ("a?b%c!", 3, 1)

@@ -1,8 +1,10 @@
 """The baseline store: every recorded run, eval result and trial outcome, in SQLite or PostgreSQL.
 
-The SQL below is written once; ``backends.py`` runs it on an SQLite file (the default) or on a
-PostgreSQL server (a ``postgresql://`` location: one store for a team's runners), with the
-same schema, migrations and semantics.
+This module is the ``Store`` API (opening, transactions, the calls the plugin and the CLI make);
+the schema and its migrations are in ``schema.py``, the writes in ``writes.py``, the reads (which
+eval is a baseline, runs, pruning) in ``queries.py``. The SQL is written once; ``backends.py``
+runs it on an SQLite file (the default) or on a PostgreSQL server (a ``postgresql://`` location:
+one store for a team's runners), with the same schema, migrations and semantics.
 
 Why SQLite (standard library, WAL mode): a store is written by several pytest
 processes at once (parallel CI jobs, xdist workers) and read while it is written.
@@ -16,11 +18,6 @@ complete only by ``finish_run``. A session killed mid-way (SIGKILL, OOM, a
 cancelled CI job) leaves its committed evals readable, but its run stays
 incomplete and is never used as a baseline: a half-run is a biased sample.
 
-The schema is versioned (``PRAGMA user_version``; a table in PostgreSQL). ``MIGRATIONS`` are applied
-in order, each in one transaction, so a store written by an older version opens
-(and is upgraded); a store written by a newer version is refused rather than
-misread.
-
 No pytest, no scipy: the CLI (``pytest-rollout baseline``) uses this module.
 """
 
@@ -32,13 +29,14 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from pytest_rollout.baselines import queries, writes
 from pytest_rollout.baselines.backends import Backend, Connection, is_postgres, open_backend
-from pytest_rollout.baselines.importing import EXPORT_FORMAT, EXPORT_KIND  # the JSON Lines export format
+from pytest_rollout.baselines.schema import MIGRATIONS, SCHEMA_VERSION
 from pytest_rollout.errors import StoreError
 
 T = TypeVar("T")
@@ -49,70 +47,6 @@ DEFAULT_STORE = Path(".rollout") / "store.sqlite"
 STORE_ENV = "ROLLOUT_STORE"
 #: How long we keep retrying lock errors SQLite's busy handler does not wait on.
 RETRY_SECONDS = 60.0
-
-_V1 = [
-    """CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        commit_sha TEXT NOT NULL,
-        tool_version TEXT NOT NULL,
-        seed INTEGER NOT NULL,
-        started REAL NOT NULL,
-        finished REAL,
-        complete INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1))
-    )""",
-    """CREATE TABLE layer_fingerprints (
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        layer TEXT NOT NULL,
-        digest TEXT NOT NULL,
-        PRIMARY KEY (run_id, layer)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE evals (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        nodeid TEXT NOT NULL,
-        criterion TEXT NOT NULL,
-        verdict TEXT NOT NULL,
-        estimate REAL,
-        interval_lo REAL,
-        interval_hi REAL,
-        n INTEGER NOT NULL,
-        budget INTEGER NOT NULL,
-        cases INTEGER,
-        epochs INTEGER,
-        alpha REAL,
-        beta REAL,
-        result TEXT NOT NULL
-    )""",
-    "CREATE INDEX evals_run ON evals(run_id)",
-    """CREATE TABLE trials (
-        eval_id INTEGER NOT NULL REFERENCES evals(id) ON DELETE CASCADE,
-        idx INTEGER NOT NULL,
-        case_id TEXT,
-        epoch INTEGER NOT NULL,
-        seed INTEGER NOT NULL,
-        outcome TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'error')),
-        score REAL,
-        error_kind TEXT,
-        used INTEGER NOT NULL CHECK (used IN (0, 1)),
-        PRIMARY KEY (eval_id, idx)
-    ) WITHOUT ROWID""",
-    "CREATE INDEX runs_newest ON runs(complete, started, id)",
-]
-
-# v2: a stable identity per run, so exporting a run and importing it twice (or into
-# the store it came from) does not duplicate it; and an index for the baseline
-# lookup by nodeid. Runs from v1 get a uid derived from what identified them then,
-# so two copies of one v1 store agree on it after upgrading.
-_V2 = [
-    "ALTER TABLE runs ADD COLUMN uid TEXT",
-    "UPDATE runs SET uid = 'v1:' || commit_sha || ':' || seed || ':' || CAST(started AS TEXT) WHERE uid IS NULL",
-    "CREATE UNIQUE INDEX runs_uid ON runs(uid)",
-    "CREATE INDEX evals_nodeid ON evals(nodeid, run_id)",
-]
-
-#: (schema version, DDL) in order; a store at version v gets every later entry.
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, _V1), (2, _V2)]
-SCHEMA_VERSION: int = MIGRATIONS[-1][0]
 
 
 @dataclass(frozen=True)
@@ -138,6 +72,7 @@ class Baseline:
     budget: int
     alpha: float | None
     beta: float | None
+    started: float = 0.0  # when its run started (epoch seconds)
 
     @property
     def cases(self) -> int:
@@ -184,13 +119,6 @@ def shown(location: Path | str) -> str:
     return redact_url(location)
 
 
-def trial_value(outcome: str, score: float | None) -> float:
-    """A trial's value on [0, 1]: its score when it recorded one, else 1 for pass and 0 for fail."""
-    if score is not None:
-        return float(score)
-    return 1.0 if outcome == "pass" else 0.0
-
-
 class Store:
     """One connection to one store (a file or a PostgreSQL URL). Use as a context manager, or call ``close``."""
 
@@ -233,7 +161,7 @@ class Store:
         while self._write(self._next_migration):
             pass
 
-    def _next_migration(self, conn: Connection) -> bool:
+    def _next_migration(self, db: Backend) -> bool:
         version = self._db.schema_version()
         self._check_version(version)
         if version == 0 and self._db.has_foreign_tables():
@@ -246,7 +174,7 @@ class Store:
             return False
         target, ddl = pending[0]
         for statement in ddl:
-            conn.execute(self._db.ddl(statement))
+            db.conn.execute(db.ddl(statement))
         self._db.set_schema_version(target)
         return True
 
@@ -288,18 +216,18 @@ class Store:
             f"{self.where}: {detail}: check the disk, the server and the permissions, or point --rollout-store elsewhere"
         )
 
-    def _write(self, work: Callable[[Connection], T]) -> T:
+    def _write(self, work: Callable[[Backend], T]) -> T:
         """``work`` in one write transaction (holding the store's write lock), retried whole on lock errors."""
         return self._retry(lambda: self._transaction(True, work))
 
-    def _read(self, work: Callable[[Connection], T]) -> T:
+    def _read(self, work: Callable[[Backend], T]) -> T:
         """``work`` in one read transaction: all its SELECTs see one snapshot."""
         return self._retry(lambda: self._transaction(False, work))
 
-    def _transaction(self, write: bool, work: Callable[[Connection], T]) -> T:
+    def _transaction(self, write: bool, work: Callable[[Backend], T]) -> T:
         self._db.begin(write)
         try:
-            result = work(self._conn)
+            result = work(self._db)
             self._db.commit()
         except BaseException:
             self._db.rollback()
@@ -311,18 +239,18 @@ class Store:
     def begin_run(self, commit: str, fingerprints: dict[str, str], seed: int, tool_version: str) -> int:
         """Start a run (incomplete until ``finish_run``); returns its id for ``record_eval``."""
         uid = uuid.uuid4().hex
-        return self._write(lambda c: _insert_run(c, uid, commit, fingerprints, seed, tool_version, time.time()))
+        return self._write(lambda db: writes.insert_run(db, uid, commit, fingerprints, seed, tool_version, time.time()))
 
     def record_eval(self, run_id: int, result: dict[str, Any], trials: Sequence[dict[str, Any]]) -> None:
         """One eval's result and every trial, in one transaction: all of it lands, or none."""
-        rows = [_trial_row(t) for t in trials]
-        self._write(lambda c: _insert_eval(c, run_id, result, rows, self.where))
+        rows = [writes.trial_row(t) for t in trials]
+        self._write(lambda db: writes.insert_eval(db, run_id, result, rows, self.where))
 
     def finish_run(self, run_id: int) -> None:
         """Mark the run complete: from now on it can serve as a baseline."""
 
-        def work(conn: Connection) -> None:
-            cur = conn.execute("UPDATE runs SET finished = ?, complete = 1 WHERE id = ?", (time.time(), run_id))
+        def work(db: Backend) -> None:
+            cur = db.conn.execute("UPDATE runs SET finished = ?, complete = 1 WHERE id = ?", (time.time(), run_id))
             if cur.rowcount != 1:
                 raise StoreError(f"{self.where}: run {run_id} is not in the store (pruned while running?)")
 
@@ -330,56 +258,63 @@ class Store:
 
     # ------------------------------------------------------------------ reading
 
-    def latest_baseline(
+    def find_baseline(
         self,
         nodeid: str,
         fingerprints: dict[str, str],
         layers: Sequence[str] | None,
         *,
-        exclude_commit: str | None = None,
+        accept: Callable[[str], bool] | None = None,
+        run_id: int | None = None,
     ) -> Baseline | None:
-        """The newest complete run's outcomes for ``nodeid`` whose fingerprints match on ``layers``.
+        """The baseline of ``nodeid``: the oldest eval recorded in a complete run under the same
+        fingerprints on ``layers`` whose verdict makes it one (``schema.ELIGIBLE``) and whose
+        commit ``accept`` takes (the caller checks it is an ancestor of the base); with
+        ``run_id``, that run's eval or nothing.
 
-        ``layers`` empty or None compares every layer in ``fingerprints``. Evals whose
-        verdict was ERROR, or with no usable trial, are skipped: they measured an
-        outage, not the system. When a run holds the eval twice (a rerun plugin), the
-        first attempt counts: reruns happen because of a failure, so they are biased.
+        ``layers`` empty or None compares every layer in ``fingerprints``. Evals with no usable
+        trial are skipped. When a run holds the eval twice (a rerun plugin), the first attempt
+        counts: reruns happen because of a failure, so they are biased. The oldest, not the
+        newest: a chain of recordings under one config, each a little worse than the last,
+        cannot move the reference, and a replay finds the same baseline after newer runs.
         """
         wanted = list(layers) if layers else list(fingerprints)
         missing = [layer for layer in wanted if layer not in fingerprints]
         if missing:
             raise ValueError(f"no fingerprint for layer(s) {', '.join(missing)}; have {', '.join(fingerprints)}")
-        pairs = [(layer, fingerprints[layer]) for layer in wanted]
-        return self._read(lambda c: _find_baseline(c, nodeid, pairs, exclude_commit))
+        take = accept or (lambda commit: True)
+        return self._read(lambda db: queries.find_baseline(db, nodeid, fingerprints, wanted, take, run_id))
 
     def runs(self) -> list[RunInfo]:
         """Every run, newest first."""
-        return self._read(_all_runs)
+        return self._read(queries.all_runs)
 
     def evals_of(self, run_id: int) -> list[dict[str, Any]]:
         """The stored ``EvalResult`` JSON of each eval in the run, in recording order."""
         rows = self._read(
-            lambda c: c.execute("SELECT result FROM evals WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+            lambda db: db.conn.execute("SELECT result FROM evals WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
         )
         return [json.loads(r[0]) for r in rows]
 
     def nodeids(self) -> list[str]:
         """Every eval nodeid with a row in a complete run (for "did you mean")."""
         rows = self._read(
-            lambda c: c.execute(
+            lambda db: db.conn.execute(
                 "SELECT DISTINCT e.nodeid FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.complete = 1 "
                 "ORDER BY e.nodeid"
             ).fetchall()
         )
         return [r[0] for r in rows]
 
+    def run(self, run_id: int) -> RunInfo | None:
+        """One run by id, or None."""
+        return self._read(lambda db: queries.run_info(db, run_id))
+
     def latest_eval(self, nodeid: str) -> tuple[RunInfo, Baseline] | None:
-        """The newest complete run's outcomes for ``nodeid``, whatever its fingerprints."""
-        found = self.latest_baseline(nodeid, {}, None)
-        if found is None:
-            return None
-        run = next(r for r in self.runs() if r.id == found.run_id)
-        return run, found
+        """The newest eval of ``nodeid`` that could serve as a baseline, whatever its fingerprints."""
+        found = self._read(lambda db: queries.newest_eval(db, nodeid))
+        run = self.run(found.run_id) if found is not None else None
+        return (run, found) if run is not None and found is not None else None
 
     # ----------------------------------------------------- export, import, prune
 
@@ -388,7 +323,7 @@ class Store:
         count = 0
         for run in reversed(self.runs()):
             if run.complete:
-                doc = self._read(functools.partial(_export_run, run=run))
+                doc = self._read(functools.partial(writes.export_run, run=run))
                 fh.write(json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n")
                 count += 1
         return count
@@ -401,275 +336,22 @@ class Store:
         """
         name = getattr(fh, "name", "<input>")
         added = 0
-        for lineno, line in _lines(fh, name):
+        for lineno, line in writes.lines(fh, name):
             if not line.strip():
                 continue
             where = f"{name}:{lineno}"
-            doc = _parse_line(line, where)
+            doc = writes.parse_line(line, where)
             try:
-                added += self._write(functools.partial(_import_run, doc=doc, path=self.where))
+                added += self._write(functools.partial(writes.import_run, doc=doc, path=self.where))
             except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-                raise StoreError(f"{where}: {detail}: {_EXPORT_HINT}") from None
+                raise StoreError(f"{where}: {detail}: {writes.EXPORT_HINT}") from None
         return added
 
     def prune(self, keep: int) -> int:
-        """Keep the newest ``keep`` complete runs; delete older complete runs and any
-        incomplete run that started before the newest kept one (a dead session: a live
-        one started after it). Returns how many runs were deleted."""
+        """Keep the newest ``keep`` recordings of each eval under each set of fingerprints, and the
+        oldest (the anchor a baseline lookup finds); delete other complete runs and dead sessions
+        (``queries.prune``). Returns how many runs were deleted."""
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}; to start over, delete {self.where}")
-        return self._write(lambda c: _prune(c, keep))
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _insert_run(
-    conn: Connection,
-    uid: str,
-    commit: str,
-    fingerprints: dict[str, str],
-    seed: int,
-    tool_version: str,
-    started: float,
-    finished: float | None = None,
-    complete: bool = False,
-) -> int:
-    cur = conn.execute(
-        "INSERT INTO runs (uid, commit_sha, tool_version, seed, started, finished, complete) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (uid, commit, tool_version, int(seed), started, finished, int(complete)),
-    )
-    run_id = int(cur.fetchone()[0])
-    conn.executemany(
-        "INSERT INTO layer_fingerprints (run_id, layer, digest) VALUES (?, ?, ?)",
-        [(run_id, layer, digest) for layer, digest in sorted(fingerprints.items())],
-    )
-    return run_id
-
-
-_TRIAL_KEYS = ("index", "case_id", "epoch", "seed", "outcome", "score", "error_kind", "used")
-
-
-def _trial_row(trial: dict[str, Any]) -> tuple[Any, ...]:
-    """A trial dict as a row; fails early (before any lock is taken) on a malformed one."""
-    missing = [k for k in _TRIAL_KEYS if k not in trial]
-    if missing:
-        raise ValueError(f"trial record is missing {', '.join(missing)}: got keys {sorted(trial)}")
-    if trial["outcome"] not in ("pass", "fail", "error"):
-        raise ValueError(f"trial {trial['index']}: outcome must be pass, fail or error, got {trial['outcome']!r}")
-    case_id = trial["case_id"]
-    score = trial["score"]
-    return (
-        int(trial["index"]),
-        None if case_id is None else str(case_id),
-        int(trial["epoch"]),
-        int(trial["seed"]),
-        str(trial["outcome"]),
-        None if score is None else float(score),
-        trial["error_kind"],
-        int(bool(trial["used"])),
-    )
-
-
-def _insert_eval(
-    conn: Connection, run_id: int, result: dict[str, Any], rows: Iterable[tuple[Any, ...]], path: str
-) -> None:
-    interval = result.get("interval") or (None, None)
-    try:
-        cur = conn.execute(
-            "INSERT INTO evals (run_id, nodeid, criterion, verdict, estimate, interval_lo, interval_hi, n, budget, "
-            "cases, epochs, alpha, beta, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                run_id,
-                result["nodeid"],
-                result["criterion"],
-                result["verdict"],
-                result.get("estimate"),
-                interval[0],
-                interval[1],
-                int(result["n"]),
-                int(result["budget"]),
-                result.get("cases"),
-                result.get("epochs"),
-                result.get("alpha"),
-                result.get("beta"),
-                json.dumps(result),
-            ),
-        )
-        eval_id = int(cur.fetchone()[0])
-    except Exception as exc:  # sqlite3.IntegrityError, psycopg's ForeignKeyViolation
-        if "foreign key" in str(exc).lower():
-            raise StoreError(f"{path}: run {run_id} is not in the store (pruned while running?)") from None
-        raise
-    conn.executemany(
-        "INSERT INTO trials (eval_id, idx, case_id, epoch, seed, outcome, score, error_kind, used) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ((eval_id, *row) for row in rows),
-    )
-
-
-def _find_baseline(
-    conn: Connection, nodeid: str, pairs: list[tuple[str, str]], exclude_commit: str | None
-) -> Baseline | None:
-    match = "".join(
-        " AND EXISTS (SELECT 1 FROM layer_fingerprints f WHERE f.run_id = r.id AND f.layer = ? AND f.digest = ?)"
-        for _ in pairs
-    )
-    sql = (
-        "SELECT e.id, r.id, r.commit_sha, e.criterion, e.estimate, e.interval_lo, e.interval_hi, e.n, e.epochs, "
-        "e.budget, e.alpha, e.beta FROM evals e JOIN runs r ON r.id = e.run_id "
-        "WHERE e.nodeid = ? AND r.complete = 1 AND e.verdict != 'ERROR' "
-        "AND (CAST(? AS TEXT) IS NULL OR r.commit_sha != CAST(? AS TEXT)) "
-        "AND EXISTS (SELECT 1 FROM trials t WHERE t.eval_id = e.id AND t.used = 1 AND t.outcome != 'error')"
-        + match
-        + " ORDER BY r.started DESC, r.id DESC, e.id ASC LIMIT 1"
-    )
-    params: list[Any] = [nodeid, exclude_commit, exclude_commit]
-    for layer, digest in pairs:
-        params += [layer, digest]
-    row = conn.execute(sql, params).fetchone()
-    if row is None:
-        return None
-    eval_id, run_id, commit, criterion, estimate, lo, hi, n, epochs, budget, alpha, beta = row
-    case_means, values = _outcomes(conn, eval_id)
-    return Baseline(
-        run_id=run_id,
-        commit=commit,
-        nodeid=nodeid,
-        criterion=criterion,
-        estimate=estimate,
-        interval=(lo, hi) if lo is not None and hi is not None else None,
-        n=n,
-        case_means=case_means,
-        values=values,
-        epochs=epochs,
-        budget=budget,
-        alpha=alpha,
-        beta=beta,
-    )
-
-
-def _outcomes(conn: Connection, eval_id: int) -> tuple[dict[str, float], list[float]]:
-    rows = conn.execute(
-        "SELECT case_id, outcome, score FROM trials WHERE eval_id = ? AND used = 1 AND outcome != 'error' ORDER BY idx",
-        (eval_id,),
-    ).fetchall()
-    values: list[float] = []
-    sums: dict[str, list[float]] = {}
-    for case_id, outcome, score in rows:
-        value = trial_value(outcome, score)
-        values.append(value)
-        if case_id is not None:
-            acc = sums.setdefault(case_id, [0.0, 0.0])
-            acc[0] += value
-            acc[1] += 1
-    return {case: s / k for case, (s, k) in sums.items()}, values
-
-
-def _all_runs(conn: Connection) -> list[RunInfo]:
-    prints: dict[int, dict[str, str]] = {}
-    for run_id, layer, digest in conn.execute("SELECT run_id, layer, digest FROM layer_fingerprints"):
-        prints.setdefault(run_id, {})[layer] = digest
-    rows = conn.execute(
-        "SELECT r.id, r.uid, r.commit_sha, r.tool_version, r.seed, r.started, r.finished, r.complete, "
-        "(SELECT count(*) FROM evals e WHERE e.run_id = r.id) FROM runs r ORDER BY r.started DESC, r.id DESC"
-    ).fetchall()
-    return [
-        RunInfo(
-            id=i,
-            uid=uid,
-            commit=commit,
-            fingerprints=prints.get(i, {}),
-            tool_version=version,
-            seed=seed,
-            started=started,
-            finished=finished,
-            complete=bool(complete),
-            evals=evals,
-        )
-        for i, uid, commit, version, seed, started, finished, complete, evals in rows
-    ]
-
-
-def _export_run(conn: Connection, run: RunInfo) -> dict[str, Any]:
-    evals = []
-    for eval_id, result in conn.execute("SELECT id, result FROM evals WHERE run_id = ? ORDER BY id", (run.id,)):
-        trials = [
-            dict(zip(_TRIAL_KEYS, (idx, case_id, epoch, seed, outcome, score, kind, bool(used)), strict=True))
-            for idx, case_id, epoch, seed, outcome, score, kind, used in conn.execute(
-                "SELECT idx, case_id, epoch, seed, outcome, score, error_kind, used FROM trials "
-                "WHERE eval_id = ? ORDER BY idx",
-                (eval_id,),
-            )
-        ]
-        evals.append({"result": json.loads(result), "trials": trials})
-    return {
-        "kind": EXPORT_KIND,
-        "format": EXPORT_FORMAT,
-        "uid": run.uid,
-        "commit": run.commit,
-        "fingerprints": run.fingerprints,
-        "tool_version": run.tool_version,
-        "seed": run.seed,
-        "started": run.started,
-        "finished": run.finished,
-        "evals": evals,
-    }
-
-
-def _lines(fh: IO[str], name: str) -> Iterator[tuple[int, str]]:
-    """Numbered lines; text that is not UTF-8 is a one-line error naming the line."""
-    lineno = 0
-    try:
-        for lineno, line in enumerate(fh, 1):  # noqa: B007 - read by the except clause
-            yield lineno, line
-    except UnicodeDecodeError as exc:
-        bad = exc.object[exc.start : exc.start + 1]
-        raise StoreError(f"{name}:{lineno + 1}: not UTF-8 text (byte {bad!r}): {_EXPORT_HINT}") from None
-
-
-_EXPORT_HINT = "import a file written by `pytest-rollout baseline export`"
-
-
-def _parse_line(line: str, where: str) -> dict[str, Any]:
-    """One exported run, every field checked (``importing.parse_run``)."""
-    from pytest_rollout.baselines.importing import parse_run
-
-    return parse_run(line, where)
-
-
-def _import_run(conn: Connection, doc: dict[str, Any], path: str) -> int:
-    if conn.execute("SELECT 1 FROM runs WHERE uid = ?", (doc["uid"],)).fetchone():
-        return 0
-    run_id = _insert_run(
-        conn,
-        doc["uid"],
-        doc["commit"],
-        doc["fingerprints"],
-        doc["seed"],
-        doc["tool_version"],
-        float(doc["started"]),
-        doc.get("finished"),
-        complete=True,
-    )
-    for ev in doc["evals"]:
-        _insert_eval(conn, run_id, ev["result"], [_trial_row(t) for t in ev["trials"]], path)
-    return 1
-
-
-def _prune(conn: Connection, keep: int) -> int:
-    kept = conn.execute(
-        "SELECT id, started FROM runs WHERE complete = 1 ORDER BY started DESC, id DESC LIMIT ?", (keep,)
-    ).fetchall()
-    if not kept:
-        return 0
-    newest_started = kept[0][1]
-    kept_ids = [row[0] for row in kept]
-    marks = ",".join("?" * len(kept_ids))
-    cur = conn.execute(
-        f"DELETE FROM runs WHERE (complete = 1 AND id NOT IN ({marks})) OR (complete = 0 AND started < ?)",
-        (*kept_ids, newest_started),
-    )
-    return int(cur.rowcount)
+        return self._write(lambda db: queries.prune(db, keep))

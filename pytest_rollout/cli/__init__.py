@@ -90,7 +90,9 @@ def _baseline_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     exp.add_argument("file")
     imp = verbs.add_parser("import", help="Read runs from JSON Lines")
     imp.add_argument("file")
-    prune = verbs.add_parser("prune", help="Keep only the newest N complete runs")
+    prune = verbs.add_parser(
+        "prune", help="Keep the newest N recordings of each eval per fingerprints (and the oldest)"
+    )
     prune.add_argument("--keep", type=int, required=True)
 
 

@@ -220,7 +220,10 @@ def _prune(store: Store, args: argparse.Namespace) -> None:
     if args.keep < 1:
         raise RolloutError(f"--keep must be at least 1, got {args.keep}; to start over, delete {store.where}")
     count = store.prune(args.keep)
-    print(f"pruned {count} run(s) from {store.where}; kept the newest {args.keep} complete run(s)")
+    print(
+        f"pruned {count} run(s) from {store.where}; kept the newest {args.keep} recording(s) of each eval "
+        "under each set of fingerprints, and the oldest (the baseline lookups find)"
+    )
 
 
 def _note(text: str, target: str | None) -> None:

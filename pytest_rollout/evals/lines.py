@@ -78,4 +78,4 @@ def change_text(result: EvalResult, comparison: Comparison) -> str:
         if comparison.added or comparison.removed
         else ""
     )
-    return f"{head} >= {delta:+.2f} ({how}{extra}, baseline {b.commit[:7]})"
+    return f"{head} >= {delta:+.2f} ({how}{extra}, baseline {b.commit[:7]} run {b.run_id})"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_rollout.diff.redact import scrub_text
+from pytest_rollout.evals.values import trial_value
 
 Outcome = Literal["pass", "fail", "error"]
 
@@ -81,8 +82,7 @@ def record(trial: Trial, exc: Exception | None, duration: float) -> TrialRecord:
     """pass = 1.0 and fail = 0.0 unless the body recorded a score; errors carry no value."""
     if exc is None or isinstance(exc, AssertionError):
         outcome: Outcome = "pass" if exc is None else "fail"
-        default = 1.0 if exc is None else 0.0
-        score = default if trial.recorded_score is None else trial.recorded_score
+        score = trial_value(outcome, trial.recorded_score)
         return _make(trial, outcome, score, None, None if exc is None else _first_line(exc), duration)
     return _make(trial, "error", None, type(exc).__name__, _first_line(exc), duration)
 

@@ -226,7 +226,8 @@ def _result(
             change=to_difference(comparison.monitor.estimate), change_interval=(to_difference(lo), to_difference(hi))
         )
     if comparison is not None:
-        fields.update(baseline_commit=comparison.baseline.commit, baseline_cases=comparison.baseline.cases or None)
+        b = comparison.baseline
+        fields.update(baseline_commit=b.commit, baseline_run=b.run_id, baseline_cases=b.cases or None)
         if absolute is not None:
             fields["criteria"] = {spec.criterion: absolute.finish(), "max_regression": comparison.monitor.finish()}
     found = monitors(absolute, comparison)
@@ -260,8 +261,9 @@ def _result(
 
 
 def _trial_value(r: TrialRecord) -> TrialValue:
-    value = None if r.outcome == "error" else (r.score if r.score is not None else float(r.outcome == "pass"))
-    return TrialValue(index=r.index, case=r.case_id, epoch=r.epoch, value=value)
+    from pytest_rollout.evals.values import trial_value
+
+    return TrialValue(index=r.index, case=r.case_id, epoch=r.epoch, value=trial_value(r.outcome, r.score))
 
 
 def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:

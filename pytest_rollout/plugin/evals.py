@@ -170,6 +170,9 @@ class EvalPlugin:
         return True
 
     def _eval_options(self, nodeid: str, spec: EvalSpec, layers: tuple[str, ...]) -> EvalOptions:
+        import warnings
+
+        from pytest_rollout.baselines.lookup import epochs_warning
         from pytest_rollout.evals.runner import EvalOptions
 
         state = self.state
@@ -180,6 +183,9 @@ class EvalPlugin:
             try:  # a damaged store: one line per eval, not a traceback
                 baseline = ctx.lookup(nodeid, layers)
                 missing = None if baseline is not None else ctx.missing(nodeid, layers)
+                warning = epochs_warning(baseline, spec) if baseline is not None else None
+                if warning:
+                    warnings.warn(pytest.PytestWarning(warning), stacklevel=1)
             except RolloutError as exc:
                 problem = f"rollout: {exc}"
             if problem:
@@ -213,6 +219,7 @@ class EvalPlugin:
                     base_flag=opts.base,
                     fallback_base=opts.fallback_base,
                     env=os.environ,
+                    pin=opts.baseline,
                 )
             except RolloutError as exc:
                 pytest.fail(f"rollout: {exc}", pytrace=False)

@@ -137,6 +137,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="What a max_regression eval without a baseline does (default: fail)",
     )
     group.addoption(
+        "--rollout-baseline",
+        dest="rollout_baseline",
+        metavar="RUN|COMMIT",
+        help="Compare max_regression evals with this recorded run (run:N, see `pytest-rollout baseline list`) "
+        "or commit, not the oldest eligible one: a replay then compares with exactly the same baseline",
+    )
+    group.addoption(
         "--rollout-drift",
         action="store_true",
         default=None,
@@ -165,6 +172,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "rollout_missing_baseline", "max_regression without a baseline: fail (default) or skip", default="fail"
     )
+    parser.addini("rollout_baseline", "Pin the baseline run or commit (as --rollout-baseline)", default="")
 
 
 def _is_url(value: str) -> bool:
@@ -213,6 +221,7 @@ class Options:
     record: bool
     full_budget: bool
     missing_baseline: str
+    baseline: str | None  # --rollout-baseline: a pinned run or commit
     drift: bool
     is_worker: bool
     shard: tuple[int, int] | None  # (index, count) with --rollout-shard I/N
@@ -249,6 +258,7 @@ class Options:
             record=bool(config.getoption("rollout_record", default=None)),
             full_budget=bool(config.getoption("rollout_full_budget", default=None)),
             missing_baseline=setting(config, "rollout_missing_baseline") or "fail",
+            baseline=setting(config, "rollout_baseline"),
             drift=bool(config.getoption("rollout_drift", default=None)),
             is_worker=hasattr(config, "workerinput"),
             shard=_read_shard(config),
