@@ -198,3 +198,105 @@ def test_a_team_store_on_postgresql(
         assert _evals(pytester)["test_quality"]["baseline_commit"] == base
         out = rec.stdout.str() + res.stdout.str() + (pytester.path / "r.json").read_text()
         assert "s3cr3t" not in out
+
+
+# ------------------------------------------------------ baselines that stay honest
+
+
+def _git(repo: GitRepo, *args: str) -> str:
+    return str(repo.repo.git.execute(["git", *args]))
+
+
+def test_a_failed_recording_is_never_the_next_baseline(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    """The ratchet: a release that FAILed and was recorded anyway must not become the reference."""
+    _repo(pytester_repo)
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    good = pytester_repo.sha()
+    worse = pytester_repo.commit({"config/app.yaml": APP.format(model="m-worse")}, "swap model")
+    rec = pytester.runpytest("--rollout-record", "--rollout-seed=2", f"--rollout-base={good}")
+    rec.assert_outcomes(failed=1)  # recorded, with verdict FAIL
+    pytester_repo.commit({"README.md": "x\n"}, "docs")
+    res = pytester.runpytest(f"--rollout-base={worse}", "--rollout-seed=3")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["NO_BASELINE: no baseline for test_quality.py::test_quality*"])
+
+
+def test_a_recording_off_the_base_history_is_not_a_baseline(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    """Same config, but recorded on a branch the base does not contain: not its baseline."""
+    pytester_repo.write({".gitignore": ".rollout/\n"})  # the store stays out of every commit
+    root = _repo(pytester_repo)
+    _git(pytester_repo, "checkout", "-q", "-b", "side")
+    side = pytester_repo.commit({"notes.md": "side\n"}, "side work")
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    _git(pytester_repo, "checkout", "-q", "main")
+    base = pytester_repo.commit({"README.md": "main\n"}, "main work")
+    pytester_repo.commit({"README.md": "main 2\n"}, "head")
+    res = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["NO_BASELINE: no baseline for *"])
+    # recorded at the root of both, it is
+    _git(pytester_repo, "checkout", "-q", root)
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    _git(pytester_repo, "checkout", "-q", "main")
+    ok = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2", "--rollout-report=r.json")
+    ok.assert_outcomes(passed=1)
+    assert _evals(pytester)["test_quality"]["baseline_commit"] == root != side
+
+
+def test_a_replay_is_exact_after_newer_runs_and_a_pin_names_the_run(
+    pytester: pytest.Pytester, pytester_repo: GitRepo
+) -> None:
+    pytester_repo.write({".gitignore": ".rollout/\nr.json\n"})  # the report is JSON: not config to commit
+    base = _repo(pytester_repo)
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    pytester_repo.commit({"README.md": "x\n"}, "code only")
+    pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=5", "--rollout-report=r.json")
+    first = _evals(pytester)["test_quality"]
+    _git(pytester_repo, "checkout", "-q", base)
+    pytester.runpytest("--rollout-record", "--rollout-seed=7").assert_outcomes(passed=1)  # a newer run at the base
+    _git(pytester_repo, "checkout", "-q", "main")
+    pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=5", "--rollout-report=r.json")
+    again = _evals(pytester)["test_quality"]
+    keys = ("verdict", "n", "change", "change_interval", "baseline_run", "baseline_commit")
+    assert [again[k] for k in keys] == [first[k] for k in keys]
+    # pinning the newer run compares with it; the ini key does the same
+    newer = first["baseline_run"] + 1
+    pinned = pytester.runpytest(
+        f"--rollout-base={base}", "--rollout-seed=5", f"--rollout-baseline=run:{newer}", "--rollout-report=r.json"
+    )
+    pinned.assert_outcomes(passed=1)
+    assert _evals(pytester)["test_quality"]["baseline_run"] == newer
+    pytester.makeini(f"[pytest]\nrollout_baseline = {newer}\n")
+    pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=5", "--rollout-report=r.json")
+    assert _evals(pytester)["test_quality"]["baseline_run"] == newer
+    # a pin that is not a baseline says why, and fails
+    bad = pytester.runpytest(f"--rollout-base={base}", "--rollout-baseline=run:99")
+    bad.assert_outcomes(failed=1)
+    bad.stdout.fnmatch_lines(["NO_BASELINE: *--rollout-baseline run:99 (run 99) is not in the store*"])
+    pytester.runpytest("--rollout-record", "--rollout-seed=8").assert_outcomes(passed=1)  # at the head
+    later = pytester.runpytest(f"--rollout-base={base}", f"--rollout-baseline=run:{newer + 1}")
+    later.assert_outcomes(failed=1)
+    later.stdout.fnmatch_lines([f"NO_BASELINE: *(run {newer + 1}) was recorded at *, not an ancestor of the base*"])
+    nowhere = pytester.runpytest(f"--rollout-base={base}", "--rollout-baseline=no-such-ref")
+    nowhere.assert_outcomes(failed=1)
+    nowhere.stdout.fnmatch_lines(["*--rollout-baseline 'no-such-ref': neither a run id*"])
+
+
+def test_a_baseline_with_fewer_epochs_warns(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    pytester_repo.commit(
+        {"config/app.yaml": APP.format(model="m-good"), "test_quality.py": EVAL.replace("epochs=3", "epochs=1")}
+    )
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    base = pytester_repo.sha()
+    pytester_repo.commit({"test_quality.py": EVAL}, "three epochs")  # eval code only: the baseline stays
+    res = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2")
+    res.stdout.fnmatch_lines(
+        ["*rollout: the baseline of test_quality.py::test_quality (run 1 at *) was recorded with 1 epoch(s)*"]
+    )
+    # the fix the warning names: record with as many epochs and pin that run
+    pytester.runpytest("--rollout-record", "--rollout-seed=3").assert_outcomes(passed=1)  # run 2, 3 epochs
+    three = pytester_repo.sha()
+    pytester_repo.commit({"README.md": "x\n"}, "docs")
+    quiet = pytester.runpytest(f"--rollout-base={three}", "--rollout-seed=2", "--rollout-baseline=run:2")
+    quiet.assert_outcomes(passed=1)
+    assert "epoch(s) per case" not in quiet.stdout.str()
