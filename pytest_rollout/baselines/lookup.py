@@ -180,23 +180,8 @@ def baseline_context(
     pin: str | None = None,
 ) -> BaselineContext:
     """The reference commit: HEAD for drift, else the release's base (the gate's merge-base,
-    or the window the gate would judge: the release cannot pick its own baseline either)."""
-    import dataclasses
-
-    context = _reference(root, config, store, drift, release_base, base_flag, fallback_base, env)
-    return dataclasses.replace(context, pin=parse_pin(root, pin)) if pin else context
-
-
-def _reference(
-    root: Path,
-    config: str | None,
-    store: str | None,
-    drift: bool,
-    release_base: str | None,
-    base_flag: str | None,
-    fallback_base: str | None,
-    env: Mapping[str, str],
-) -> BaselineContext:
+    or the window the gate would judge: the release cannot pick its own baseline either);
+    ``pin``: ``--rollout-baseline``, checked now (an unknown ref is an error before any trial)."""
     from pytest_rollout.baselines.store import store_path
     from pytest_rollout.diff.refs import resolve_window
     from pytest_rollout.errors import GitError
@@ -206,17 +191,19 @@ def _reference(
 
     loaded = load_settings(root, config)
     settings, path = loaded.settings, store_path(root, store)
+    pinned = parse_pin(root, pin) if pin else None
     if drift:
-        return BaselineContext(root, settings, path, resolve_window(root, "HEAD", "HEAD").head, "HEAD (drift check)")
+        head = resolve_window(root, "HEAD", "HEAD").head
+        return BaselineContext(root, settings, path, head, "HEAD (drift check)", pin=pinned)
     if release_base:
-        return BaselineContext(root, settings, path, release_base, "the release's base")
+        return BaselineContext(root, settings, path, release_base, "the release's base", pin=pinned)
     req = Request(repo=root, base=base_flag, fallback_base=fallback_base, config=config, env=dict(env))
     try:
         window = release_window(root, req, loaded, config_path(root, config))
     except GitError as exc:
         problem = f"{exc}; max_regression compares against the base commit's baseline"
-        return BaselineContext(root, settings, path, None, "", problem)
-    return BaselineContext(root, settings, path, window.merge_base, "the release's base")
+        return BaselineContext(root, settings, path, None, "", problem, pin=pinned)
+    return BaselineContext(root, settings, path, window.merge_base, "the release's base", pin=pinned)
 
 
 def begin_recording(rootpath: Path, config: str | None, store: str | None, seed: int) -> tuple[str, int]:
