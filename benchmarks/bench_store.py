@@ -12,7 +12,12 @@ What it measures, each in a fresh store file in a temporary folder:
 
 - concurrency: 1, 4 and 8 writer processes recording at once (each its own run of evals), as
   rows/s over all of them, the figure a team's runners and xdist workers share.
-- lookup vs history: ``find_baseline`` with 10, 1,000 and 10,000 complete runs stored.
+- lookup vs history: ``find_baseline`` (the oldest eligible baseline), a pinned run and ``baseline
+  show`` (the newest eligible eval) with 1,000 and 10,000 complete runs stored, each next to its
+  floor (the same lookup with 10 runs stored) and its goal (<= 2x the floor: flat in the history),
+  and the pre-v3 query as the reference it replaces.
+- PostgreSQL writes: trial rows go in by ``COPY``; the row-by-row ``executemany`` path is timed
+  next to it on the same rows.
 
 Each section runs on SQLite and, with ``--postgres URL`` (default ``$ROLLOUT_TEST_POSTGRES``, which
 ``scripts/services.sh`` sets), on a fresh database of that PostgreSQL server.
@@ -96,7 +101,7 @@ def one_repeat(location: str, other: str, total: int, batch: int) -> dict[str, f
         run = store.begin_run("b" * 40, FINGERPRINTS, seed=2, tool_version="bench")
         big_write_s = timed(lambda: store.record_eval(run, result("evals/test_big.py::test", total), trial_rows(total)))
         store.finish_run(run)
-        big_read_s = timed(lambda: store.find_baseline("evals/test_big.py::test", FINGERPRINTS, None))
+        big_read_s = timed(lambda: store.find_baseline("evals/test_big.py::test", FINGERPRINTS, ["prompt"]))
         buf = io.StringIO()
         export_s = timed(lambda: store.export_jsonl(buf))
     with Store(other) as into:
@@ -146,22 +151,63 @@ def concurrent_writes(location: str, writers: int, evals: int, trials: int) -> f
         return writers * evals * trials / (time.perf_counter() - start)
 
 
-def lookup_at(location: str, runs: int, nodes: int = 5, trials: int = 20) -> float:
-    """Median ms of ``find_baseline`` with ``runs`` complete runs of ``nodes`` evals stored."""
+#: The lookup before schema v3 (kept here as the reference): it joined every eval of the node, newest first.
+OLD_SQL = (
+    "SELECT e.id FROM evals e JOIN runs r ON r.id = e.run_id "
+    "WHERE e.nodeid = ? AND r.complete = 1 AND e.verdict != 'ERROR' "
+    "AND EXISTS (SELECT 1 FROM trials t WHERE t.eval_id = e.id AND t.used = 1 AND t.outcome != 'error') "
+    "AND EXISTS (SELECT 1 FROM layer_fingerprints f WHERE f.run_id = r.id AND f.layer = ? AND f.digest = ?) "
+    "ORDER BY r.started DESC, r.id DESC, e.id ASC LIMIT 1"
+)
+LOOKUPS = ("find_baseline", "pinned run", "baseline show", "old query")
+
+
+def lookups_at(location: str, runs: int, nodes: int = 5, trials: int = 20) -> dict[str, float]:
+    """Median ms of each lookup with ``runs`` complete runs of ``nodes`` evals stored (50 configs in turn)."""
+    from pytest_rollout.cli.baseline import show_lines
+
     rows = [trial_row(r) for r in trial_rows(trials)]
 
-    def fill(conn: Any) -> None:
+    def fill(db: Any) -> None:
         for i in range(runs):
             fps = dict(FINGERPRINTS, prompt=f"prompt-{i % 50}")
-            run = insert_run(conn, uuid.uuid4().hex, f"{i:040x}", fps, i, "bench", float(i), float(i), True)
+            run = insert_run(db, uuid.uuid4().hex, f"{i:040x}", fps, i, "bench", float(i), float(i), True)
             for n in range(nodes):
-                insert_eval(conn, run, result(f"evals/test_{n}.py::test", trials), rows, location)
+                insert_eval(db, run, result(f"evals/test_{n}.py::test", trials), rows, location)
 
+    node = "evals/test_3.py::test"
+    wanted = dict(FINGERPRINTS, prompt="prompt-7")
     with Store(location) as store:
         store._write(fill)
-        wanted = dict(FINGERPRINTS, prompt="prompt-7")
-        times = [timed(lambda: store.find_baseline("evals/test_3.py::test", wanted, ["prompt"])) for _ in range(21)]
-    return 1000 * statistics.median(times)
+
+        def show() -> None:
+            found = store.latest_eval(node)
+            assert found is not None
+            run, base = found
+            show_lines(run, base, next(r for r in store.evals_of(run.id) if r["nodeid"] == node))
+
+        actions = {
+            "find_baseline": lambda: store.find_baseline(node, wanted, ["prompt"]),
+            "pinned run": lambda: store.find_baseline(node, wanted, ["prompt"], run_id=8),
+            "baseline show": show,
+            "old query": lambda: store._read(
+                lambda db: db.conn.execute(OLD_SQL, (node, "prompt", "prompt-7")).fetchall()
+            ),
+        }
+        assert store.find_baseline(node, wanted, ["prompt"]) is not None
+        return {name: 1000 * statistics.median(timed(act) for _ in range(21)) for name, act in actions.items()}
+
+
+def row_by_row(location: str, count: int) -> float:
+    """Rows/s of the trial rows of one eval inserted with ``executemany`` (the reference COPY replaces)."""
+    with Store(location) as store:
+        run = store.begin_run("c" * 40, FINGERPRINTS, seed=3, tool_version="bench")
+        store.record_eval(run, result("evals/test_rows.py::test", 0), [])
+        eval_id = store._read(lambda db: db.conn.execute("SELECT max(id) FROM evals").fetchone()[0])
+        rows = [(eval_id, *trial_row(r)) for r in trial_rows(count)]
+        sql = "INSERT INTO trials (eval_id, idx, case_id, epoch, seed, outcome, score, error_kind, used) VALUES "
+        sql += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        return count / timed(lambda: store._write(lambda db: db.conn.executemany(sql, rows)))
 
 
 class Backends:
@@ -199,7 +245,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1_000, help="Trials per eval (one transaction each)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("ROLLOUT_TEST_POSTGRES"), help="A server URL")
-    parser.add_argument("--history", default="10,1000,10000", help="Stored runs at which to time the lookup")
+    parser.add_argument("--history", default="1000,10000", help="Stored runs at which to time the lookup")
     args = parser.parse_args()
     backends = ["sqlite"] + (["postgres"] if args.postgres else [])
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,8 +282,22 @@ def report(backend: str, where: Backends, args: argparse.Namespace) -> None:
     for writers in (1, 4, 8):
         rate = concurrent_writes(where.fresh(backend), writers, evals=20, trials=200)
         print(f"  {writers} concurrent writer process(es), 20 evals x 200 trials each: {rate:,.0f} rows/s in all")
-    for runs in (int(x) for x in args.history.split(",")):
-        print(f"  find_baseline with {runs:,} runs stored: {lookup_at(where.fresh(backend), runs):.2f} ms")
+    print(
+        f"  trial rows of one eval of {args.trials:,} trials, row by row (executemany, the old write path): "
+        f"{row_by_row(where.fresh(backend), args.trials):,.0f} rows/s"
+    )
+    history = [int(x) for x in args.history.split(",")]
+    floor_runs = 10
+    measured = {runs: lookups_at(where.fresh(backend), runs) for runs in sorted({floor_runs, *history})}
+    floor = measured[floor_runs]
+    print(f"  lookups, median ms; floor = the same lookup with {floor_runs} runs stored; goal <= 2.0x the floor")
+    for name in LOOKUPS:
+        cells = "  ".join(
+            f"{runs:,} runs {measured[runs][name]:.2f} ms ({measured[runs][name] / floor[name]:.1f}x)"
+            for runs in history
+        )
+        goal = "(reference, no goal)" if name == "old query" else "goal <= 2.0x"
+        print(f"    {name:<14} floor {floor[name]:.2f} ms  {cells}  {goal}")
 
 
 if __name__ == "__main__":

@@ -655,15 +655,18 @@ def test_baseline_lookups_walk_an_index_not_the_history(store: Store) -> None:
     _history(store, 2000)
     keyed = _plan(store, queries.KEYED_SQL, ["node3", "key7"])
     recent = _plan(store, queries.RECENT_SQL, ["node3"])
+    pinned = _plan(store, queries.PINNED_SQL, ["node3", 1500])
     if store.path is not None:
         assert "SEARCH e USING INDEX evals_baseline (nodeid=? AND scope_key=?)" in keyed, keyed
         assert "SEARCH e USING INDEX evals_recent (nodeid=?)" in recent, recent
-        for plan in (keyed, recent):
+        assert "SEARCH e USING INDEX evals_nodeid (nodeid=? AND run_id=?)" in pinned, pinned
+        for plan in (keyed, recent, pinned):
             assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
     else:
         assert "Index Scan using evals_baseline on evals e" in keyed, keyed
         assert "Index Scan using evals_recent on evals e" in recent, recent
-        for plan in (keyed, recent):
+        assert "Index Scan using evals_nodeid on evals e" in pinned and "Seq Scan" not in pinned, pinned
+        for plan in (keyed, recent):  # (the pinned lookup may sort the node's rows of one run)
             assert "Seq Scan" not in plan and "Sort" not in plan, plan
 
 

@@ -36,7 +36,10 @@ KEYED_SQL = (
 #: The same walk over rows written before schema v3 (no scope key): their fingerprints decide.
 LEGACY_SQL = KEYED_SQL.replace("e.scope_key = ?", "e.scope_key IS NULL")
 #: The node's eval in one run (``--rollout-baseline run:N``).
-PINNED_SQL = KEYED_SQL.replace("e.scope_key = ?", "e.run_id = ?")
+PINNED_SQL = (
+    f"SELECT {_COLUMNS} FROM evals e JOIN runs r ON r.id = e.run_id "
+    f"WHERE e.nodeid = ? AND e.run_id = ? AND {_ELIGIBLE} AND r.complete = 1 AND {_USABLE} ORDER BY e.id ASC"
+)
 #: The newest eligible eval of a node, whatever its fingerprints: a walk of ``evals_recent``.
 RECENT_SQL = (
     f"SELECT {_COLUMNS} FROM evals e JOIN runs r ON r.id = e.run_id "
