@@ -130,7 +130,8 @@ def github_summary(
 
 
 def _gate_section(diff: DiffResult, decision: Decision | None) -> list[str]:
-    from pytest_rollout.report import fmt_change, old_new
+    from pytest_rollout.diff.entries import fold_entries
+    from pytest_rollout.report import fmt_row, row_change
 
     out = [
         f"`{diff.merge_base or diff.base:.7}..{diff.head:.7}`, layers moved: **{', '.join(diff.layers_changed) or 'none'}**",
@@ -138,9 +139,10 @@ def _gate_section(diff: DiffResult, decision: Decision | None) -> list[str]:
     ]
     if diff.changes or diff.unclassified:
         out += ["| layer | file | key | change |", "|---|---|---|---|"]
-        for c in [*diff.changes, *diff.unclassified]:
+        for row in fold_entries([*diff.changes, *diff.unclassified]):  # a new tool is one row
+            c = row.change
             out.append(
-                f"| {c.layer or 'unclassified'} | `{c.path}` | `{c.key or '(whole file)'}` | {_md(old_new(c))} |"
+                f"| {c.layer or 'unclassified'} | `{c.path}` | `{c.key or '(whole file)'}` | {_md(row_change(row))} |"
             )
         out.append("")
     if decision is None:
@@ -153,7 +155,7 @@ def _gate_section(diff: DiffResult, decision: Decision | None) -> list[str]:
     if decision.status == "blocked" and decision.plan:
         out += ["", "**Plan**", ""]
         for step in decision.plan:
-            changes = "; ".join(_md(fmt_change(c)) for c in step.changes)
+            changes = "; ".join(_md(fmt_row(row)) for row in fold_entries(step.changes))
             out.append(f"{step.step}. **{step.layer}**: {changes} ({_md(step.instruction)})")
     return out
 

@@ -35,6 +35,9 @@ class Change(_Frozen):
     new: Any = Field(default=None, description="Value at head (redacted when secret-like)")
     old_path: str | None = Field(default=None, description="Path at base, for renames")
     line: int | None = Field(default=None, description="1-based line of the key in the head file")
+    diff: str | None = Field(
+        default=None, description="A whole-file text change: its unified diff (redacted); null otherwise"
+    )
 
 
 class Override(_Frozen):

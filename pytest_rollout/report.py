@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pytest_rollout.diff.entries import fold_entries
 from pytest_rollout.diff.formats import printable_line
 from pytest_rollout.diff.redact import scrub_strings, scrub_text
 from pytest_rollout.models import Change, Decision, DiffResult, EvalResult, Report
@@ -32,6 +33,8 @@ def fmt_change(c: Change) -> str:
     where = f"{c.path}: {c.key}" if c.key else c.path
     if c.kind == "renamed" and c.key is None:
         return f"{c.old_path} renamed to {c.path}"
+    if c.key is None and c.diff is not None:
+        return f"{where} {old_new(c)}"
     if c.kind == "added":
         return f"{where} added ({fmt_value(c.new)})" if c.key else f"{where} added"
     if c.kind == "deleted":
@@ -45,19 +48,36 @@ def window_line(diff: DiffResult) -> str:
     return f"rollout: {diff.merge_base or diff.base:.7}..{diff.head:.7}: {n} layer(s) moved: {moved}"
 
 
-def layers_table(diff: DiffResult) -> list[str]:
-    from pytest_rollout.diff.entries import fold_entries
+#: Lines of a whole-file diff shown under its row; the JSON report's ``diff`` has all of them.
+DIFF_EXCERPT = 8
 
+
+def layers_table(diff: DiffResult) -> list[str]:
+    folded = fold_entries([*diff.changes, *diff.unclassified])
     rows = [
-        (r.change.layer or "unclassified", r.change.path, r.change.key or "(whole file)", _row_change(r))
-        for r in fold_entries([*diff.changes, *diff.unclassified])
+        (r.change.layer or "unclassified", r.change.path, r.change.key or "(whole file)", row_change(r)) for r in folded
     ]
     if not rows:
         return ["no AI config changed"]
-    return _table(("layer", "file", "key", "change"), rows)
+    header, *lines = _table(("layer", "file", "key", "change"), rows)
+    out = [header]
+    for line, row in zip(lines, folded, strict=True):
+        out += [line, *diff_excerpt(row.change)]
+    return out
 
 
-def _row_change(row: Any) -> str:
+def diff_excerpt(c: Change, indent: str = "    ") -> list[str]:
+    """The first lines of a whole-file change's diff, indented under its row."""
+    from pytest_rollout.diff.textdiff import excerpt
+
+    if c.diff is None:
+        return []
+    shown, more = excerpt(c.diff, DIFF_EXCERPT)
+    tail = [f"{indent}... {more} more line(s): the JSON report has the whole diff"] if more else []
+    return [f"{indent}{line}" for line in shown] + tail
+
+
+def row_change(row: Any) -> str:
     if row.folded > 1:  # a whole list entry that came or went (diff.entries)
         return f"{row.change.kind} ({row.folded} keys)"
     return old_new(row.change)
@@ -65,10 +85,19 @@ def _row_change(row: Any) -> str:
 
 def old_new(c: Change) -> str:
     if c.kind == "renamed" and c.key is None:
-        return f"renamed from {c.old_path}"
+        return f"renamed from {c.old_path}" + (f" ({_diff_counts(c.diff)})" if c.diff else "")
+    if c.key is None and c.diff is not None:
+        return f"{c.kind} ({_diff_counts(c.diff)})"
     if c.kind in ("added", "deleted") and c.key is None:
         return c.kind
     return f"{fmt_value(c.old)} -> {fmt_value(c.new)}"
+
+
+def _diff_counts(diff: str) -> str:
+    from pytest_rollout.diff.textdiff import counts
+
+    plus, minus = counts(diff)
+    return f"+{plus} -{minus} lines"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -80,12 +109,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [line(header), *(line(r) for r in rows)]
 
 
-def decision_lines(decision: Decision) -> list[str]:
-    """The decision, its reasons and plan; every line scrubbed and escaped (``printable_line``)."""
-    return [printable_line(scrub_text(line)) for line in _decision_lines(decision)]
+def decision_lines(decision: Decision, *, plan: bool = True) -> list[str]:
+    """The decision, its reasons and plan; every line scrubbed and escaped (``printable_line``).
+
+    ``plan=False`` names the plan's steps in one line: the ``rollout::gate`` failure, whose run
+    prints the whole plan once, in the rollout summary.
+    """
+    return [printable_line(scrub_text(line)) for line in _decision_lines(decision, plan)]
 
 
-def _decision_lines(decision: Decision) -> list[str]:
+def _decision_lines(decision: Decision, plan: bool = True) -> list[str]:
     lines = [f"decision: {decision.status.upper()}"]
     lines += [f"  - {r}" for r in decision.reasons]
     if decision.override:
@@ -95,12 +128,22 @@ def _decision_lines(decision: Decision) -> list[str]:
     if decision.pending:
         shown = "; ".join(f"{p.layer} ({', '.join(s[:7] for s in p.commits)})" for p in decision.pending)
         lines.append(f"  pending on the base branch (merged, not deployed): {shown}")
-    if decision.status == "blocked" and decision.plan:
+    if decision.status == "blocked" and decision.plan and plan:
         lines += plan_lines(decision)
+    elif decision.status == "blocked" and decision.plan:
+        steps = ", then ".join(step.layer for step in decision.plan)
+        lines.append(f"plan: {len(decision.plan)} steps ({steps}): the rollout summary shows each one")
     for c in decision.commits or ():
         layers = ", ".join(c.layers_changed) or "none"
         lines.append(f"  commit {c.commit[:10]} {c.status.upper():7} {layers}  {c.subject[:60]}")
     return lines
+
+
+def fmt_row(row: Any) -> str:
+    """``fmt_change``, or one line for a whole list entry that came or went (``diff.entries``)."""
+    if row.folded > 1:
+        return f"{row.change.path}: {row.change.key} {row.change.kind} ({row.folded} keys)"
+    return fmt_change(row.change)
 
 
 def plan_lines(decision: Decision) -> list[str]:
@@ -115,7 +158,7 @@ def plan_lines(decision: Decision) -> list[str]:
     for step in decision.plan:
         at = f" at {step.commit[:10]}" if step.commit else ""
         lines.append(f"  step {step.step}: {step.layer}{at}")
-        lines += [f"      {fmt_change(c)}" for c in step.changes]
+        lines += [f"      {fmt_row(row)}" for row in fold_entries(step.changes)]
         lines.append(f"      -> {step.instruction}")
     return lines
 

@@ -57,6 +57,7 @@ def test_seed_incident_json(git_repo: GitRepo, rollout_yaml: str | None) -> None
         "new": "gpt-4o",
         "old_path": None,
         "line": 4,
+        "diff": None,
     }
     assert "decision" not in doc
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_rollout.diff import git as gitio
+from pytest_rollout.diff import textdiff
 from pytest_rollout.diff.formats import ConfigSyntaxError, KeyPath, Parsed, format_key, is_structured, parse
 from pytest_rollout.errors import GitError
 
@@ -49,6 +50,7 @@ class RawChange:
     seen_keys: tuple[KeyPath, ...] = ()  # for an opaque change: the keys of the side that could be read
     submodule: bool = False  # a gitlink (submodule commit) changed: its files are not in this repository
     members: tuple[KeyPath, ...] = ()  # for a reorder of a list (``key`` is the list): its elements' keys
+    diff: str | None = None  # a whole-file text change: its unified diff (raw: redacted in to_change)
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,8 @@ class _Differ:
                 RawChange(new.path, key, "added", None, value, line=parsed.lines.get(key))
                 for key, value in parsed.values.items()
             ]
-        return [_whole(new.path, "added", None, self.describe(new), opaque=parsed is None and is_structured(new.path))]
+        change = _whole(new.path, "added", None, self.describe(new), opaque=parsed is None and is_structured(new.path))
+        return [replace(change, diff=self.text_diff(None, new))]
 
     def deleted(self, old: _Side) -> list[RawChange]:
         parsed = self.load(old, at_head=False)
@@ -218,9 +221,10 @@ class _Differ:
                 RawChange(old.path, key, "deleted", value, None, line=parsed.lines.get(key))
                 for key, value in parsed.values.items()
             ]
-        return [
-            _whole(old.path, "deleted", self.describe(old), None, opaque=parsed is None and is_structured(old.path))
-        ]
+        change = _whole(
+            old.path, "deleted", self.describe(old), None, opaque=parsed is None and is_structured(old.path)
+        )
+        return [replace(change, diff=self.text_diff(old, None))]
 
     def modified(self, old: _Side, new: _Side) -> list[RawChange]:
         if old.sha == new.sha and not is_structured(new.path):
@@ -229,7 +233,8 @@ class _Differ:
 
     def renamed(self, old: _Side, new: _Side) -> list[RawChange]:
         if not (is_structured(old.path) and is_structured(new.path)):
-            return [_whole(new.path, "renamed", self.describe(old), self.describe(new), old.path)]
+            change = _whole(new.path, "renamed", self.describe(old), self.describe(new), old.path)
+            return [replace(change, diff=self.text_diff(old, new))]
         moved = _whole(new.path, "renamed", old.path, new.path, old.path)
         return [moved, *self.content(old, new)]
 
@@ -261,7 +266,7 @@ class _Differ:
         opaque = is_structured(new.path)
         seen = tuple(side.values) if isinstance(side := before or after, Parsed) else ()
         change = _whole(new.path, "modified", self.describe(old), self.describe(new), old_path, opaque=opaque)
-        return [replace(change, seen_keys=seen)]
+        return [replace(change, seen_keys=seen, diff=self.text_diff(old, new))]
 
     # -- reading one side
 
@@ -297,6 +302,15 @@ class _Differ:
                 "(partial or shallow clone?): fetch it (e.g. fetch-depth: 0) and retry"
             )
         return blob
+
+    def text_diff(self, old: _Side | None, new: _Side | None) -> str | None:
+        """The unified diff of two regular text files (a missing side is empty), else None."""
+        sides = [s for s in (old, new) if s is not None]
+        if any(s.mode not in _REGULAR for s in sides):
+            return None
+        a = self.blob(old).data if old is not None else b""
+        b = self.blob(new).data if new is not None else b""
+        return textdiff.unified(sides[0].path, sides[-1].path, a, b)
 
     def describe(self, side: _Side) -> str:
         """What a whole-file change shows for one side: never the content itself."""

@@ -329,3 +329,27 @@ def _scrub_list(items: list[Any]) -> list[Any]:
         out.append(MASK if after_secret_flag and not is_flag and item is not None else _scrub(item))
         after_secret_flag = is_flag and _is_flag_secret(item)
     return out
+
+
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY")
+
+
+def scrub_diff(path: str, diff: str) -> str | None:
+    """A unified diff of a whole file, safe to print: None when the file's name is a secret
+    (``secrets/api_key.txt``); else each line through ``scrub_text`` without its ``+``/``-``/`` ``
+    marker (so ``-password: x`` is a pair like ``password: x``), and every line of a PEM private
+    key, which spans lines, masked whole."""
+    if is_secret_key(path.split("/")):
+        return None
+    out: list[str] = []
+    in_key = False
+    for line in diff.split("\n"):
+        mark, body = line[:1], line[1:]
+        if _PEM_BEGIN.search(body):
+            in_key = True
+        if in_key:
+            out.append(mark + MASK)
+            in_key = "-----END " not in body
+        else:
+            out.append(mark + scrub_text(body))
+    return "\n".join(out)

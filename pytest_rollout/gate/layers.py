@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_rollout.diff.formats import KeyPath, format_key, printable
-from pytest_rollout.diff.redact import redact, scrub_name
+from pytest_rollout.diff.redact import redact, scrub_diff, scrub_name
 from pytest_rollout.gate.defaults import default_file_layer, default_layer, default_watches
 from pytest_rollout.gate.defaults import default_key_layer as default_key_layer  # re-exported
 from pytest_rollout.models import Change
@@ -315,7 +315,14 @@ def to_change(rc: RawChange, layer: str | None) -> Change:
         new=redact(rc.new, segs),
         old_path=printable(rc.old_path) if rc.old_path is not None else None,
         line=rc.line,
+        diff=_safe_diff(rc),
     )
+
+
+def _safe_diff(rc: RawChange) -> str | None:
+    """The whole-file diff, redacted (``scrub_diff``) and with each line escaped (``printable``)."""
+    diff = scrub_diff(rc.path, rc.diff) if rc.diff is not None else None
+    return "\n".join(printable(line) for line in diff.split("\n")) if diff is not None else None
 
 
 def layers_changed(changes: Iterable[Change]) -> list[str]:

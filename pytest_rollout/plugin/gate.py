@@ -189,7 +189,7 @@ def window_notes(res: GateResult) -> list[str]:
 
 
 class GateBlocked(Exception):
-    """The release moves coupled layers: the failure text is the reasons and the plan."""
+    """The release moves coupled layers: the failure text is the reasons and the plan's steps."""
 
 
 class GateItem(pytest.Item):
@@ -206,7 +206,7 @@ class GateItem(pytest.Item):
             return
         from pytest_rollout.report import decision_lines
 
-        raise GateBlocked("\n".join(decision_lines(decision)))
+        raise GateBlocked("\n".join(decision_lines(decision, plan=False)))  # the summary prints the plan
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, GateBlocked):
