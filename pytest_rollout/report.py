@@ -169,7 +169,7 @@ def gate_text(diff: DiffResult, decision: Decision | None) -> list[str]:
     if diff.deployed is not None:
         d = diff.deployed
         at = f", {d.at}" if d.at else ""
-        lines.append(f"deployed: {d.ref.removeprefix('refs/tags/')} ({d.commit[:10]}{at})")
+        lines.append(f"deployed: {d.ref.removeprefix('refs/tags/').removeprefix('refs/heads/')} ({d.commit[:10]}{at})")
     if diff.settings_changed:
         lines.append(f"settings: {diff.settings_changed} changes in this release; judged by {diff.judged_by}")
     lines += [f"warning: {w}" for w in diff.warnings]

@@ -135,6 +135,9 @@ def _run_gate(opts: Options) -> GateResult:
             config=opts.config,
             allow_bundle=opts.allow_bundle,
             per_commit=opts.per_commit,
+            deployed=opts.deployed,
+            deploy=opts.deploy,
+            store=opts.store,
         )
     )
 

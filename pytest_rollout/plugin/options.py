@@ -158,6 +158,21 @@ def add_options(parser: pytest.Parser) -> None:
         help="Run shard I of N of the selected tests (balanced by eval budget; the family correction spans all shards)",
     )
 
+    group.addoption(
+        "--rollout-deployed",
+        dest="rollout_deployed",
+        metavar="REF",
+        help="The deployed release: a tag glob, a branch or a ref (default: settings release.deployed)",
+    )
+    group.addoption(
+        "--rollout-deploy",
+        action="store_true",
+        default=None,
+        dest="rollout_deploy",
+        help="With --rollout-gate, judge the deploy of head: the window deployed..head",
+    )
+
+    parser.addini("rollout_deployed", "The deployed release (as --rollout-deployed)", default="")
     parser.addini("rollout_gate", "Turn the gate on (as --rollout-gate)", type="bool", default=False)
     parser.addini("rollout_base", "Base ref of the release when nothing else names one (as --rollout-base)", default="")
     parser.addini("rollout_config", "Settings file, relative to the ini file (as --rollout-config)", default="")
@@ -226,6 +241,8 @@ class Options:
     is_worker: bool
     shard: tuple[int, int] | None  # (index, count) with --rollout-shard I/N
     start: Path  # where the git repository is looked for: the invocation folder or first test path, never the rootdir
+    deployed: str | None = None  # overrides release.deployed (gate/releases.py)
+    deploy: bool = False  # the deploy gate: deployed..head
 
     @property
     def repo_hint(self) -> Path:
@@ -263,7 +280,11 @@ class Options:
             is_worker=hasattr(config, "workerinput"),
             shard=_read_shard(config),
             start=_start(config),
+            deployed=setting(config, "rollout_deployed"),
+            deploy=bool(config.getoption("rollout_deploy", default=None)),
         )
+        if options.deploy and not options.gate:
+            raise pytest.UsageError("rollout: --rollout-deploy judges a deploy with the gate: add --rollout-gate")
         if report and not options.is_worker:
             _check_writable(config.getoption("rollout_report", default=None) or report, options.report)
         return options
