@@ -16,6 +16,10 @@ Run: ``bash scripts/demo.sh`` (it installs what is needed first), or
 5. The other ending: the bundle was approved and shipped. One
    ``pytest-rollout attribute`` measures hybrids of the three changes and names
    the culprit layer, with the trials it spent next to the sequenced releases'.
+6. Two teams, one deploy: the gate knows what is deployed. Each team's single-layer PR
+   passes and merges; the deploy of main is stopped with a plan of commits, then shipped
+   in order (each step marked as a deploy and measured), and ``pytest-rollout history``
+   shows which deploy moved which layer.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +233,109 @@ class Demo:
         )
         return {"culprits": [s.name for s in culprits], "trials_spent": spent, "trials_fixed": fixed}
 
+    # -- act 5: two teams, one deploy ----------------------------------------------
+    def rollout(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run(str(BIN / "pytest-rollout"), *args, check=False)
+
+    def mark(self, commit: str) -> str:
+        """``release mark``; deploy tags are named by the second, so two marks never share one."""
+        at = datetime.now(timezone.utc).replace(microsecond=0)
+        self.last_mark = max(at, getattr(self, "last_mark", at - timedelta(seconds=1)) + timedelta(seconds=1))
+        proc = self.rollout("release", "mark", commit, "--date", self.last_mark.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if proc.returncode != 0:
+            raise SystemExit(f"demo: release mark failed:\n{proc.stderr}")
+        return proc.stdout.split()[0]
+
+    def team_pr(self, branch: str, author: str, change: tuple[str, str, str], message: str) -> str:
+        self.git("checkout", "-q", "-b", branch, "main")
+        self.edit(*change)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message, f"--author={author}")
+        self.git("checkout", "-q", "main")
+        return self.git("rev-parse", branch)
+
+    def two_teams(self) -> dict[str, Any]:
+        self.say()
+        self.say(self.s("== 6. Two teams, one deploy: the gate knows what is deployed", "1"))
+        self.edit(
+            "rollout.yaml",
+            "order: [",
+            'release:\n  deployed: "refs/tags/deploy/prod/*"\n  require_measured: true\norder: [',
+        )
+        self.commit("ops: the gate knows what is deployed (release.deployed, require_measured)")
+        tag0 = self.mark("HEAD")
+        self.say(f"   main is deployed: $ pytest-rollout release mark  ->  {tag0}")
+        self.team_pr(
+            "infra/concurrency", "Infra Team <infra@example.com>", INFRA_PR, "serving: max concurrency 16 -> 32"
+        )
+        ml = self.team_pr("ml/temperature", "ML Team <ml@example.com>", ML_PR, "llm: temperature 0.2 -> 0.1")
+        prs = []
+        for branch in ("infra/concurrency", "ml/temperature"):
+            gate = self.rollout("check", "--base", "main", "--head", branch)
+            prs.append("PASS" if gate.returncode == 0 else "BLOCKED")
+            self.say(f"   PR {branch}: $ pytest-rollout check --base main  ->  {self.s.verdict(prs[-1])} (one layer)")
+        self.git("merge", "-q", "--no-ff", "-m", "Merge infra/concurrency", "infra/concurrency")
+        merged = self.git("rev-parse", "HEAD")
+        late = self.rollout("check", "--base", "main", "--head", "ml/temperature")
+        reason = next(line for line in late.stdout.splitlines() if line.startswith("  - "))
+        self.say("   infra merges first; had the ML PR's gate run again now, it would say:")
+        self.say(f"     {self.s.verdict('BLOCKED')}{reason[3:]}")
+        self.say("   its green check was older, so ML merges too")
+        self.git("merge", "-q", "--no-ff", "-m", "Merge ml/temperature", "ml/temperature")
+        self.say("   $ pytest-rollout check --deploy")
+        deploy = self.rollout("check", "--deploy", "--json")
+        for line in self.rollout("check", "--deploy").stdout.splitlines():
+            self.say("   " + (self.s(line, "31;1") if line.startswith("decision: BLOCKED") else line))
+        plan = json.loads(deploy.stdout)["decision"]["plan"]
+        shipped, early = self.ship(plan, tag0)
+        self.say("   $ pytest-rollout history")
+        history = self.rollout("history")
+        for line in history.stdout.splitlines():
+            self.say("   " + line)
+        rows = json.loads(self.rollout("history", "--json").stdout)["deploys"]
+        return {
+            "prs": prs,
+            "pr_after_merge": "BLOCKED" if late.returncode == 1 else "PASS",
+            "pending_named": merged[:10] in reason and "Infra Team" in reason,
+            "deploy": json.loads(deploy.stdout)["decision"]["status"],
+            "plan": [[step["layer"], step["commit"]] for step in plan],
+            "merges": [self.git("rev-parse", "HEAD~1"), self.git("rev-parse", "HEAD")],
+            "ml_commit": ml,
+            "unmeasured": early,
+            "shipped": shipped,
+            "history": [r["layers_changed"] for r in rows],
+        }
+
+    def ship(self, plan: list[dict[str, Any]], previous: str) -> tuple[list[str], str]:
+        """Follow the plan: check each step's deploy, mark it, measure it on the deployed commit."""
+        shipped, early = [], ""
+        for i, step in enumerate(plan):
+            commit = step["commit"]
+            gate = self.rollout("check", "--deploy", "--head", commit)
+            shipped.append("PASS" if gate.returncode == 0 else "BLOCKED")
+            tag = self.mark(commit)
+            self.say(
+                f"   step {step['step']} ({step['layer']}): $ pytest-rollout check --deploy --head {commit[:7]}  ->  "
+                f"{self.s.verdict(shipped[-1])}; deployed; $ pytest-rollout release mark {commit[:7]}  ->  {tag}"
+            )
+            if i + 1 < len(plan) and not early:
+                nxt = self.rollout("check", "--deploy", "--head", plan[i + 1]["commit"])
+                early = "BLOCKED" if nxt.returncode == 1 else "PASS"
+                why = next((line for line in nxt.stdout.splitlines() if line.startswith("  - ")), "  - ")
+                self.say(f"     step {step['step'] + 1} right away: {self.s.verdict(early)}{why[3:]}")
+            self.git("checkout", "-q", "--detach", commit)
+            report = f"rollout-deploy{step['step']}.json"
+            _, doc = self.pytest(report, "--rollout-gate", f"--rollout-base={previous}", "--rollout-record")
+            self.git("checkout", "-q", "main")
+            evals = ", ".join(f"{e['nodeid'].split('::')[1]} {e['verdict']}" for e in doc.get("evals", [])) or "none"
+            self.say(f"     measured on the deployed commit (pytest evals --rollout-gate --rollout-record): {evals}")
+            previous = commit
+        return shipped, early
+
+
+INFRA_PR = ("deploy/serving.yaml", "max_concurrency: 16", "max_concurrency: 32")
+ML_PR = ("config/app.yaml", "temperature: 0.2", "temperature: 0.1")
+
 
 def attribution(demo: Demo, base: str, sequenced_trials: int) -> dict[str, Any]:
     """Act 5: the bundle shipped with an approval; attribute names the layer that regressed."""
@@ -284,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = demo.sequenced(base)
         recap = demo.recap(steps)
         attributed = attribution(demo, base, recap["trials_spent"])
+        teams = demo.two_teams()
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
     if args.json:
         outcome = {
@@ -302,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             **recap,
             "attribution": attributed,
+            "two_teams": teams,
         }
         args.json.write_text(json.dumps(outcome, indent=2))
     return 0

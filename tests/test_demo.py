@@ -34,6 +34,15 @@ def test_demo_replays_the_incident(tmp_path: Path) -> None:
     assert "the regression comes from the context layer" in proc.stdout
     assert_attribution_names_context(outcome["attribution"])
     assert "the regression comes from: context (" in proc.stdout
+    teams = outcome["two_teams"]  # act 6: two teams merge separately; the deploy ships them in order
+    assert teams["prs"] == ["PASS", "PASS"]
+    assert teams["pr_after_merge"] == "BLOCKED" and teams["pending_named"]
+    assert teams["deploy"] == "blocked"
+    assert teams["plan"] == [["infra", teams["merges"][0]], ["params", teams["merges"][1]]]
+    assert teams["unmeasured"] == "BLOCKED"  # require_measured: step 2 waits for step 1's measurement
+    assert teams["shipped"] == ["PASS", "PASS"]
+    assert teams["history"] == [["params"], ["infra"], None]
+    assert "== 6. Two teams, one deploy" in proc.stdout
 
 
 def true_context_effect() -> float:

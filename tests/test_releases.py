@@ -359,3 +359,28 @@ def test_history_without_deploys_says_how_to_record_one(git_repo: GitRepo) -> No
     git_repo.commit({"a.txt": "x"})
     proc = _cli("history", cwd=git_repo.path)
     assert proc.returncode == 2 and "release mark" in proc.stderr
+
+
+def test_a_pending_merge_names_who_wrote_what_it_merges(git_repo: GitRepo) -> None:
+    _deployed_main(git_repo)
+    git_repo.repo.git.checkout("-q", "-b", "infra")
+    _team_commit(git_repo, _edit(git_repo, *INFRA), "serving: batch 8 -> 32", "Infra Team <infra@example.com>")
+    git_repo.repo.git.checkout("-q", "main")
+    git_repo.repo.git.merge("-q", "--no-ff", "-m", "Merge infra", "infra")
+    merge = git_repo.sha()
+    _sync_origin(git_repo)
+    git_repo.repo.git.checkout("-q", "-b", "ml")
+    git_repo.commit(_edit(git_repo, *MODEL), "model")
+    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    assert proc.returncode == 1
+    assert (
+        f'{merge[:10]} "Merge infra" by Test Author <test@example.com> (merging 1 commit(s) by Infra Team'
+        in proc.stdout
+    )
+
+
+def test_a_pr_cannot_drop_the_release_settings_that_judge_it(git_repo: GitRepo) -> None:
+    _two_teams(git_repo, MODEL)
+    git_repo.commit({"rollout.yaml": "{}\n"}, "no more release settings")
+    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    assert proc.returncode == 1 and "pending on the base branch" in proc.stdout

@@ -47,7 +47,7 @@ def deploy_history(
     """Deploy tags matching ``spec``, newest first, each with the layers moved since the previous one."""
     tags = deploy_tags(root, tag_pattern(spec))
     shown = tags if limit is None else tags[:limit]
-    estimates = _recorded(store_file, {t.commit for t in tags[: len(shown) + 1]})
+    estimates = _recorded(root, loaded, store_file, [t.commit for t in tags[: len(shown) + 1]])
     rows = []
     for i, tag in enumerate(shown):
         prev = tags[i + 1] if i + 1 < len(tags) else None
@@ -80,16 +80,25 @@ def _layers(root: Path, loaded: LoadedSettings, base: str, head: str) -> list[st
     return _diff(root, base, head, lmap, loaded, _settings_paths(root, None)).layers_changed
 
 
-def _recorded(store_file: Path | str, commits: set[str]) -> dict[str, list[dict[str, Any]]]:
-    """The evals of the newest complete run at each commit."""
+def _recorded(
+    root: Path, loaded: LoadedSettings, store_file: Path | str, commits: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The evals of the newest complete run at each commit; else of the newest complete run with
+    that commit's layer fingerprints (a code-only commit deploys the config a run measured)."""
     from pytest_rollout.baselines.store import Store, store_exists
 
     if not store_exists(store_file):
         return {}
+    from pytest_rollout.baselines.fingerprints import layer_fingerprints
 
     out: dict[str, list[dict[str, Any]]] = {}
     with Store(store_file) as db:
-        for run in db.runs():  # newest first
-            if run.complete and run.commit in commits and run.commit not in out:
-                out[run.commit] = db.evals_of(run.id)
+        runs = [r for r in db.runs() if r.complete]  # newest first
+        for commit in dict.fromkeys(commits):
+            run = next((r for r in runs if r.commit == commit), None)
+            if run is None:
+                prints = layer_fingerprints(root, commit, loaded.settings)
+                run = next((r for r in runs if all(r.fingerprints.get(k) == v for k, v in prints.items())), None)
+            if run is not None:
+                out[commit] = db.evals_of(run.id)
     return out

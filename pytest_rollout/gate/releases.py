@@ -200,7 +200,7 @@ def _with_pending(res: GateResult, deployed: DeployedRelease, overrides: Sequenc
         Pending(layer=layer, commits=[m.commit.sha for m in moved if layer in m.layers])
         for layer in pending_diff.layers_changed
     ]
-    reasons = _pending_reasons(res.diff.layers_changed, pending, moved, settings, deployed)
+    reasons = _pending_reasons(res.root, res.diff.layers_changed, pending, moved, settings, deployed)
     decision = res.decision.model_copy(update={"pending": pending})
     if not reasons:
         return decision
@@ -214,6 +214,7 @@ def _with_pending(res: GateResult, deployed: DeployedRelease, overrides: Sequenc
 
 
 def _pending_reasons(
+    root: Path,
     release: Sequence[str],
     pending: Sequence[Pending],
     moved: Sequence[_Moved],
@@ -232,7 +233,7 @@ def _pending_reasons(
         if not waiting or not set(mine) - pend or len(mine) > limit or len(together) <= limit:
             continue
         shas = {sha for p in pending if p.layer in waiting for sha in p.commits}
-        named = "; ".join(_commit_label(m.commit) for m in moved if m.commit.sha in shas)
+        named = "; ".join(_commit_label(root, m.commit) for m in moved if m.commit.sha in shas)
         reasons.append(
             f"layer(s) {', '.join(waiting)} pending on the base branch (merged since the deployed "
             f"{deployed.name} {deployed.commit[:10]}, not deployed): {named}. This release moves "
@@ -242,8 +243,17 @@ def _pending_reasons(
     return reasons
 
 
-def _commit_label(c: Commit) -> str:
-    return f'{c.sha[:10]} "{c.subject[:72]}" by {c.author}'
+def _commit_label(root: Path, c: Commit) -> str:
+    """sha, subject, author; a merge also names who wrote the commits it brings in."""
+    label = f'{c.sha[:10]} "{c.subject[:72]}" by {c.author}'
+    if not c.is_merge:
+        return label
+    out = run_git(root, "log", "--format=%an <%ae>", f"{c.parents[0]}..{c.sha}", "--no-merges")
+    lines = out.decode("utf-8", "replace").splitlines()
+    authors = [a for a in dict.fromkeys(lines) if a]
+    if authors:
+        label += f" (merging {len(lines)} commit(s) by {', '.join(authors)})"
+    return label
 
 
 def _pending_plan(
