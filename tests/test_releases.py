@@ -384,3 +384,23 @@ def test_a_pr_cannot_drop_the_release_settings_that_judge_it(git_repo: GitRepo) 
     git_repo.commit({"rollout.yaml": "{}\n"}, "no more release settings")
     proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
     assert proc.returncode == 1 and "pending on the base branch" in proc.stdout
+
+
+def test_release_recipes_fetch_the_tags_and_their_settings_validate() -> None:
+    """A deploy-tag job without the tags fails closed; the recipes must not teach that."""
+    import re
+
+    import yaml
+
+    from pytest_rollout.settings import Settings
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text()
+    section = text[text.index("## Releases:") : text.index("## pre-commit, at pre-push")]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    settings = Settings.model_validate(yaml.safe_load(blocks[0]))
+    assert settings.release.deployed and settings.release.min_soak_seconds == 86400
+    jobs = [job for body in blocks[1:] for job in (yaml.safe_load(body).get("jobs") or {}).values()]
+    checkouts = [s for job in jobs for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout")]
+    assert len(checkouts) == 2 and all(s["with"]["fetch-tags"] is True for s in checkouts)
+    gitlab = yaml.safe_load(blocks[-1])["deploy"]
+    assert "--tags" in gitlab["variables"]["GIT_FETCH_EXTRA_FLAGS"]
