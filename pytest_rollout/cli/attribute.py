@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_rollout.errors import RolloutError
+from pytest_rollout.evals.seeds import parse_seed
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,19 +28,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--config", help="Settings file (default: rollout.yaml, then pyproject.toml)")
     p.add_argument("--json", action="store_true", help="Print the JSON document instead of the table")
     p.add_argument("--report", metavar="PATH", help="Also write the JSON document to PATH")
-    p.add_argument("--seed", type=_seed, help="--rollout-seed for every hybrid (default: drawn once, printed)")
+    p.add_argument("--seed", type=parse_seed, help="--rollout-seed for every hybrid (default: drawn once, printed)")
     p.add_argument("--jobs", "-j", type=_jobs, help="Hybrids run at once (default: the CPU count)")
     p.add_argument("--confidence", type=_confidence, default=0.95, help="Simultaneous confidence (default 0.95)")
-
-
-def _seed(value: str) -> int:
-    try:
-        seed = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer seed") from None
-    if not 0 <= seed < 2**63:
-        raise argparse.ArgumentTypeError(f"{value!r}: the seed must be between 0 and 2**63-1")
-    return seed
 
 
 def _jobs(value: str) -> int:

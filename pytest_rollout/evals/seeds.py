@@ -1,4 +1,4 @@
-"""Seeds: each trial's seed and the seeded order of an eval's cases.
+"""Seeds: the session seed as users type it, each trial's seed and the seeded order of an eval's cases.
 
 sha256 over the parts, never ``hash()``: the same seed in every process, Python version and
 ``PYTHONHASHSEED``, so a run replays from ``--rollout-seed`` alone (serial, threaded, xdist).
@@ -6,11 +6,27 @@ sha256 over the parts, never ``hash()``: the same seed in every process, Python 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import random
 from collections.abc import Collection, Sequence
 
 from pytest_rollout.evals.markers import Case
+
+
+#: Seeds are stored as SQLite integers: signed 64 bits.
+SEED_LIMIT = 2**63
+
+
+def parse_seed(value: str) -> int:
+    """``--rollout-seed``, ``rollout_seed`` and ``attribute --seed`` (an argparse ``type=``): ``[0, 2**63)``."""
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer seed") from None
+    if not 0 <= seed < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value!r}: the seed must be between 0 and 2**63-1")
+    return seed
 
 
 def _derive(*parts: object) -> int:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_rollout.evals.seeds import parse_seed
 
 CHOICES = {
     "rollout_inconclusive": ("fail", "pass"),
@@ -30,164 +33,140 @@ def _layers_list(value: str) -> tuple[str, ...]:
     return names
 
 
-def parse_seed(value: str) -> int:
-    try:
-        seed = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an integer seed") from None
-    if not 0 <= seed < 2**63:
-        raise argparse.ArgumentTypeError(f"{value!r}: the seed must be between 0 and 2**63-1")
-    return seed
+@dataclass(frozen=True)
+class Opt:
+    """One row of the table: a ``--rollout-*`` option and, when it has one, its ``rollout_*`` ini key."""
+
+    flag: str
+    help: str
+    metavar: str | None = None  # None: a flag (store_true)
+    type: Callable[[str], Any] | None = None
+    ini: str | None = None  # the ini key's help; None: no ini key (window and approval flags never have one)
+
+    @property
+    def dest(self) -> str:
+        return self.flag[2:].replace("-", "_")
+
+
+#: Every option, in ``--help`` order. A row with ``ini`` is also an ini key of the same name.
+OPTIONS: tuple[Opt, ...] = (
+    Opt(
+        "--rollout-gate",
+        "Diff the AI config between base and head, block coupled releases, run only moved layers' evals",
+        ini="Turn the gate on (as --rollout-gate)",
+    ),
+    Opt(
+        "--rollout-base",
+        "Base ref of the release (default: settings `base`, GITHUB_BASE_REF, upstream, origin/HEAD)",
+        "REF",
+        ini="Base ref of the release when nothing else names one (as --rollout-base)",
+    ),
+    Opt("--rollout-head", "Head ref of the release (default: HEAD)", "REF"),
+    Opt(
+        "--rollout-config",
+        "Settings file (default: rollout.yaml, then [tool.pytest-rollout] in pyproject.toml)",
+        "PATH",
+        ini="Settings file, relative to the ini file (as --rollout-config)",
+    ),
+    Opt(
+        "--rollout-allow-bundle", "Let a release that moves several coupled layers through, recording REASON", "REASON"
+    ),
+    Opt(
+        "--rollout-per-commit",
+        "Also judge each commit of the release on its own",
+        ini="Also judge each commit (as --rollout-per-commit)",
+    ),
+    Opt(
+        "--rollout-report",
+        "Write the JSON report (changes, decision, eval verdicts) to PATH",
+        "PATH",
+        ini="JSON report path, relative to the ini file (as --rollout-report)",
+    ),
+    Opt(
+        "--rollout-layers",
+        "Also run the evals of these layers, whether or not they moved (added to the moved layers)",
+        "A,B",
+        type=_layers_list,
+    ),
+    Opt(
+        "--rollout-seed",
+        "Seed for trial seeds and case order (default: random, printed in the header)",
+        "INT",
+        type=parse_seed,
+        ini="Seed for trials and case order (as --rollout-seed)",
+    ),
+    Opt(
+        "--rollout-inconclusive",
+        "How an eval that spent its budget undecided counts (default: fail)",
+        "{fail,pass}",
+        ini="How an undecided eval counts: fail (default) or pass",
+    ),
+    Opt(
+        "--rollout-correction",
+        "Family-wise false-FAIL control across evals (default: bonferroni)",
+        "{bonferroni,sidak,none}",
+        ini="Family-wise control: bonferroni (default), sidak or none",
+    ),
+    Opt(
+        "--rollout-store",
+        "Baseline store: a file or a postgresql:// URL (default: $ROLLOUT_STORE, else .rollout/store.sqlite)",
+        "PATH",
+        ini="Baseline store path, relative to the ini file (as --rollout-store)",
+    ),
+    Opt("--rollout-record", "Record this session's eval outcomes as the baseline of HEAD"),
+    Opt(
+        "--rollout-full-budget",
+        "Run every eval to its full budget on its absolute criterion, no early stop and no baseline "
+        "(pytest-rollout attribute pairs these trials across configurations)",
+    ),
+    Opt(
+        "--rollout-missing-baseline",
+        "What a max_regression eval without a baseline does (default: fail)",
+        "{fail,skip}",
+        ini="max_regression without a baseline: fail (default) or skip",
+    ),
+    Opt(
+        "--rollout-baseline",
+        "Compare max_regression evals with this recorded run (run:N, see `pytest-rollout baseline list`) "
+        "or commit, not the oldest eligible one: a replay then compares with exactly the same baseline",
+        "RUN|COMMIT",
+        ini="Pin the baseline run or commit (as --rollout-baseline)",
+    ),
+    Opt("--rollout-drift", "Run max_regression evals against the latest baseline with HEAD's fingerprints"),
+    Opt(
+        "--rollout-shard",
+        "Run shard I of N of the selected tests (balanced by eval budget; the family correction spans all shards)",
+        "I/N",
+    ),
+    Opt(
+        "--rollout-deployed",
+        "The deployed release: a tag glob, a branch or a ref (default: settings release.deployed)",
+        "REF",
+        ini="The deployed release (as --rollout-deployed)",
+    ),
+    Opt("--rollout-deploy", "With --rollout-gate, judge the deploy of head: the window deployed..head"),
+)
+
+#: Ini keys that are booleans (the rest are strings).
+_BOOL_INI = frozenset(o.dest for o in OPTIONS if o.metavar is None)
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout", "pytest-rollout: sequenced releases of AI systems")
-    group.addoption(
-        "--rollout-gate",
-        action="store_true",
-        default=None,
-        dest="rollout_gate",
-        help="Diff the AI config between base and head, block coupled releases, run only moved layers' evals",
-    )
-    group.addoption(
-        "--rollout-base",
-        dest="rollout_base",
-        metavar="REF",
-        help="Base ref of the release (default: settings `base`, GITHUB_BASE_REF, upstream, origin/HEAD)",
-    )
-    group.addoption(
-        "--rollout-head", dest="rollout_head", metavar="REF", help="Head ref of the release (default: HEAD)"
-    )
-    group.addoption(
-        "--rollout-config",
-        dest="rollout_config",
-        metavar="PATH",
-        help="Settings file (default: rollout.yaml, then [tool.pytest-rollout] in pyproject.toml)",
-    )
-    group.addoption(
-        "--rollout-allow-bundle",
-        dest="rollout_allow_bundle",
-        metavar="REASON",
-        help="Let a release that moves several coupled layers through, recording REASON",
-    )
-    group.addoption(
-        "--rollout-per-commit",
-        action="store_true",
-        default=None,
-        dest="rollout_per_commit",
-        help="Also judge each commit of the release on its own",
-    )
-    group.addoption(
-        "--rollout-report",
-        dest="rollout_report",
-        metavar="PATH",
-        help="Write the JSON report (changes, decision, eval verdicts) to PATH",
-    )
-    group.addoption(
-        "--rollout-layers",
-        dest="rollout_layers",
-        type=_layers_list,
-        metavar="A,B",
-        help="Also run the evals of these layers, whether or not they moved (added to the moved layers)",
-    )
-    group.addoption(
-        "--rollout-seed",
-        dest="rollout_seed",
-        type=parse_seed,
-        metavar="INT",
-        help="Seed for trial seeds and case order (default: random, printed in the header)",
-    )
-    group.addoption(
-        "--rollout-inconclusive",
-        dest="rollout_inconclusive",
-        choices=CHOICES["rollout_inconclusive"],
-        help="How an eval that spent its budget undecided counts (default: fail)",
-    )
-    group.addoption(
-        "--rollout-correction",
-        dest="rollout_correction",
-        choices=CHOICES["rollout_correction"],
-        help="Family-wise false-FAIL control across evals (default: bonferroni)",
-    )
-    group.addoption(
-        "--rollout-store",
-        dest="rollout_store",
-        metavar="PATH",
-        help="Baseline store: a file or a postgresql:// URL (default: $ROLLOUT_STORE, else .rollout/store.sqlite)",
-    )
-    group.addoption(
-        "--rollout-record",
-        action="store_true",
-        default=None,
-        dest="rollout_record",
-        help="Record this session's eval outcomes as the baseline of HEAD",
-    )
-    group.addoption(
-        "--rollout-full-budget",
-        action="store_true",
-        default=None,
-        dest="rollout_full_budget",
-        help="Run every eval to its full budget on its absolute criterion, no early stop and no baseline "
-        "(pytest-rollout attribute pairs these trials across configurations)",
-    )
-    group.addoption(
-        "--rollout-missing-baseline",
-        dest="rollout_missing_baseline",
-        choices=CHOICES["rollout_missing_baseline"],
-        help="What a max_regression eval without a baseline does (default: fail)",
-    )
-    group.addoption(
-        "--rollout-baseline",
-        dest="rollout_baseline",
-        metavar="RUN|COMMIT",
-        help="Compare max_regression evals with this recorded run (run:N, see `pytest-rollout baseline list`) "
-        "or commit, not the oldest eligible one: a replay then compares with exactly the same baseline",
-    )
-    group.addoption(
-        "--rollout-drift",
-        action="store_true",
-        default=None,
-        dest="rollout_drift",
-        help="Run max_regression evals against the latest baseline with HEAD's fingerprints",
-    )
-
-    group.addoption(
-        "--rollout-shard",
-        dest="rollout_shard",
-        metavar="I/N",
-        help="Run shard I of N of the selected tests (balanced by eval budget; the family correction spans all shards)",
-    )
-
-    group.addoption(
-        "--rollout-deployed",
-        dest="rollout_deployed",
-        metavar="REF",
-        help="The deployed release: a tag glob, a branch or a ref (default: settings release.deployed)",
-    )
-    group.addoption(
-        "--rollout-deploy",
-        action="store_true",
-        default=None,
-        dest="rollout_deploy",
-        help="With --rollout-gate, judge the deploy of head: the window deployed..head",
-    )
-
-    parser.addini("rollout_deployed", "The deployed release (as --rollout-deployed)", default="")
-    parser.addini("rollout_gate", "Turn the gate on (as --rollout-gate)", type="bool", default=False)
-    parser.addini("rollout_base", "Base ref of the release when nothing else names one (as --rollout-base)", default="")
-    parser.addini("rollout_config", "Settings file, relative to the ini file (as --rollout-config)", default="")
-    parser.addini("rollout_per_commit", "Also judge each commit (as --rollout-per-commit)", type="bool", default=False)
-    parser.addini("rollout_report", "JSON report path, relative to the ini file (as --rollout-report)", default="")
-    parser.addini("rollout_seed", "Seed for trials and case order (as --rollout-seed)", default="")
-    parser.addini("rollout_inconclusive", "How an undecided eval counts: fail (default) or pass", default="fail")
-    parser.addini(
-        "rollout_correction", "Family-wise control: bonferroni (default), sidak or none", default="bonferroni"
-    )
-    parser.addini("rollout_store", "Baseline store path, relative to the ini file (as --rollout-store)", default="")
-    parser.addini(
-        "rollout_missing_baseline", "max_regression without a baseline: fail (default) or skip", default="fail"
-    )
-    parser.addini("rollout_baseline", "Pin the baseline run or commit (as --rollout-baseline)", default="")
+    for opt in OPTIONS:
+        if opt.metavar is None:
+            group.addoption(opt.flag, action="store_true", default=None, dest=opt.dest, help=opt.help)
+        else:
+            choices = CHOICES.get(opt.dest)
+            kwargs: dict[str, Any] = {"choices": choices} if choices else {"metavar": opt.metavar}
+            if opt.type is not None:
+                kwargs["type"] = opt.type
+            group.addoption(opt.flag, dest=opt.dest, help=opt.help, **kwargs)
+        if opt.ini is not None:
+            if opt.dest in _BOOL_INI:
+                parser.addini(opt.dest, opt.ini, type="bool", default=False)
+            else:
+                parser.addini(opt.dest, opt.ini, default=CHOICES[opt.dest][0] if opt.dest in CHOICES else "")
 
 
 def _is_url(value: str) -> bool:
