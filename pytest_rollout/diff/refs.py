@@ -72,7 +72,7 @@ def resolve_window(
     base_sha = _resolve(repo, base_ref, "base")
     mb = run_git(repo, "merge-base", base_sha, head_sha, check=False).decode().strip()
     if not mb:
-        hint = SHALLOW_FIX if _is_shallow(repo) else "check that both refs share history"
+        hint = SHALLOW_FIX if is_shallow(repo) else "check that both refs share history"
         raise GitError(f"no merge-base between base {base_ref} and head {head_ref}: {hint}")
     if mb == head_sha and base_sha != head_sha:
         # head is behind base (a revert by force-push, `--head <older commit>`): deploying it undoes
@@ -107,7 +107,7 @@ def _resolve(repo: Path, ref: str, what: str) -> str:
     sha = out.decode().strip()
     if sha:
         return sha
-    if _is_shallow(repo):
+    if is_shallow(repo):
         raise GitError(f"{what} ref {ref!r} is not in this shallow clone: {SHALLOW_FIX}")
     if not run_git(repo, "rev-list", "-n", "1", "--all", check=False).strip():
         raise GitError(f"{what} ref {ref!r}: the repository {repo} has no commits yet: commit the config first")
@@ -116,7 +116,7 @@ def _resolve(repo: Path, ref: str, what: str) -> str:
     )
 
 
-def _is_shallow(repo: Path) -> bool:
+def is_shallow(repo: Path) -> bool:
     return run_git(repo, "rev-parse", "--is-shallow-repository", check=False).decode().strip() == "true"
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_rollout.diff.git import git_ok, run_git
-from pytest_rollout.diff.refs import SHALLOW_FIX, Commit, _is_shallow
+from pytest_rollout.diff.refs import SHALLOW_FIX, Commit, is_shallow
 from pytest_rollout.errors import GitError, SettingsError
 from pytest_rollout.gate.deploys import DeployedRelease, deploy_tags, is_glob, tag_pattern
 from pytest_rollout.models import Change, Decision, Pending, PlanStep
@@ -52,7 +52,7 @@ def resolve_deployed(root: Path, spec: str, target: str, source: str) -> Deploye
     out = run_git(root, "rev-parse", "--verify", "-q", "--end-of-options", f"{spec}^{{commit}}", check=False)
     sha = out.decode().strip()
     if not sha or spec.startswith("-"):
-        shallow = "this clone is shallow: " + SHALLOW_FIX + "; " if _is_shallow(root) else ""
+        shallow = "this clone is shallow: " + SHALLOW_FIX + "; " if is_shallow(root) else ""
         raise GitError(f"deployed ref {spec!r} ({source}) is not in this clone: {shallow}{TAGS_FIX}")
     _must_be_ancestor(root, spec, sha, target, source)
     full = run_git(root, "rev-parse", "--symbolic-full-name", spec, check=False).decode().strip() or spec
@@ -67,13 +67,13 @@ def _newest_tag(root: Path, spec: str, target: str, source: str) -> DeployedRele
     pattern = tag_pattern(spec)
     tags = deploy_tags(root, pattern)
     if not tags:
-        shallow = "this clone is shallow and has no tags: " if _is_shallow(root) else ""
+        shallow = "this clone is shallow and has no tags: " if is_shallow(root) else ""
         raise GitError(f"no tag matches the deployed glob {pattern!r} ({source}): {shallow}{TAGS_FIX}")
     for tag in tags:
         if is_ancestor(root, tag.commit, target):
             return DeployedRelease(tag.ref, tag.commit, tag.at, source)
     newest = tags[0]
-    hint = SHALLOW_FIX if _is_shallow(root) else _HOTFIX_FIX
+    hint = SHALLOW_FIX if is_shallow(root) else _HOTFIX_FIX
     raise GitError(
         f"no tag matching {pattern!r} ({source}) is an ancestor of {target[:10]}; the newest, "
         f"{newest.name} at {newest.commit[:10]}, is not: {hint}"
@@ -89,7 +89,7 @@ _HOTFIX_FIX = (
 def _must_be_ancestor(root: Path, spec: str, sha: str, target: str, source: str) -> None:
     if is_ancestor(root, sha, target):
         return
-    hint = SHALLOW_FIX if _is_shallow(root) else _HOTFIX_FIX
+    hint = SHALLOW_FIX if is_shallow(root) else _HOTFIX_FIX
     raise GitError(
         f"deployed ref {spec!r} ({source}) at {sha[:10]} is not an ancestor of {target[:10]}, so the gate cannot "
         f"tell what the next deploy ships: {hint}"
