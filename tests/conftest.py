@@ -3,6 +3,8 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +29,12 @@ for _mod in pkgutil.walk_packages(pytest_rollout.__path__, "pytest_rollout."):
 pytest_plugins = ["pytester"]
 
 Commit = Callable[..., str]
+
+
+def rollout_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``pytest-rollout ARGS`` in a fresh interpreter, as a user or CI runs it: exit code, stdout, stderr."""
+    cmd = [sys.executable, "-m", "pytest_rollout", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
 
 
 @pytest.fixture(autouse=True)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import GitRepo
+from conftest import GitRepo, rollout_cli
 from pytest_rollout.attribution import conclusion
 from pytest_rollout.attribution.effects import analyse, contrasts, culprits, verdict
 from pytest_rollout.attribution.hybrids import design, plan, read_window
@@ -85,10 +83,8 @@ def test_attribute_names_the_culprit_layer(git_repo: GitRepo) -> None:
     base, head = bundle(git_repo)
     summary = git_repo.path / "summary.md"
     env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
-    cmd = [sys.executable, "-m", "pytest_rollout", "attribute", "--base", base, "--seed", "5", "-j", "2"]
-    proc = subprocess.run(
-        [*cmd, "--report", "a.json", "--", "evals"], cwd=git_repo.path, capture_output=True, text=True, env=env
-    )
+    cmd = ["attribute", "--base", base, "--seed", "5", "-j", "2", "--report", "a.json", "--", "evals"]
+    proc = rollout_cli(*cmd, cwd=git_repo.path, env=env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((git_repo.path / "a.json").read_text())
     assert doc["layers"] == ["model", "context"] and doc["culprits"] == ["context"]
@@ -131,21 +127,11 @@ def test_a_hybrid_that_cannot_be_built_is_reported_and_left_out(git_repo: GitRep
 
 def test_nothing_moved_is_exit_2(git_repo: GitRepo, tmp_path: Path) -> None:
     base = git_repo.commit({"config/app.yaml": APP}, "base")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest_rollout", "attribute", "--base", base],
-        cwd=git_repo.path,
-        capture_output=True,
-        text=True,
-    )
+    proc = rollout_cli("attribute", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 2 and "nothing to attribute" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_arguments_after_double_dash_belong_to_attribute_only(git_repo: GitRepo) -> None:
     base = git_repo.commit({"config/app.yaml": APP}, "base")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest_rollout", "diff", "--base", base, "--", "evals"],
-        cwd=git_repo.path,
-        capture_output=True,
-        text=True,
-    )
+    proc = rollout_cli("diff", "--base", base, "--", "evals", cwd=git_repo.path)
     assert proc.returncode == 2 and "for `attribute` only" in proc.stderr

@@ -11,19 +11,13 @@ from typing import Any
 
 import pytest
 
-from conftest import GitRepo
+from conftest import GitRepo, rollout_cli
 from pytest_rollout.baselines.schema import SCHEMA_VERSION
 from pytest_rollout.baselines.store import Baseline, Store
 from pytest_rollout.cli import baseline as baseline_cli
 
 NODE = "evals/test_refund.py::test_refund_answer"
 FP = {"prompt": "q1", "model": "m1"}
-
-
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_rollout", "baseline", *args], cwd=cwd, capture_output=True, text=True
-    )
 
 
 def _result(nodeid: str = NODE, **kw: Any) -> dict[str, Any]:
@@ -78,7 +72,7 @@ def store_file(tmp_path: Path) -> Path:
 
 
 def test_list_shows_every_run(store_file: Path) -> None:
-    proc = _run("--store", str(store_file), "list", cwd=store_file.parent)
+    proc = rollout_cli("baseline", "--store", str(store_file), "list", cwd=store_file.parent)
     assert proc.returncode == 0, proc.stderr
     header, newest, oldest = proc.stdout.splitlines()
     assert header.split() == ["id", "commit", "started", "(UTC)", "status", "evals"]
@@ -92,13 +86,13 @@ def test_default_store_is_at_the_repo_root(git_repo: GitRepo) -> None:
     populate(git_repo.path / ".rollout" / "store.sqlite")
     sub = git_repo.path / "src" / "deep"
     sub.mkdir(parents=True)
-    proc = _run("list", cwd=sub)
+    proc = rollout_cli("baseline", "list", cwd=sub)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 3
 
 
 def test_show_prints_estimate_interval_size_and_detectable_drop(store_file: Path) -> None:
-    proc = _run("--store", str(store_file), "show", NODE, cwd=store_file.parent)
+    proc = rollout_cli("baseline", "--store", str(store_file), "show", NODE, cwd=store_file.parent)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == NODE
@@ -118,32 +112,34 @@ def test_show_pairs_by_case(tmp_path: Path) -> None:
         run = store.begin_run("c" * 40, FP, seed=1, tool_version="0.1.0")
         store.record_eval(run, _result(cases=30, epochs=10, alpha=0.01), _trials(240, 300, epochs=10))
         store.finish_run(run)
-    proc = _run("--store", str(path), "show", NODE, cwd=tmp_path)
+    proc = rollout_cli("baseline", "--store", str(path), "show", NODE, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "300 outcomes used, 0 errors), 30 cases x 10 epochs" in proc.stdout
     assert "with 300 trials (30 cases x 10 epochs) (alpha 0.01, beta 0.05; paired by case" in proc.stdout
 
 
 def test_show_an_unknown_nodeid_suggests_the_closest(store_file: Path) -> None:
-    proc = _run("--store", str(store_file), "show", "test_refund_answer", cwd=store_file.parent)
+    proc = rollout_cli("baseline", "--store", str(store_file), "show", "test_refund_answer", cwd=store_file.parent)
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip() == (
         f"pytest-rollout: error: no baseline for 'test_refund_answer' in {store_file}; closest stored: {NODE}"
     )
-    proc = _run("--store", str(store_file), "show", "evals/test_refund.py::test_refnd_answer", cwd=store_file.parent)
+    proc = rollout_cli(
+        "baseline", "--store", str(store_file), "show", "evals/test_refund.py::test_refnd_answer", cwd=store_file.parent
+    )
     assert proc.returncode == 2 and f"closest stored: {NODE}" in proc.stderr
 
 
 def test_a_missing_store_is_a_usage_error(tmp_path: Path) -> None:
-    proc = _run("--store", str(tmp_path / "nope.sqlite"), "list", cwd=tmp_path)
+    proc = rollout_cli("baseline", "--store", str(tmp_path / "nope.sqlite"), "list", cwd=tmp_path)
     assert proc.returncode == 2
     assert "nope.sqlite: no store here yet: record baselines with `pytest --rollout-record`" in proc.stderr
     assert not (tmp_path / "nope.sqlite").exists()
 
 
 def test_outside_a_git_repo_without_store_says_what_to_do(tmp_path: Path) -> None:
-    proc = _run("list", cwd=tmp_path)
+    proc = rollout_cli("baseline", "list", cwd=tmp_path)
     assert proc.returncode == 2
     assert "not a git repository" in proc.stderr and "--repo DIR" in proc.stderr
 
@@ -152,27 +148,27 @@ def test_a_newer_store_is_refused(store_file: Path) -> None:
     conn = sqlite3.connect(store_file)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    proc = _run("--store", str(store_file), "list", cwd=store_file.parent)
+    proc = rollout_cli("baseline", "--store", str(store_file), "list", cwd=store_file.parent)
     assert proc.returncode == 2
     assert f"written by a newer pytest-rollout (schema 99 > {SCHEMA_VERSION}): upgrade pytest-rollout" in proc.stderr
 
 
 def test_export_import_round_trip(store_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs.jsonl"
-    proc = _run("--store", str(store_file), "export", str(out), cwd=tmp_path)
+    proc = rollout_cli("baseline", "--store", str(store_file), "export", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"exported 1 complete run(s) from {store_file} to {out}"
     other = tmp_path / "other.sqlite"
     for expected in (1, 0):
-        proc = _run("--store", str(other), "import", str(out), cwd=tmp_path)
+        proc = rollout_cli("baseline", "--store", str(other), "import", str(out), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.strip() == f"imported {expected} new run(s) from {out} into {other}"
-    proc = _run("--store", str(other), "show", NODE, cwd=tmp_path)
+    proc = rollout_cli("baseline", "--store", str(other), "show", NODE, cwd=tmp_path)
     assert "pass rate 0.85 [0.78, 0.91]" in proc.stdout
 
 
 def test_export_to_stdout_keeps_the_count_on_stderr(store_file: Path) -> None:
-    proc = _run("--store", str(store_file), "export", "-", cwd=store_file.parent)
+    proc = rollout_cli("baseline", "--store", str(store_file), "export", "-", cwd=store_file.parent)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 1 and proc.stdout.startswith('{"kind":"pytest-rollout.run"')
     assert "exported 1 complete run(s)" in proc.stderr
@@ -181,7 +177,7 @@ def test_export_to_stdout_keeps_the_count_on_stderr(store_file: Path) -> None:
 def test_import_of_a_bad_file_names_the_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n{}\n")
-    proc = _run("--store", str(tmp_path / "s.sqlite"), "import", str(bad), cwd=tmp_path)
+    proc = rollout_cli("baseline", "--store", str(tmp_path / "s.sqlite"), "import", str(bad), cwd=tmp_path)
     assert proc.returncode == 2
     assert "bad.jsonl:2: not an exported run" in proc.stderr
 
@@ -190,13 +186,13 @@ def test_prune(store_file: Path) -> None:
     with Store(store_file) as store:
         for commit in ("c", "d"):
             store.finish_run(store.begin_run(commit * 40, FP, seed=3, tool_version="0.1.0"))
-    proc = _run("--store", str(store_file), "prune", "--keep", "1", cwd=store_file.parent)
+    proc = rollout_cli("baseline", "--store", str(store_file), "prune", "--keep", "1", cwd=store_file.parent)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
         f"pruned 2 run(s) from {store_file}; kept the newest 1 recording(s) of each eval under each set of "
         "fingerprints, and the oldest (the baseline lookups find)"
     )
-    proc = _run("--store", str(store_file), "prune", "--keep", "0", cwd=store_file.parent)
+    proc = rollout_cli("baseline", "--store", str(store_file), "prune", "--keep", "0", cwd=store_file.parent)
     assert proc.returncode == 2 and "--keep must be at least 1" in proc.stderr
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, seed_head
+from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, rollout_cli, seed_head
 from pytest_rollout.cli import main
 
 
@@ -22,10 +22,6 @@ def _seed(repo: GitRepo, rollout_yaml: str | None = None) -> tuple[str, str]:
     app, serving = seed_head()
     head = repo.commit({"config/app.yaml": app, "deploy/serving.yaml": serving}, "bundled deploy")
     return base, head
-
-
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_rollout", *args], cwd=cwd, capture_output=True, text=True)
 
 
 LAYER_MAP = """\
@@ -42,7 +38,7 @@ layers:
 @pytest.mark.parametrize("rollout_yaml", [None, LAYER_MAP], ids=["defaults", "layer-map"])
 def test_seed_incident_json(git_repo: GitRepo, rollout_yaml: str | None) -> None:
     base, head = _seed(git_repo, rollout_yaml)
-    proc = _run("diff", "--base", base, "--head", head, "--json", cwd=git_repo.path)
+    proc = rollout_cli("diff", "--base", base, "--head", head, "--json", cwd=git_repo.path)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["layers_changed"] == ["context", "infra", "model"]
@@ -72,12 +68,12 @@ def test_diff_table(git_repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> No
 
 def test_check_exit_codes(git_repo: GitRepo) -> None:
     base, head = _seed(git_repo)
-    blocked = _run("check", "--base", base, cwd=git_repo.path)
+    blocked = rollout_cli("check", "--base", base, cwd=git_repo.path)
     assert blocked.returncode == 1
     assert "plan: split this release into 3 steps" in blocked.stdout
-    ok = _run("check", "--base", base, "--allow-bundle", "measured together", cwd=git_repo.path)
+    ok = rollout_cli("check", "--base", base, "--allow-bundle", "measured together", cwd=git_repo.path)
     assert ok.returncode == 0 and "bundle approved: measured together" in ok.stdout
-    same = _run("check", "--base", head, cwd=git_repo.path)
+    same = rollout_cli("check", "--base", head, cwd=git_repo.path)
     assert same.returncode == 0 and "decision: PASS" in same.stdout
 
 
@@ -91,13 +87,13 @@ def test_check_exit_codes(git_repo: GitRepo) -> None:
 )
 def test_errors_exit_2_without_traceback(git_repo: GitRepo, args: list[str], message: str) -> None:
     git_repo.commit({"a.txt": "x"})
-    proc = _run(*args, cwd=git_repo.path)
+    proc = rollout_cli(*args, cwd=git_repo.path)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_not_a_repo(tmp_path: Path) -> None:
-    proc = _run("check", "--base", "main", cwd=tmp_path)
+    proc = rollout_cli("check", "--base", "main", cwd=tmp_path)
     assert proc.returncode == 2 and "not a git repository" in proc.stderr
 
 
@@ -126,7 +122,7 @@ def test_secrets_never_printed(git_repo: GitRepo) -> None:
         }
     )
     for args in (["diff", "--json"], ["diff"], ["check"], ["check", "--json"]):
-        proc = _run(*args, "--base", base, "--head", head, cwd=git_repo.path)
+        proc = rollout_cli(*args, "--base", base, "--head", head, cwd=git_repo.path)
         text = proc.stdout + proc.stderr
         assert "sk-" not in text and "AKIA" not in text, text
         assert "***" in text
@@ -167,7 +163,7 @@ def test_bad_config_at_head_exits_2_naming_the_file(
     base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
     git_repo.commit({path: content})
     for command in ("diff", "check"):
-        proc = _run(command, "--base", base, cwd=git_repo.path)
+        proc = rollout_cli(command, "--base", base, cwd=git_repo.path)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert message in proc.stderr and "Traceback" not in proc.stderr
         assert proc.stderr.count("\n") == 1  # one line, that says what to do
@@ -176,7 +172,7 @@ def test_bad_config_at_head_exits_2_naming_the_file(
 def test_bad_config_at_base_is_a_warning(git_repo: GitRepo) -> None:
     base = git_repo.commit({"config/app.yaml": "llm: [broken\n"})
     git_repo.commit({"config/app.yaml": SEED_APP_BASE})
-    proc = _run("diff", "--base", base, "--json", cwd=git_repo.path)
+    proc = rollout_cli("diff", "--base", base, "--json", cwd=git_repo.path)
     assert proc.returncode == 0
     assert "cannot parse at base" in proc.stderr
     doc = json.loads(proc.stdout)  # every key at head counts as changed, each in its own layer
@@ -198,7 +194,7 @@ def test_a_closed_pipe_does_not_turn_blocked_into_pass(git_repo: GitRepo) -> Non
 def test_config_over_the_size_cap_fails_closed(git_repo: GitRepo) -> None:
     base = git_repo.commit({"rollout.yaml": "max_file_size: 60\n", "config/app.json": '{"llm": {"model": "a"}}'})
     git_repo.commit({"config/app.json": '{"llm": {"model": "b", "temperature": 0.7, "note": "' + "x" * 80 + '"}}'})
-    proc = _run("check", "--base", base, cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "config/app.json changed but cannot be read key by key" in proc.stdout
 
@@ -229,7 +225,7 @@ def test_a_settings_only_change_passes_and_adopting_settings_with_a_bundle_does_
     base = git_repo.commit({"config/app.yaml": SEED_APP_BASE, "pyproject.toml": "[project]\nname = 'x'\n"})
     layers = 'layers:\n  model: {keys: ["config/app.yaml:llm.model"]}\n  prompt: {files: ["prompts/**"]}\n'
     only = git_repo.commit({"rollout.yaml": layers}, "adopt settings")
-    proc = _run("check", "--base", base, "--head", only, cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, "--head", only, cwd=git_repo.path)
     assert proc.returncode == 0, proc.stdout
     assert "settings: rollout.yaml changes in this release" in proc.stdout
     git_repo.repo.git.checkout("-q", "-b", "loosen", base)  # defaults at the base are a real gate too
@@ -239,7 +235,7 @@ def test_a_settings_only_change_passes_and_adopting_settings_with_a_bundle_does_
             "pyproject.toml": "[project]\nname = 'x'\n[tool.pytest-rollout.coupling]\nmax_layers_per_release = 6\n",
         }
     )
-    proc = _run("check", "--base", base, "--head", loosen, cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, "--head", loosen, cwd=git_repo.path)
     assert proc.returncode == 1, proc.stdout
     assert "pyproject.toml changes together with layer(s)" in proc.stdout
 
@@ -250,14 +246,14 @@ def test_renaming_a_key_watched_config_keeps_its_layers(git_repo: GitRepo) -> No
     base = git_repo.commit({"rollout.yaml": rules, "config/app.yaml": body})
     git_repo.repo.git.mv("config/app.yaml", "config/app.yml")
     git_repo.commit({"config/app.yml": body.replace("gpt-4-turbo-preview", "gpt-4o").replace("0.2", "0.7")}, "rename")
-    proc = _run("check", "--base", base, cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 1 and "model, params" in proc.stdout, proc.stdout
 
 
 def test_an_unreadable_file_that_is_not_ai_config_only_warns(git_repo: GitRepo) -> None:
     base = git_repo.commit({"rollout.yaml": "max_file_size: 100\n", "data/cases.json": '{"a": "' + "x" * 200 + '"}'})
     git_repo.commit({"data/cases.json": '{"a": "' + "y" * 200 + '"}'})
-    proc = _run("check", "--base", base, cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 0, proc.stdout
     assert "data/cases.json changed but cannot be read key by key" in proc.stderr
 
@@ -299,7 +295,7 @@ def test_a_config_turned_into_a_symlink_blocks(git_repo: GitRepo) -> None:
     (git_repo.path / "config" / "app.yaml").unlink()
     (git_repo.path / "config" / "app.yaml").symlink_to("app.txt")
     git_repo.commit({"prompts/system.md": "Be kind.\n"}, "swap the config for a link")
-    proc = _run("check", "--base", base, cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, cwd=git_repo.path)
     assert proc.returncode == 1 and "config/app.yaml changed but cannot be read key by key" in proc.stdout
 
 
@@ -316,7 +312,7 @@ def test_broken_settings_on_main_can_be_fixed_in_ci(git_repo: GitRepo) -> None:
 def test_a_new_explicit_config_is_judged_by_the_defaults(git_repo: GitRepo) -> None:
     base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
     git_repo.commit({"config/app.yaml": _bundle_app(), "ci/rollout.yaml": 'layers:\n  noop: {files: ["nothing/**"]}\n'})
-    proc = _run("check", "--base", base, "--config", "ci/rollout.yaml", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, "--config", "ci/rollout.yaml", cwd=git_repo.path)
     assert proc.returncode == 1, proc.stdout
 
 
@@ -324,7 +320,7 @@ def test_config_pyproject_keeps_its_other_keys_as_ai_config(git_repo: GitRepo) -
     body = '[tool.myagent]\nmodel = "a"\ntemperature = 0.2\n[tool.pytest-rollout]\nstrict = false\n'
     base = git_repo.commit({"pyproject.toml": body})
     git_repo.commit({"pyproject.toml": body.replace('"a"', '"b"').replace("0.2", "0.7")})
-    proc = _run("check", "--base", base, "--config", "pyproject.toml", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", base, "--config", "pyproject.toml", cwd=git_repo.path)
     assert proc.returncode == 1 and "model, params" in proc.stdout, proc.stdout
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import GitRepo
+from conftest import GitRepo, rollout_cli
 
 COMMIT = "a" * 40
 
@@ -146,11 +146,7 @@ def test_hostile_import_files_are_one_line_errors(tmp_path: Path, name: str, con
 
 def test_baseline_list_still_works_after_a_refused_import(tmp_path: Path) -> None:
     assert _import(tmp_path, json.dumps(_run_doc(started=1e300)).encode()).returncode == 2
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest_rollout", "baseline", "--store", str(tmp_path / "s.sqlite"), "list"],
-        capture_output=True,
-        text=True,
-    )
+    proc = rollout_cli("baseline", "--store", str(tmp_path / "s.sqlite"), "list", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -292,12 +288,7 @@ def test_a_gate_error_reaches_the_summary(
     assert "::error title=pytest-rollout::" in res.stderr.str()
     # the CLI too
     summary.unlink()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest_rollout", "check", "--base", base],
-        cwd=pytester.path,
-        capture_output=True,
-        text=True,
-    )
+    proc = rollout_cli("check", "--base", base, cwd=pytester.path)
     assert proc.returncode == 2
     assert "**Run: ❌ ERROR**" in summary.read_text()
     assert proc.stdout.startswith("::error title=pytest-rollout::")

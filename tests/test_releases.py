@@ -10,17 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo
+from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, rollout_cli
 from pytest_rollout.baselines.fingerprints import layer_fingerprints
 from pytest_rollout.baselines.store import Store
 from pytest_rollout.errors import SettingsError
 from pytest_rollout.settings import load_settings
 
 RELEASE = 'release:\n  deployed: "refs/tags/deploy/prod/*"\n'
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_rollout", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def _team_commit(repo: GitRepo, files: dict[str, str | bytes | None], msg: str, author: str) -> str:
@@ -49,7 +45,7 @@ def _deployed_main(repo: GitRepo, release: str = RELEASE, date: str | None = Non
         "release 1",
     )
     args = ["release", "mark", base, "--date", date or _ago(hours=2)]
-    proc = _cli(*args, cwd=repo.path)
+    proc = rollout_cli(*args, cwd=repo.path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("deploy/prod/")
     return base
@@ -71,7 +67,7 @@ def _two_teams(repo: GitRepo, pr_change: tuple[str, str, str]) -> tuple[str, str
 
 def test_two_teams_a_pending_layer_blocks_the_pr_and_names_the_commit(git_repo: GitRepo) -> None:
     infra, _ = _two_teams(git_repo, MODEL)
-    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", "origin/main", cwd=git_repo.path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
     assert "decision: BLOCKED" in out
@@ -79,7 +75,7 @@ def test_two_teams_a_pending_layer_blocks_the_pr_and_names_the_commit(git_repo: 
     assert "Wait until the pending commits are deployed and measured" in out
     assert "the next deploy would ship infra, model together" in out
     assert "plan: 2 steps, pending ones first" in out
-    doc = json.loads(_cli("check", "--base", "origin/main", "--json", cwd=git_repo.path).stdout)
+    doc = json.loads(rollout_cli("check", "--base", "origin/main", "--json", cwd=git_repo.path).stdout)
     assert doc["decision"]["pending"] == [{"layer": "infra", "commits": [infra]}]
     assert doc["deployed"]["ref"].startswith("refs/tags/deploy/prod/")
     assert doc["deployed"]["at"].endswith("Z")
@@ -95,7 +91,7 @@ def test_without_release_settings_the_same_pr_passes(git_repo: GitRepo) -> None:
     _sync_origin(git_repo)
     git_repo.repo.git.checkout("-q", "ml-pr")
     git_repo.repo.git.rebase("-q", "main")
-    assert _cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 0
+    assert rollout_cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 0
 
 
 def test_same_layer_pending_does_not_block(git_repo: GitRepo) -> None:
@@ -104,20 +100,20 @@ def test_same_layer_pending_does_not_block(git_repo: GitRepo) -> None:
     _sync_origin(git_repo)
     git_repo.repo.git.checkout("-q", "-b", "ml-pr-2")
     _team_commit(git_repo, _edit(git_repo, *MODEL_AGAIN), "model: azure", "ML Team <ml@example.com>")
-    proc = _cli("check", "--base", "origin/main", "--json", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", "origin/main", "--json", cwd=git_repo.path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["decision"]["pending"] == [{"layer": "model", "commits": [first]}]
 
 
 def test_a_pr_that_moves_no_layer_is_not_blocked_by_pending(git_repo: GitRepo) -> None:
     _two_teams(git_repo, ("config/app.yaml", "# LLM support assistant", "# LLM support assistant (v2)"))
-    assert _cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 0
+    assert rollout_cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 0
 
 
 def test_the_bundle_trailer_lets_a_pending_block_through(git_repo: GitRepo) -> None:
     _two_teams(git_repo, MODEL)
     git_repo.repo.git.commit("--allow-empty", "-q", "-m", "approve\n\nRollout-Bundle-Approved: one canary for both")
-    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", "origin/main", cwd=git_repo.path)
     assert proc.returncode == 0, proc.stdout
     assert "bundle approved: one canary for both" in proc.stdout
 
@@ -133,12 +129,12 @@ def _merged_two_teams(repo: GitRepo) -> tuple[str, str, str]:
 
 def test_deploy_gate_blocks_with_a_plan_of_commits(git_repo: GitRepo) -> None:
     base, infra, model = _merged_two_teams(git_repo)
-    proc = _cli("check", "--deploy", cwd=git_repo.path)
+    proc = rollout_cli("check", "--deploy", cwd=git_repo.path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "plan: deploy in 2 steps, one commit at a time" in proc.stdout
     assert f"step 1: infra at {git_repo.sha('HEAD~1')[:10]}" in proc.stdout
     assert f"step 2: model at {model[:10]}" in proc.stdout
-    doc = json.loads(_cli("check", "--deploy", "--json", cwd=git_repo.path).stdout)
+    doc = json.loads(rollout_cli("check", "--deploy", "--json", cwd=git_repo.path).stdout)
     assert doc["base"] == base and doc["deployed"]["commit"] == base
     plan = doc["decision"]["plan"]
     assert [(s["layer"], s["commit"]) for s in plan] == [("infra", git_repo.sha("HEAD~1")), ("model", model)]
@@ -149,11 +145,11 @@ def test_deploy_gate_blocks_with_a_plan_of_commits(git_repo: GitRepo) -> None:
 def test_release_mark_then_the_next_layer_passes(git_repo: GitRepo) -> None:
     _, infra, model = _merged_two_teams(git_repo)
     step1 = git_repo.sha("HEAD~1")
-    assert _cli("check", "--deploy", "--head", step1, cwd=git_repo.path).returncode == 0
-    proc = _cli("release", "mark", step1, cwd=git_repo.path)
+    assert rollout_cli("check", "--deploy", "--head", step1, cwd=git_repo.path).returncode == 0
+    proc = rollout_cli("release", "mark", step1, cwd=git_repo.path)
     assert proc.returncode == 0, proc.stderr
     assert "git push origin refs/tags/deploy/prod/" in proc.stderr
-    deploy = _cli("check", "--deploy", "--json", cwd=git_repo.path)
+    deploy = rollout_cli("check", "--deploy", "--json", cwd=git_repo.path)
     assert deploy.returncode == 0, deploy.stdout
     doc = json.loads(deploy.stdout)
     assert doc["deployed"]["commit"] == step1 and doc["layers_changed"] == ["model"]
@@ -161,9 +157,9 @@ def test_release_mark_then_the_next_layer_passes(git_repo: GitRepo) -> None:
     _sync_origin(git_repo)
     git_repo.repo.git.checkout("-q", "-b", "pr")
     git_repo.commit(_edit(git_repo, *MODEL_AGAIN), "model: azure")
-    assert _cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 0
+    assert rollout_cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 0
     git_repo.commit(_edit(git_repo, *CONTEXT), "context: 32k")
-    assert _cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 1
+    assert rollout_cli("check", "--base", "origin/main", cwd=git_repo.path).returncode == 1
 
 
 def test_a_single_commit_bundle_is_its_own_step_and_says_so(git_repo: GitRepo) -> None:
@@ -171,7 +167,7 @@ def test_a_single_commit_bundle_is_its_own_step_and_says_so(git_repo: GitRepo) -
     both = {**_edit(git_repo, *INFRA)}
     git_repo.write(both)
     git_repo.commit(_edit(git_repo, *MODEL), "infra and model at once")
-    proc = _cli("check", "--deploy", cwd=git_repo.path)
+    proc = rollout_cli("check", "--deploy", cwd=git_repo.path)
     assert proc.returncode == 1
     assert "step 1: infra, model" in proc.stdout and "this commit alone moves infra, model" in proc.stdout
 
@@ -187,17 +183,17 @@ def test_require_measured_blocks_until_the_deployed_commit_has_a_complete_run(gi
     base = _deployed_main(git_repo, MEASURED)
     git_repo.commit(_edit(git_repo, *INFRA), "serving: batch 8 -> 32")
     store = git_repo.path / ".rollout" / "store.sqlite"
-    blocked = _cli("check", "--deploy", cwd=git_repo.path)
+    blocked = rollout_cli("check", "--deploy", cwd=git_repo.path)
     assert blocked.returncode == 1
     assert f"{base[:10]} has no complete recorded eval run in {store}" in blocked.stdout
     assert "pytest --rollout-record" in blocked.stdout
     settings = load_settings(git_repo.path).settings
     with Store(store) as db:  # an incomplete run (a killed session) does not count
         db.begin_run(base, layer_fingerprints(git_repo.path, base, settings), 1, "test")
-    assert _cli("check", "--deploy", cwd=git_repo.path).returncode == 1
+    assert rollout_cli("check", "--deploy", cwd=git_repo.path).returncode == 1
     with Store(store) as db:
         db.finish_run(db.begin_run(base, layer_fingerprints(git_repo.path, base, settings), 2, "test"))
-    passed = _cli("check", "--deploy", cwd=git_repo.path)
+    passed = rollout_cli("check", "--deploy", cwd=git_repo.path)
     assert passed.returncode == 0, passed.stdout
 
 
@@ -206,7 +202,7 @@ def test_require_measured_warns_on_the_pr_gate(git_repo: GitRepo) -> None:
     _sync_origin(git_repo)
     git_repo.repo.git.checkout("-q", "-b", "pr")
     git_repo.commit(_edit(git_repo, *INFRA), "serving: batch 8 -> 32")
-    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", "origin/main", cwd=git_repo.path)
     assert proc.returncode == 0
     assert "has no complete recorded eval run" in proc.stderr and "the deploy gate will block" in proc.stderr
 
@@ -218,7 +214,7 @@ SOAK = RELEASE + '  min_soak: "24h"\n'
 def test_min_soak_from_the_deploy_tag_date(git_repo: GitRepo, hours: int, status: int) -> None:
     _deployed_main(git_repo, SOAK, date=_ago(hours=hours))
     git_repo.commit(_edit(git_repo, *INFRA), "serving: batch 8 -> 32")
-    proc = _cli("check", "--deploy", cwd=git_repo.path)
+    proc = rollout_cli("check", "--deploy", cwd=git_repo.path)
     assert proc.returncode == status, proc.stdout + proc.stderr
     if status:
         assert "release.min_soak is 24h: the next layer ships in 20h 59m" in proc.stdout or (
@@ -231,7 +227,7 @@ def test_min_soak_warns_on_the_pr_gate_with_the_time_left(git_repo: GitRepo) -> 
     _sync_origin(git_repo)
     git_repo.repo.git.checkout("-q", "-b", "pr")
     git_repo.commit(_edit(git_repo, *INFRA), "serving: batch 8 -> 32")
-    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", "origin/main", cwd=git_repo.path)
     assert proc.returncode == 0
     assert "the next layer ships in 3h 59m" in proc.stderr or "the next layer ships in 4h 0m" in proc.stderr
 
@@ -240,7 +236,7 @@ def test_min_soak_needs_a_tag(git_repo: GitRepo) -> None:
     base = _deployed_main(git_repo, SOAK)
     git_repo.repo.git.branch("production", base)
     git_repo.commit(_edit(git_repo, *INFRA), "serving: batch 8 -> 32")
-    proc = _cli("check", "--deploy", "--deployed", "production", cwd=git_repo.path)
+    proc = rollout_cli("check", "--deploy", "--deployed", "production", cwd=git_repo.path)
     assert proc.returncode == 2 and "production is not a tag" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -250,13 +246,13 @@ def test_a_deployed_branch_with_a_hotfix_is_not_an_ancestor(git_repo: GitRepo) -
     hotfix = git_repo.commit({"deploy/serving.yaml": SEED_SERVING_BASE.replace("timeout_s: 30", "timeout_s: 60")})
     git_repo.repo.git.checkout("-q", "main")
     git_repo.commit(_edit(git_repo, *INFRA), "serving: batch 8 -> 32")
-    proc = _cli("check", "--deploy", "--deployed", "production", cwd=git_repo.path)
+    proc = rollout_cli("check", "--deploy", "--deployed", "production", cwd=git_repo.path)
     assert proc.returncode == 2, proc.stdout
     assert f"deployed ref 'production' (--deployed) at {hotfix[:10]} is not an ancestor" in proc.stderr
     assert "a hotfix deployed from another branch?" in proc.stderr and "git merge" in proc.stderr
     # a deployed branch that is an ancestor works, and has no date
     git_repo.repo.git.branch("-f", "production", base)
-    doc = json.loads(_cli("check", "--deploy", "--deployed", "production", "--json", cwd=git_repo.path).stdout)
+    doc = json.loads(rollout_cli("check", "--deploy", "--deployed", "production", "--json", cwd=git_repo.path).stdout)
     assert doc["deployed"] == {"ref": "refs/heads/production", "commit": base, "at": None}
 
 
@@ -264,10 +260,10 @@ def test_a_hotfix_tag_off_the_branch_is_skipped_for_an_older_ancestor(git_repo: 
     base = _deployed_main(git_repo, date=_ago(hours=5))
     git_repo.repo.git.checkout("-q", "-b", "hotfix", base)
     git_repo.commit({"deploy/serving.yaml": SEED_SERVING_BASE.replace("timeout_s: 30", "timeout_s: 60")})
-    assert _cli("release", "mark", cwd=git_repo.path).returncode == 0  # newest tag, not on main
+    assert rollout_cli("release", "mark", cwd=git_repo.path).returncode == 0  # newest tag, not on main
     git_repo.repo.git.checkout("-q", "main")
     git_repo.commit(_edit(git_repo, *INFRA), "serving: batch 8 -> 32")
-    doc = json.loads(_cli("check", "--deploy", "--json", cwd=git_repo.path).stdout)
+    doc = json.loads(rollout_cli("check", "--deploy", "--json", cwd=git_repo.path).stdout)
     assert doc["deployed"]["commit"] == base
 
 
@@ -275,7 +271,7 @@ def test_an_unresolvable_deployed_ref_is_an_error_with_the_fix(git_repo: GitRepo
     git_repo.commit({"config/app.yaml": SEED_APP_BASE, "rollout.yaml": RELEASE}, "release 1")
     git_repo.commit(_edit(git_repo, *MODEL), "model")
     for args in (["check", "--deploy"], ["check", "--base", "HEAD~1"], ["check", "--deploy", "--deployed", "nope"]):
-        proc = _cli(*args, cwd=git_repo.path)
+        proc = rollout_cli(*args, cwd=git_repo.path)
         assert proc.returncode == 2, (args, proc.stdout)
         assert "git fetch --tags" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -286,7 +282,7 @@ def test_a_shallow_clone_without_tags_fails_closed_with_the_fix(git_repo: GitRep
     subprocess.run(
         ["git", "clone", "-q", "--depth", "1", "--no-tags", f"file://{git_repo.path}", str(clone)], check=True
     )
-    proc = _cli("check", "--deploy", cwd=clone)
+    proc = rollout_cli("check", "--deploy", cwd=clone)
     assert proc.returncode == 2, proc.stdout
     assert "this clone is shallow and has no tags" in proc.stderr and "git fetch --tags" in proc.stderr
     assert "fetch-depth: 0" in proc.stderr
@@ -294,7 +290,7 @@ def test_a_shallow_clone_without_tags_fails_closed_with_the_fix(git_repo: GitRep
 
 def test_check_deploy_without_a_deployed_release_says_what_to_set(git_repo: GitRepo) -> None:
     git_repo.commit({"config/app.yaml": SEED_APP_BASE}, "release 1")
-    proc = _cli("check", "--deploy", cwd=git_repo.path)
+    proc = rollout_cli("check", "--deploy", cwd=git_repo.path)
     assert proc.returncode == 2 and "set `release: {deployed:" in proc.stderr
 
 
@@ -317,9 +313,9 @@ def test_min_soak_is_validated(git_repo: GitRepo) -> None:
 
 def test_release_mark_refuses_a_bad_env_and_an_unknown_commit(git_repo: GitRepo) -> None:
     git_repo.commit({"a.txt": "x"})
-    bad_env = _cli("release", "mark", "--env", "../x", cwd=git_repo.path)
+    bad_env = rollout_cli("release", "mark", "--env", "../x", cwd=git_repo.path)
     assert bad_env.returncode == 2 and "--env '../x'" in bad_env.stderr
-    unknown = _cli("release", "mark", "nope", cwd=git_repo.path)
+    unknown = rollout_cli("release", "mark", "nope", cwd=git_repo.path)
     assert unknown.returncode == 2 and "unknown commit 'nope'" in unknown.stderr
 
 
@@ -338,26 +334,26 @@ def test_history_one_row_per_deploy_with_layers_and_evals(git_repo: GitRepo) -> 
     base = _deployed_main(git_repo, date=_ago(hours=50))
     _record(git_repo, base, {"evals/test_a.py::test_answer": 0.90})
     infra = git_repo.commit(_edit(git_repo, *INFRA), "infra")
-    assert _cli("release", "mark", infra, "--date", _ago(hours=20), cwd=git_repo.path).returncode == 0
+    assert rollout_cli("release", "mark", infra, "--date", _ago(hours=20), cwd=git_repo.path).returncode == 0
     _record(git_repo, infra, {"evals/test_a.py::test_answer": 0.88})
     ctx = git_repo.commit(_edit(git_repo, *CONTEXT), "context")
-    assert _cli("release", "mark", ctx, "--date", _ago(hours=1), cwd=git_repo.path).returncode == 0
+    assert rollout_cli("release", "mark", ctx, "--date", _ago(hours=1), cwd=git_repo.path).returncode == 0
     _record(git_repo, ctx, {"evals/test_a.py::test_answer": 0.71})
-    proc = _cli("history", "--json", cwd=git_repo.path)
+    proc = rollout_cli("history", "--json", cwd=git_repo.path)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)["deploys"]
     assert [(r["commit"], r["layers_changed"]) for r in rows] == [(ctx, ["context"]), (infra, ["infra"]), (base, None)]
     assert rows[0]["evals"][0]["verdict"] == "PASS"
     assert rows[0]["evals"][0]["change"] == pytest.approx(-0.17)
     assert rows[2]["evals"][0]["change"] is None
-    text = _cli("history", "--limit", "2", cwd=git_repo.path).stdout
+    text = rollout_cli("history", "--limit", "2", cwd=git_repo.path).stdout
     assert len([line for line in text.splitlines() if line.startswith("deploy/prod/")]) == 2
     assert "context" in text and "-0.170 vs the previous deploy" in text
 
 
 def test_history_without_deploys_says_how_to_record_one(git_repo: GitRepo) -> None:
     git_repo.commit({"a.txt": "x"})
-    proc = _cli("history", cwd=git_repo.path)
+    proc = rollout_cli("history", cwd=git_repo.path)
     assert proc.returncode == 2 and "release mark" in proc.stderr
 
 
@@ -371,7 +367,7 @@ def test_a_pending_merge_names_who_wrote_what_it_merges(git_repo: GitRepo) -> No
     _sync_origin(git_repo)
     git_repo.repo.git.checkout("-q", "-b", "ml")
     git_repo.commit(_edit(git_repo, *MODEL), "model")
-    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", "origin/main", cwd=git_repo.path)
     assert proc.returncode == 1
     assert (
         f'{merge[:10]} "Merge infra" by Test Author <test@example.com> (merging 1 commit(s) by Infra Team'
@@ -382,7 +378,7 @@ def test_a_pending_merge_names_who_wrote_what_it_merges(git_repo: GitRepo) -> No
 def test_a_pr_cannot_drop_the_release_settings_that_judge_it(git_repo: GitRepo) -> None:
     _two_teams(git_repo, MODEL)
     git_repo.commit({"rollout.yaml": "{}\n"}, "no more release settings")
-    proc = _cli("check", "--base", "origin/main", cwd=git_repo.path)
+    proc = rollout_cli("check", "--base", "origin/main", cwd=git_repo.path)
     assert proc.returncode == 1 and "pending on the base branch" in proc.stdout
 
 

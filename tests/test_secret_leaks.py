@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import GitRepo
+from conftest import GitRepo, rollout_cli
 from secret_corpus import CORPUS, SECRET_NAMES, leaks
 
 ROLLOUT_YAML = """\
@@ -111,9 +110,7 @@ def _build(repo: GitRepo) -> tuple[str, str, str]:
 
 
 def _cli(repo: Path, *args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest_rollout", *args], cwd=repo, env=env, capture_output=True, text=True
-    )
+    proc = rollout_cli(*args, cwd=repo, env=env)
     assert proc.returncode in (0, 1), proc.stderr
     return proc.stdout + proc.stderr
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import rollout_cli
 from pytest_rollout.errors import RolloutError
 from pytest_rollout.evals.shards import assign, merge_reports, other_shards, parse_shard
 
@@ -80,10 +78,6 @@ def test_plain():
 """
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_rollout", *args], cwd=cwd, capture_output=True, text=True)
-
-
 def test_shards_run_apart_and_merge_into_the_unsharded_verdicts(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_evals=EVALS)
     whole = pytester.runpytest("--rollout-seed=5", "--rollout-report=whole.json")
@@ -97,7 +91,7 @@ def test_shards_run_apart_and_merge_into_the_unsharded_verdicts(pytester: pytest
     assert all(doc["shard"]["family"] == 3 for doc in shard_docs)
     assert all(doc["evals"] for doc in shard_docs)  # both shards got an eval
 
-    merged = _cli("merge", "shard-1.json", "shard-2.json", "--report", "merged.json", cwd=pytester.path)
+    merged = rollout_cli("merge", "shard-1.json", "shard-2.json", "--report", "merged.json", cwd=pytester.path)
     assert merged.returncode == 1, merged.stderr  # test_bad FAILs
     assert "merged 2 shard(s), 3 eval(s): FAIL" in merged.stdout
     by_node = {e["nodeid"]: e for e in json.loads((pytester.path / "merged.json").read_text())["evals"]}
@@ -111,9 +105,9 @@ def test_shards_run_apart_and_merge_into_the_unsharded_verdicts(pytester: pytest
             e["holm_p"],
         )
 
-    missing = _cli("merge", "shard-1.json", cwd=pytester.path)
+    missing = rollout_cli("merge", "shard-1.json", cwd=pytester.path)
     assert missing.returncode == 2 and "shard(s) 2/2 did not report" in missing.stderr
-    absent = _cli("merge", "shard-1.json", "nope.json", cwd=pytester.path)
+    absent = rollout_cli("merge", "shard-1.json", "nope.json", cwd=pytester.path)
     assert absent.returncode == 2 and "nope.json: no such shard report" in absent.stderr
 
 
