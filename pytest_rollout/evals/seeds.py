@@ -13,7 +13,6 @@ from collections.abc import Collection, Sequence
 
 from pytest_rollout.evals.markers import Case
 
-
 #: Seeds are stored as SQLite integers: signed 64 bits.
 SEED_LIMIT = 2**63
 
