@@ -90,3 +90,28 @@ def test_rollout_deploy_needs_the_gate(pytester: pytest.Pytester, pytester_repo:
     result = pytester.runpytest("--rollout-deploy")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: rollout: --rollout-deploy judges a deploy with the gate: add --rollout-gate"])
+
+
+def test_a_prs_ini_cannot_choose_what_counts_as_deployed(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    """The ini file comes with the release: with release.deployed in the base's settings, the PR's
+    own ``rollout_deployed`` (pointing past the pending infra commit) changes nothing."""
+    base, infra, _ = _two_teams(pytester_repo)
+    pytester_repo.repo.git.checkout("-q", "main")
+    pytester_repo.commit({"rollout.yaml": 'release:\n  deployed: "production"\n'}, "ops: release.deployed")
+    pytester_repo.repo.git.update_ref("refs/remotes/origin/main", "main")
+    pytester_repo.repo.git.branch("-f", "production", base)
+    pytester_repo.repo.git.checkout("-q", "ml")
+    pytester_repo.repo.git.rebase("-q", "main")
+    pytester_repo.repo.git.branch("shipped", infra)  # the PR's ini says infra is deployed: it is not
+    pytester.makeini("[pytest]\nrollout_deployed = shipped\n")
+    result = pytester.runpytest("--rollout-gate", "--rollout-base=origin/main")
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines(["decision: BLOCKED", "*layer(s) infra pending*"])
+
+
+def test_rollout_deployed_in_addopts_is_refused(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
+    _two_teams(pytester_repo)
+    pytester.makeini("[pytest]\naddopts = --rollout-deployed=ml\n")
+    result = pytester.runpytest("--rollout-gate", "--rollout-base=origin/main")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--rollout-deployed comes from addopts*"])

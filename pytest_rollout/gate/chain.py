@@ -34,6 +34,7 @@ class Request:
     fallback_base: str | None = None  # an ini rollout_base: used only where nothing else names a base
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     deployed: str | None = None  # --deployed / --rollout-deployed: overrides release.deployed
+    fallback_deployed: str | None = None  # an ini rollout_deployed: only where the settings name none
     deploy: bool = False  # judge the deploy of head: deployed..head (gate/releases.py)
     store: str | None = None  # the baseline store, for release.require_measured
     now: datetime | None = None  # the clock of release.min_soak (tests pass one)
@@ -119,7 +120,7 @@ def run_gate(req: Request) -> GateResult:
         res.diff.settings_changed,
     )
     res = GateResult(res.loaded, res.root, res.window, res.diff, decision, res.settings_paths)
-    if deployed is not None or req.deployed or settings.release.deployed:
+    if deployed is not None or req.deployed or settings.release.deployed or req.fallback_deployed:
         from pytest_rollout.gate.releases import judge_release
 
         res = judge_release(req, res, requests, deployed)  # what is deployed, what is pending

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 #: Options a release must not give itself through a file it changes (its ini's ``addopts``).
-WINDOW_FLAGS: tuple[str, ...] = ("--rollout-base", "--rollout-head", "--rollout-allow-bundle")
+WINDOW_FLAGS: tuple[str, ...] = ("--rollout-base", "--rollout-head", "--rollout-allow-bundle", "--rollout-deployed")
 
 PYTEST_REPO_FIX = "run pytest from inside the clone, or name a test path inside it (pytest has no --repo option)"
 

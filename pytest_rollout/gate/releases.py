@@ -146,7 +146,10 @@ def _spec(req: Request, settings: Settings, where: Path | None) -> tuple[str | N
     if req.deployed:
         return req.deployed, "--deployed"
     name = where.name if where is not None else "the settings"
-    return settings.release.deployed, f"release.deployed in {name}"
+    if settings.release.deployed or not req.fallback_deployed:
+        return settings.release.deployed, f"release.deployed in {name}"
+    # Only a fallback: the ini file comes with the release, which must not choose what counts as deployed.
+    return req.fallback_deployed, "ini rollout_deployed"
 
 
 def judge_release(

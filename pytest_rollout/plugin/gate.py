@@ -136,6 +136,7 @@ def _run_gate(opts: Options) -> GateResult:
             allow_bundle=opts.allow_bundle,
             per_commit=opts.per_commit,
             deployed=opts.deployed,
+            fallback_deployed=opts.fallback_deployed,
             deploy=opts.deploy,
             store=opts.store,
         )

@@ -142,7 +142,7 @@ OPTIONS: tuple[Opt, ...] = (
         "--rollout-deployed",
         "The deployed release: a tag glob, a branch or a ref (default: settings release.deployed)",
         "REF",
-        ini="The deployed release (as --rollout-deployed)",
+        ini="The deployed release where the settings name none (release.deployed wins: the ini comes with the PR)",
     ),
     Opt("--rollout-deploy", "With --rollout-gate, judge the deploy of head: the window deployed..head"),
 )
@@ -220,7 +220,8 @@ class Options:
     is_worker: bool
     shard: tuple[int, int] | None  # (index, count) with --rollout-shard I/N
     start: Path  # where the git repository is looked for: the invocation folder or first test path, never the rootdir
-    deployed: str | None = None  # overrides release.deployed (gate/releases.py)
+    deployed: str | None = None  # --rollout-deployed: overrides release.deployed (gate/releases.py)
+    fallback_deployed: str | None = None  # ini rollout_deployed: used only where the settings name none
     deploy: bool = False  # the deploy gate: deployed..head
 
     @property
@@ -259,7 +260,8 @@ class Options:
             is_worker=hasattr(config, "workerinput"),
             shard=_read_shard(config),
             start=_start(config),
-            deployed=setting(config, "rollout_deployed"),
+            deployed=config.getoption("rollout_deployed", default=None),
+            fallback_deployed=setting(config, "rollout_deployed"),
             deploy=bool(config.getoption("rollout_deploy", default=None)),
         )
         if options.deploy and not options.gate:
