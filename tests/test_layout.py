@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -46,6 +47,12 @@ def test_every_stage_has_a_docstring_saying_what_it_owns() -> None:
 
 
 def test_the_wheel_ships_the_package_the_entry_points_and_py_typed(tmp_path: Path) -> None:
+    # Built from a copy: setuptools reuses an in-tree build/ folder, whose stale modules would ship.
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(PACKAGE, source / "pytest_rollout", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
         [
             sys.executable,
@@ -57,7 +64,7 @@ def test_the_wheel_ships_the_package_the_entry_points_and_py_typed(tmp_path: Pat
             "-q",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
