@@ -4,13 +4,24 @@ Every public output (``pytest-rollout diff --json``, ``--rollout-report``,
 ``pytest-rollout schema``) is a dump of these models, so the schema cannot drift
 from what is written. Values are already redacted when a ``Change`` is built
 (see ``redact.py``): nothing downstream can print a secret.
+
+They are stdlib dataclasses, not pydantic models: the pre-push check builds and
+dumps them, and importing pydantic plus building eleven models cost it ~100 ms
+(issue 19). Pydantic still owns what it is good at, on demand: ``model_validate``
+(reading a report or an xdist payload back) and ``model_json_schema`` go through a
+``pydantic.TypeAdapter`` over these very classes (field descriptions come from
+``field(metadata=...)``, ``extra="forbid"`` from ``__pydantic_config__``), so the
+schema is still generated from what is written out.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 Kind = Literal["added", "modified", "deleted", "renamed"]
 Status = Literal["pass", "blocked"]
@@ -19,27 +30,86 @@ Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "NO_BASELINE"]
 #: The layers of an AI system, in the order a plan ships them by default.
 DEFAULT_ORDER: tuple[str, ...] = ("infra", "model", "params", "context", "prompt", "tools")
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_M = TypeVar("_M", bound="_Frozen")
 
 
+class _Frozen:
+    """The pydantic-like surface the rest of the package uses (``model_copy``, ``model_dump``...).
+
+    Every model is a ``@dataclass(frozen=True, kw_only=True)``: built by keyword, as a frozen
+    pydantic model was.
+    """
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}  # read by pydantic, when asked
+
+    def model_copy(self: _M, *, update: dict[str, Any] | None = None) -> _M:
+        return replace(self, **update) if update else self  # type: ignore[type-var]  # a dataclass
+
+    def model_dump(self, mode: Literal["json"] = "json") -> dict[str, Any]:
+        """As pydantic's ``model_dump(mode="json")``: nested models as dicts, tuples as lists, inf/nan as None."""
+        return {name: _dump(getattr(self, name)) for name in _names(type(self))}
+
+    @classmethod
+    def model_validate(cls: type[_M], data: Any) -> _M:
+        """Validate a JSON-able document (a report read back, an xdist payload) into this model."""
+        return _adapter(cls).validate_python(data)
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        return _adapter(cls).json_schema()
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+_ADAPTERS: dict[type, Any] = {}
+
+
+def _names(cls: type[_Frozen]) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]  # a dataclass
+    return names
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, _Frozen):
+        return value.model_dump()
+    if isinstance(value, (list, tuple)):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # pydantic's JSON mode: JSON has no inf/nan
+    return value
+
+
+def _adapter(cls: type[_M]) -> TypeAdapter[_M]:
+    adapter: TypeAdapter[_M] | None = _ADAPTERS.get(cls)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
+
+
+@dataclass(frozen=True, kw_only=True)
 class Change(_Frozen):
     """One semantic change: a key of a structured file, or a whole file (``key`` null)."""
 
-    path: str = Field(description="Path at head (at base for deletions), POSIX separators")
-    key: str | None = Field(default=None, description="Dotted key path; null for whole-file changes")
-    layer: str | None = Field(default=None, description="Layer it belongs to; null when unclassified")
+    path: str = field(metadata={"description": "Path at head (at base for deletions), POSIX separators"})
+    key: str | None = field(default=None, metadata={"description": "Dotted key path; null for whole-file changes"})
+    layer: str | None = field(default=None, metadata={"description": "Layer it belongs to; null when unclassified"})
     kind: Kind
-    old: Any = Field(default=None, description="Value at base (redacted when secret-like)")
-    new: Any = Field(default=None, description="Value at head (redacted when secret-like)")
-    old_path: str | None = Field(default=None, description="Path at base, for renames")
-    line: int | None = Field(default=None, description="1-based line of the key in the head file")
-    diff: str | None = Field(
-        default=None, description="A whole-file text change: its unified diff (redacted); null otherwise"
+    old: Any = field(default=None, metadata={"description": "Value at base (redacted when secret-like)"})
+    new: Any = field(default=None, metadata={"description": "Value at head (redacted when secret-like)"})
+    old_path: str | None = field(default=None, metadata={"description": "Path at base, for renames"})
+    line: int | None = field(default=None, metadata={"description": "1-based line of the key in the head file"})
+    diff: str | None = field(
+        default=None,
+        metadata={"description": "A whole-file text change: its unified diff (redacted); null otherwise"},
     )
 
 
+@dataclass(frozen=True, kw_only=True)
 class Override(_Frozen):
     """A deliberate bundle, approved by a commit trailer or a command-line reason."""
 
@@ -49,21 +119,26 @@ class Override(_Frozen):
     author: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class PlanStep(_Frozen):
     step: int
     layer: str
     changes: list[Change]
-    shared_files: list[str] = Field(
+    shared_files: list[str] = field(
         default_factory=list,
-        description="Files this step shares with other steps: their edit must be split across commits",
+        metadata={"description": "Files this step shares with other steps: their edit must be split across commits"},
     )
     instruction: str = ""
-    commit: str | None = Field(default=None, description="Deploy plans: the first-parent commit to deploy at this step")
-    commits: list[str] = Field(
-        default_factory=list, description="Merged commits of this step that are not deployed yet (pending)"
+    commit: str | None = field(
+        default=None, metadata={"description": "Deploy plans: the first-parent commit to deploy at this step"}
+    )
+    commits: list[str] = field(
+        default_factory=list,
+        metadata={"description": "Merged commits of this step that are not deployed yet (pending)"},
     )
 
 
+@dataclass(frozen=True, kw_only=True)
 class CommitCheck(_Frozen):
     """``--rollout-per-commit``: one commit of the window judged alone."""
 
@@ -71,37 +146,46 @@ class CommitCheck(_Frozen):
     subject: str
     layers_changed: list[str]
     status: Status
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
 class Pending(_Frozen):
     """A layer moved on the base branch since the deployed release: merged, not deployed."""
 
     layer: str
-    commits: list[str] = Field(description="First-parent commits of deployed..base that moved it, oldest first")
+    commits: list[str] = field(
+        metadata={"description": "First-parent commits of deployed..base that moved it, oldest first"}
+    )
 
 
+@dataclass(frozen=True, kw_only=True)
 class Deployed(_Frozen):
     """The release that is deployed (``release.deployed``, ``--rollout-deployed``)."""
 
-    ref: str = Field(description="The ref it was read from (a deploy tag, a branch)")
+    ref: str = field(metadata={"description": "The ref it was read from (a deploy tag, a branch)"})
     commit: str
-    at: str | None = Field(default=None, description="Deploy time (the tag's date, UTC ISO 8601); null for a branch")
+    at: str | None = field(
+        default=None, metadata={"description": "Deploy time (the tag's date, UTC ISO 8601); null for a branch"}
+    )
 
 
+@dataclass(frozen=True, kw_only=True)
 class Decision(_Frozen):
     status: Status
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
     override: Override | None = None
-    plan: list[PlanStep] = Field(default_factory=list)
-    commits: list[CommitCheck] | None = Field(
-        default=None, description="Per-commit checks, present with --rollout-per-commit"
+    plan: list[PlanStep] = field(default_factory=list)
+    commits: list[CommitCheck] | None = field(
+        default=None, metadata={"description": "Per-commit checks, present with --rollout-per-commit"}
     )
-    pending: list[Pending] | None = Field(
-        default=None, description="Layers moved in deployed..base, present when the deployed release is known"
+    pending: list[Pending] | None = field(
+        default=None,
+        metadata={"description": "Layers moved in deployed..base, present when the deployed release is known"},
     )
 
 
+@dataclass(frozen=True, kw_only=True)
 class DiffResult(_Frozen):
     """What moved between two commits: the answer every other step rests on."""
 
@@ -110,18 +194,22 @@ class DiffResult(_Frozen):
     merge_base: str | None = None
     layers_changed: list[str]
     changes: list[Change]
-    unclassified: list[Change] = Field(default_factory=list)
-    unreadable: list[str] = Field(
-        default_factory=list, description="Watched config files that changed but could not be compared key by key"
+    unclassified: list[Change] = field(default_factory=list)
+    unreadable: list[str] = field(
+        default_factory=list,
+        metadata={"description": "Watched config files that changed but could not be compared key by key"},
     )
-    settings_changed: str | None = Field(default=None, description="The settings file, when this release changes it")
-    judged_by: str | None = Field(
-        default=None, description="The settings that judged this release, and from which commit"
+    settings_changed: str | None = field(
+        default=None, metadata={"description": "The settings file, when this release changes it"}
     )
-    warnings: list[str] = Field(default_factory=list)
-    deployed: Deployed | None = Field(default=None, description="The deployed release, when it is known")
+    judged_by: str | None = field(
+        default=None, metadata={"description": "The settings that judged this release, and from which commit"}
+    )
+    warnings: list[str] = field(default_factory=list)
+    deployed: Deployed | None = field(default=None, metadata={"description": "The deployed release, when it is known"})
 
 
+@dataclass(frozen=True, kw_only=True)
 class TrialValue(_Frozen):
     """One trial of the consumed prefix: its case and epoch, and its value on [0, 1] (null: an error trial)."""
 
@@ -131,21 +219,22 @@ class TrialValue(_Frozen):
     value: float | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class EvalResult(_Frozen):
     nodeid: str
-    layers: list[str] = Field(default_factory=list)
+    layers: list[str] = field(default_factory=list)
     verdict: Verdict
     criterion: str
     threshold: float | None = None
     margin: float
     confidence: float
-    alpha: float | None = Field(default=None, description="False-FAIL rate after correction")
-    beta: float | None = Field(default=None, description="False-PASS rate")
+    alpha: float | None = field(default=None, metadata={"description": "False-FAIL rate after correction"})
+    beta: float | None = field(default=None, metadata={"description": "False-PASS rate"})
     estimate: float | None = None
-    interval: tuple[float, float] | None = Field(
-        default=None, description="Anytime-valid confidence sequence at `confidence`"
+    interval: tuple[float, float] | None = field(
+        default=None, metadata={"description": "Anytime-valid confidence sequence at `confidence`"}
     )
-    n: int = Field(description="Completed trials, errors included")
+    n: int = field(metadata={"description": "Completed trials, errors included"})
     budget: int
     passes: int = 0
     failures: int = 0
@@ -154,39 +243,47 @@ class EvalResult(_Frozen):
     epochs: int | None = None
     stopped_early: bool = False
     seed: int
-    p_value: float | None = Field(default=None, description="Always-valid p-value for FAIL")
+    p_value: float | None = field(default=None, metadata={"description": "Always-valid p-value for FAIL"})
     holm_p: float | None = None
     bh_q: float | None = None
     baseline_commit: str | None = None
     baseline_run: int | None = Field(default=None, description="The baseline's run id (--rollout-baseline run:N)")
     baseline_cases: int | None = None
-    change: float | None = Field(default=None, description="Estimate minus baseline (max_regression)")
+    change: float | None = field(default=None, metadata={"description": "Estimate minus baseline (max_regression)"})
     change_interval: tuple[float, float] | None = None
-    criteria: dict[str, str] | None = Field(
+    criteria: dict[str, str] | None = field(
         default=None,
-        description="Each criterion's own verdict when several must hold (e.g. pass_rate and max_regression)",
+        metadata={
+            "description": "Each criterion's own verdict when several must hold (e.g. pass_rate and max_regression)"
+        },
     )
-    line: str = Field(default="", description="The human report line")
-    failing_trials: list[str] = Field(default_factory=list)
-    max_regression: float | None = Field(default=None, description="The eval's max_regression, when it has one")
-    trials: list[TrialValue] = Field(
-        default_factory=list, description="Per-trial values of the trials that fed the verdict, in index order"
+    line: str = field(default="", metadata={"description": "The human report line"})
+    failing_trials: list[str] = field(default_factory=list)
+    max_regression: float | None = field(
+        default=None, metadata={"description": "The eval's max_regression, when it has one"}
+    )
+    trials: list[TrialValue] = field(
+        default_factory=list,
+        metadata={"description": "Per-trial values of the trials that fed the verdict, in index order"},
     )
 
 
+@dataclass(frozen=True, kw_only=True)
 class Deselected(_Frozen):
     nodeid: str
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
 class Shard(_Frozen):
     """This report is one shard of a run split with ``--rollout-shard I/N``."""
 
     index: int
     count: int
-    family: int = Field(description="Evals selected across all shards: the family-wise correction's size")
+    family: int = field(metadata={"description": "Evals selected across all shards: the family-wise correction's size"})
 
 
+@dataclass(frozen=True, kw_only=True)
 class Report(_Frozen):
     """``--rollout-report`` and ``diff --json``: gate fields are absent without the gate."""
 
@@ -200,8 +297,10 @@ class Report(_Frozen):
     evals: list[EvalResult] | None = None
     deselected: list[Deselected] | None = None
     shard: Shard | None = None
-    shards: int | None = Field(default=None, description="In a merged report: how many shard reports it joins")
+    shards: int | None = field(
+        default=None, metadata={"description": "In a merged report: how many shard reports it joins"}
+    )
 
     def to_json_dict(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json")
+        data = self.model_dump()
         return {k: v for k, v in data.items() if v is not None}
