@@ -10,52 +10,73 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, get_type_hints
 
 from pytest_rollout.errors import SettingsError
 from pytest_rollout.models import DEFAULT_ORDER
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler, TypeAdapter
+    from pydantic_core import CoreSchema
 
 SETTINGS_FILES = ("rollout.yaml", "rollout.yml")
 PYPROJECT_TABLE = "pytest-rollout"
 _LAYER_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _After:
+    """A field check pydantic runs after the field's own validation (as ``pydantic.AfterValidator``),
+    named in an ``Annotated`` hint without importing pydantic: it is only imported to validate a
+    settings file that is not in the cache (``settings_cache``)."""
+
+    def __init__(self, check: Callable[[Any], Any]) -> None:
+        self.check = check
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
 
 
+class _Strict:
+    """Frozen keyword-only dataclasses; pydantic validates them on demand (``validate_settings``)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+
+def _key_rules_have_a_file_and_a_path(keys: tuple[str, ...]) -> tuple[str, ...]:
+    from pytest_rollout.gate.layers import split_keypath
+
+    for rule in keys:
+        glob, sep, path = rule.partition(":")
+        if not sep or not glob.strip() or not path.strip():
+            raise ValueError(f'expected "FILEGLOB:KEYPATH" (e.g. "config/app.yaml:llm.model"), got {rule!r}')
+        split_keypath(path.strip())  # a malformed path is a settings error with its line, not a crash
+    return keys
+
+
+@dataclass(frozen=True, kw_only=True)
 class LayerRule(_Strict):
     """One layer of the map: whole files, and keys of structured files."""
 
     files: tuple[str, ...] = ()
-    keys: tuple[str, ...] = ()
-
-    @field_validator("keys")
-    @classmethod
-    def _key_rules_have_a_file_and_a_path(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
-        from pytest_rollout.gate.layers import split_keypath
-
-        for rule in keys:
-            glob, sep, path = rule.partition(":")
-            if not sep or not glob.strip() or not path.strip():
-                raise ValueError(f'expected "FILEGLOB:KEYPATH" (e.g. "config/app.yaml:llm.model"), got {rule!r}')
-            split_keypath(path.strip())  # a malformed path is a settings error with its line, not a crash
-        return keys
+    keys: Annotated[tuple[str, ...], _After(_key_rules_have_a_file_and_a_path)] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
 class Coupling(_Strict):
-    groups: tuple[tuple[str, ...], ...] | None = Field(
-        default=None, description="Layers that must not ship together; default: every layer in one group"
+    groups: tuple[tuple[str, ...], ...] | None = field(
+        default=None, metadata={"description": "Layers that must not ship together; default: every layer in one group"}
     )
-    max_layers_per_release: int = Field(default=1, ge=1)
+    max_layers_per_release: int = field(default=1, metadata={"ge": 1})
 
 
+@dataclass(frozen=True, kw_only=True)
 class OverrideSettings(_Strict):
-    trailer: str = Field(default="Rollout-Bundle-Approved", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+    trailer: str = field(default="Rollout-Bundle-Approved", metadata={"pattern": r"^[A-Za-z0-9][A-Za-z0-9-]*$"})
     allowed: bool = True
 
 
@@ -63,23 +84,27 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def _a_duration(value: str | None) -> str | None:
+    if value is not None and not _DURATION.match(value):
+        raise ValueError(f'expected a duration like "30m", "24h" or "2d", got {value!r}')
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseSettings(_Strict):
     """What is deployed, and what a next layer must wait for (docs/reference.md, "Releases")."""
 
-    deployed: str | None = Field(
-        default=None, description='The deployed release: a tag glob ("refs/tags/deploy/prod/*"), a branch or a ref'
+    deployed: str | None = field(
+        default=None,
+        metadata={"description": 'The deployed release: a tag glob ("refs/tags/deploy/prod/*"), a branch or a ref'},
     )
-    require_measured: bool = Field(
-        default=False, description="Block the next layer until the deployed commit has a complete recorded run"
+    require_measured: bool = field(
+        default=False,
+        metadata={"description": "Block the next layer until the deployed commit has a complete recorded run"},
     )
-    min_soak: str | None = Field(default=None, description='How old the deployed release must be, e.g. "24h"')
-
-    @field_validator("min_soak")
-    @classmethod
-    def _a_duration(cls, value: str | None) -> str | None:
-        if value is not None and not _DURATION.match(value):
-            raise ValueError(f'expected a duration like "30m", "24h" or "2d", got {value!r}')
-        return value
+    min_soak: Annotated[str | None, _After(_a_duration)] = field(
+        default=None, metadata={"description": 'How old the deployed release must be, e.g. "24h"'}
+    )
 
     @property
     def min_soak_seconds(self) -> float | None:
@@ -87,29 +112,39 @@ class ReleaseSettings(_Strict):
         return float(m.group(1)) * _UNIT_SECONDS[m.group(2)] if m else None
 
 
+def _layer_names(layers: dict[str, LayerRule] | None) -> dict[str, LayerRule] | None:
+    if layers is not None:
+        if not layers:
+            raise ValueError("expected at least one layer (or omit `layers:` to use the defaults)")
+        for name in layers:
+            if not _LAYER_NAME.match(name) or name == "unclassified":
+                raise ValueError(f"layer name {name!r}: use lower-case letters, digits, '-' or '_'")
+    return layers
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings(_Strict):
-    base: str | None = Field(default=None, description="Default base ref when --base is not given")
-    layers: dict[str, LayerRule] | None = Field(default=None, description="The layer map; omit for defaults")
-    extend_defaults: bool = Field(default=False, description="With `layers:`, keep the built-in defaults as a fallback")
+    base: str | None = field(default=None, metadata={"description": "Default base ref when --base is not given"})
+    layers: Annotated[dict[str, LayerRule] | None, _After(_layer_names)] = field(
+        default=None, metadata={"description": "The layer map; omit for defaults"}
+    )
+    extend_defaults: bool = field(
+        default=False, metadata={"description": "With `layers:`, keep the built-in defaults as a fallback"}
+    )
     coupling: Coupling = Coupling()
-    order: tuple[str, ...] | None = Field(default=None, description="Ship order of a plan")
+    order: tuple[str, ...] | None = field(default=None, metadata={"description": "Ship order of a plan"})
     override: OverrideSettings = OverrideSettings()
     strict: bool = False
-    max_file_size: int = Field(default=1_048_576, ge=1, description="Bytes; larger files are not parsed")
+    max_file_size: int = field(
+        default=1_048_576, metadata={"ge": 1, "description": "Bytes; larger files are not parsed"}
+    )
     release: ReleaseSettings = ReleaseSettings()
 
-    @field_validator("layers")
     @classmethod
-    def _layer_names(cls, layers: dict[str, LayerRule] | None) -> dict[str, LayerRule] | None:
-        if layers is not None:
-            if not layers:
-                raise ValueError("expected at least one layer (or omit `layers:` to use the defaults)")
-            for name in layers:
-                if not _LAYER_NAME.match(name) or name == "unclassified":
-                    raise ValueError(f"layer name {name!r}: use lower-case letters, digits, '-' or '_'")
-        return layers
+    def model_validate(cls, data: Any) -> Settings:
+        """Validate a parsed settings document (imports pydantic); raises ``pydantic.ValidationError``."""
+        return _adapter().validate_python(data)
 
-    @model_validator(mode="after")
     def _names_are_known(self) -> Settings:
         known = set(self.layer_names)
         for where, names in (("order", self.order or ()), *self._group_names()):
@@ -148,6 +183,18 @@ class Settings(_Strict):
     @property
     def uses_defaults(self) -> bool:
         return self.layers is None or self.extend_defaults
+
+
+_ADAPTER: list[TypeAdapter[Settings]] = []
+
+
+def _adapter() -> TypeAdapter[Settings]:
+    """Pydantic's validator of ``Settings``, built once (and only when a file must be validated)."""
+    if not _ADAPTER:
+        from pydantic import TypeAdapter
+
+        _ADAPTER.append(TypeAdapter(Annotated[Settings, _After(Settings._names_are_known)]))
+    return _ADAPTER[0]
 
 
 @dataclass(frozen=True)
@@ -310,6 +357,8 @@ def _pyproject_table(path: Path, data: bytes) -> dict[str, Any] | None:
 
 
 def _validate(data: dict[str, Any], path: Path, node: Any, prefix: str) -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
@@ -323,7 +372,7 @@ def _validate(data: dict[str, Any], path: Path, node: Any, prefix: str) -> Setti
         line = _line_of(node, loc)
         where = f"{path}:{line}" if line else str(path)
         field = prefix + _format_loc(loc) if loc else prefix.rstrip(".") or "settings"
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             msg = f"unknown setting; allowed here: {', '.join(_allowed_at(loc))}"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise SettingsError(f"{where}: {field}: {msg}{more}") from None
@@ -339,13 +388,12 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 def _allowed_at(loc: tuple[Any, ...]) -> list[str]:
     model: Any = Settings
     for part in loc[:-1]:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None:
+        ann = get_type_hints(model).get(part) if isinstance(part, str) else None
+        if ann is None:
             model = LayerRule if model is Settings and loc[0] == "layers" else model
             continue
-        ann = field.annotation
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else model
-    return sorted(model.model_fields)
+        model = ann if isinstance(ann, type) and is_dataclass(ann) else model
+    return sorted(f.name for f in fields(model))
 
 
 def _line_of(node: Any, loc: tuple[Any, ...]) -> int | None:

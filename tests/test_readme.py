@@ -6,18 +6,19 @@ link points at a file (and heading) that exists."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
 from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, seed_head
 from pytest_rollout.evals.markers import ALLOWED_EVAL_KWARGS
@@ -127,12 +128,14 @@ def test_reference_names_every_option_and_ini_key(pytester: pytest.Pytester) -> 
     assert _missing(options) == [] and _missing(ini_keys) == []
 
 
-def _fields(model: type[BaseModel], prefix: str) -> set[str]:
+def _fields(model: type[Any], prefix: str) -> set[str]:
     names: set[str] = set()
-    for name, field in model.model_fields.items():
+    hints = typing.get_type_hints(model)
+    for name in (f.name for f in dataclasses.fields(model)):
         names.add(prefix + name)
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            names |= _fields(field.annotation, f"{prefix}{name}.")
+        hint = hints[name]
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+            names |= _fields(hint, f"{prefix}{name}.")
     return names
 
 
