@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, get_type_hints
 
+from pytest_rollout import settings_cache
 from pytest_rollout.errors import SettingsError
 from pytest_rollout.models import DEFAULT_ORDER
 
@@ -210,21 +211,33 @@ class LoadedSettings:
         return f"{self.source} at {self.commit[:10]}" if self.commit else str(self.source)
 
 
+@dataclass(frozen=True)
+class _Found:
+    """A settings file that exists: its git blob id, and its bytes when they are at hand."""
+
+    blob: str
+    data: bytes | None  # None: in a commit, read only on a cache miss
+
+
 class _Files:
-    """Where settings files are read: the work tree, or one commit (``git show``)."""
+    """Where settings files are read: the work tree, or one commit (its trees, one ``cat-file``)."""
 
     def __init__(self, root: Path, commit: str | None = None) -> None:
         self.root, self.commit = root, commit
 
-    def read(self, path: Path) -> bytes | None:
-        """The file's bytes, or None when it does not exist there."""
+    def find(self, path: Path) -> _Found | None:
+        """The file, or None when it does not exist there."""
         inside = self._relative(path)
         if self.commit is None or inside is None:  # a file outside the repo has no history
-            return path.read_bytes() if path.is_file() else None
-        from pytest_rollout.diff.git import read_blobs
-
+            if not path.is_file():
+                return None
+            data = path.read_bytes()
+            return _Found(settings_cache.blob_id(data), data)
         rel = inside.as_posix()
-        mode = _tree_mode(self.root, self.commit, rel)
+        parent, _, name = rel.rpartition("/")
+        from pytest_rollout.diff.git import tree_at
+
+        mode, sha = (tree_at(self.root, self.commit, parent) or {}).get(name, (None, ""))
         if mode is None:
             return None
         if mode != "100644" and mode != "100755":
@@ -232,9 +245,17 @@ class _Files:
             raise SettingsError(
                 f"{rel}: {what} at {self.commit[:10]}: the settings must be a regular file committed in the repository"
             )
-        spec = f"{self.commit}:{rel}"
-        blob = read_blobs(self.root, [spec])[spec]  # one git call; a missing file has no sha
-        return blob.data if blob.sha is not None and blob.type == "blob" else None
+        return _Found(sha, None)
+
+    def read(self, found: _Found) -> bytes:
+        if found.data is not None:
+            return found.data
+        from pytest_rollout.diff.git import read_blobs
+
+        blob = read_blobs(self.root, [found.blob])[found.blob]
+        if blob.data is None:
+            raise SettingsError(f"settings blob {found.blob[:10]} cannot be read: the repository is damaged")
+        return blob.data
 
     def _relative(self, path: Path) -> Path | None:
         """The path inside the repository, without following a symlink in the work tree: at a
@@ -246,16 +267,12 @@ class _Files:
             return None
 
 
-def _tree_mode(root: Path, commit: str, rel: str) -> str | None:
-    """The git mode of ``rel`` at ``commit`` (``100644``, ``120000``...), None when absent."""
-    from pytest_rollout.diff.git import run_git
-
-    out = run_git(root, "ls-tree", "-z", "--full-tree", commit, "--", rel)
-    for record in out.split(b"\0"):
-        meta, _, name = record.partition(b"\t")
-        if meta and name.decode("utf-8", "surrogateescape") == rel:
-            return meta.decode("ascii").split(" ")[0]
-    return None
+def settings_folders(root: Path, path: Path | str | None) -> list[str]:
+    """The folders a settings lookup reads at a commit (for ``prefetch_trees``)."""
+    if path is None:
+        return [""]
+    inside = _Files(root)._relative(Path(path) if Path(path).is_absolute() else root / path)
+    return [inside.parent.as_posix().removeprefix(".")] if inside is not None else []
 
 
 def load_settings(repo_root: Path, path: Path | str | None = None) -> LoadedSettings:
@@ -285,30 +302,55 @@ def _load(files: _Files, path: Path | str | None, *, missing_ok: bool = False) -
         p = Path(path)
         if not p.is_absolute() and not p.exists():
             p = root / p
-        data = files.read(p)
-        if data is None:
+        found = files.find(p)
+        if found is None:
             if missing_ok:
                 return None
             where = f" at {files.commit[:10]}" if files.commit else ""
             raise SettingsError(f"{path}: settings file not found{where}: check --rollout-config / --config")
-        return _parse(p, data, files.commit)
+        return LoadedSettings(_settings(files, p, found, _kind(p, explicit=True)), p, files.commit)
     for name in SETTINGS_FILES:
-        data = files.read(root / name)
-        if data is not None:
-            return _parse(root / name, data, files.commit)
-    data = files.read(root / "pyproject.toml")
-    if data is not None:
-        table = _pyproject_table(root / "pyproject.toml", data)
-        if table is not None:
-            settings = _validate(table, root / "pyproject.toml", None, f"[tool.{PYPROJECT_TABLE}].")
+        found = files.find(root / name)
+        if found is not None:
+            return LoadedSettings(_settings(files, root / name, found, "yaml"), root / name, files.commit)
+    found = files.find(root / "pyproject.toml")
+    if found is not None:
+        settings = _settings(files, root / "pyproject.toml", found, "pyproject")
+        if settings is not None:
             return LoadedSettings(settings, root / "pyproject.toml", files.commit)
     return LoadedSettings(Settings(), None, files.commit)
 
 
-def _parse(path: Path, data: bytes, commit: str | None) -> LoadedSettings:
-    if path.suffix == ".toml":
-        table = _pyproject_table(path, data) if path.name == "pyproject.toml" else _read_toml(path, data)
-        return LoadedSettings(_validate(table or {}, path, None, ""), path, commit)
+def _kind(path: Path, *, explicit: bool) -> str:
+    if path.suffix != ".toml":
+        return "yaml"
+    return "pyproject-config" if path.name == "pyproject.toml" and explicit else "toml"
+
+
+def _settings(files: _Files, path: Path, found: _Found, kind: str) -> Any:
+    """The validated settings of one file, from the cache (``settings_cache``) or parsed and validated.
+
+    ``kind`` "pyproject" (the implicit lookup) answers None where the file has no table.
+    """
+    cached = settings_cache.get(files.root, kind, found.blob)
+    if cached is not None:
+        try:
+            return None if cached == settings_cache.NO_TABLE else settings_cache.rebuild(Settings, cached)
+        except (TypeError, ValueError, KeyError, AttributeError):
+            pass  # an entry from other rules, or damaged: validate again
+    settings = _parse(path, files.read(found), kind)
+    value = asdict(settings) if settings is not None else settings_cache.NO_TABLE
+    settings_cache.put(files.root, kind, found.blob, value)
+    return settings
+
+
+def _parse(path: Path, data: bytes, kind: str) -> Settings | None:
+    if kind == "pyproject":
+        table = _pyproject_table(path, data)
+        return _validate(table, path, None, f"[tool.{PYPROJECT_TABLE}].") if table is not None else None
+    if kind != "yaml":
+        table = _pyproject_table(path, data) if kind == "pyproject-config" else _read_toml(path, data)
+        return _validate(table or {}, path, None, "")
     import yaml
 
     from pytest_rollout.diff.formats import ConfigLoader as loader  # duplicate keys and bad dates are errors
@@ -326,7 +368,7 @@ def _parse(path: Path, data: bytes, commit: str | None) -> LoadedSettings:
         doc = {}
     if not isinstance(doc, dict):
         raise SettingsError(f"{path}:1: expected a mapping of settings (base, layers, coupling, ...)")
-    return LoadedSettings(_validate(doc, path, node, ""), path, commit)
+    return _validate(doc, path, node, "")
 
 
 def _text(path: Path, data: bytes) -> str:

@@ -466,18 +466,29 @@ def test_read_tree_configs_fails_closed_on_malformed(git_repo: GitRepo) -> None:
     }
 
 
-def test_read_blobs_capped_streams_past_oversize_and_reports_missing(git_repo: GitRepo) -> None:
+def test_read_blobs_streams_past_oversize_and_reports_missing(git_repo: GitRepo) -> None:
     head = git_repo.commit({"small": "abc\n", "large": "x" * 100_000})
     small = git_repo.repo.git.rev_parse(f"{head}:small")
     large = git_repo.repo.git.rev_parse(f"{head}:large")
     missing = "1" * 40
-    got = gitio.read_blobs_capped(git_repo.path, [large, small, missing, small], max_bytes=10)
+    got = gitio.read_blobs(git_repo.path, [large, small, missing, small], max_bytes=10)
     assert got[small].data == b"abc\n" and got[small].type == "blob"
     assert got[large].data is None and got[large].size == 100_000
     assert got[missing].sha is None
     assert got[small] == gitio.read_blobs(git_repo.path, [small], max_bytes=10)[small]
+    assert gitio.read_blobs(git_repo.path, [large])[large].data == b"x" * 100_000  # no cap: all of it
 
 
-def test_read_blobs_capped_in_a_non_repository_is_a_git_error(tmp_path: Path) -> None:
+def test_tree_entries_reads_modes_and_shas_of_many_trees_at_once(git_repo: GitRepo) -> None:
+    head = git_repo.commit({"a.yaml": "a: 1\n", "ci/gate.yaml": "b: 2\n"})
+    got = gitio.tree_entries(git_repo.path, [f"{head}:", f"{head}:ci", f"{head}:nope", f"{head}:a.yaml"])
+    root, ci = got[f"{head}:"], got[f"{head}:ci"]
+    assert root is not None and ci is not None
+    assert root["a.yaml"] == ("100644", git_repo.repo.git.rev_parse(f"{head}:a.yaml"))
+    assert root["ci"][0] == "040000" and ci["gate.yaml"][1] == git_repo.repo.git.rev_parse(f"{head}:ci/gate.yaml")
+    assert got[f"{head}:nope"] is None and got[f"{head}:a.yaml"] is None  # missing, not a tree
+
+
+def test_read_blobs_in_a_non_repository_is_a_git_error(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="cat-file"):
-        gitio.read_blobs_capped(tmp_path, ["1" * 40], max_bytes=10)
+        gitio.read_blobs(tmp_path, ["1" * 40], max_bytes=10)

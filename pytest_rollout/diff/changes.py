@@ -126,7 +126,7 @@ def diff_commits(
     warning and a whole-file change.
     """
     entries = [e for e in _diff_tree(repo, base, head) if _is_watched(e, watched)]
-    blobs = gitio.read_blobs_capped(repo, _blob_shas(entries), max_bytes)
+    blobs = gitio.read_blobs(repo, _blob_shas(entries), max_bytes)
     differ = _Differ(blobs, max_bytes)
     changes = [change for entry in entries for change in differ.entry(entry)]
     return DiffOutput(sorted(changes, key=_order), differ.warnings)
@@ -411,7 +411,7 @@ def read_tree_configs(
     """
     sides = [s for s in _ls_tree(repo, commit) if watched(s.path)]
     to_parse = [s for s in sides if s.mode in _REGULAR and is_structured(s.path)]
-    blobs = gitio.read_blobs_capped(repo, (s.sha for s in to_parse), max_bytes)
+    blobs = gitio.read_blobs(repo, (s.sha for s in to_parse), max_bytes)
     result: dict[str, Parsed | str] = {s.path: s.sha for s in sides}
     for side in to_parse:
         data = blobs[side.sha].data

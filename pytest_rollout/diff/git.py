@@ -11,6 +11,7 @@ never an empty answer (pytest-picked runs git unchecked, so its failed diff read
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterable
@@ -70,40 +71,10 @@ class Blob:
 def read_blobs(repo: Path | str, specs: Iterable[str], max_bytes: int | None = None) -> dict[str, Blob]:
     """Read many objects (``<commit>:<path>`` or shas) in one ``git cat-file --batch`` process.
 
-    Objects larger than ``max_bytes`` are not kept in memory: their ``data`` is
-    None and ``size`` tells why. Missing objects come back with ``sha`` None.
-    """
-    specs = list(dict.fromkeys(specs))
-    if not specs:
-        return {}
-    payload = "".join(s + "\n" for s in specs).encode("utf-8", "surrogateescape")
-    out = run_git(repo, "cat-file", "--batch", input=payload)
-    result: dict[str, Blob] = {}
-    pos = 0
-    for spec in specs:
-        nl = out.index(b"\n", pos)
-        header = out[pos:nl].decode("utf-8", "surrogateescape")
-        pos = nl + 1
-        if header.endswith(" missing") or header.endswith(" ambiguous"):
-            result[spec] = Blob(spec, None, None, 0, None)
-            continue
-        sha, typ, size_s = header.rsplit(" ", 2)
-        size = int(size_s)
-        data = out[pos : pos + size]
-        pos += size + 1  # content is followed by a newline
-        keep = max_bytes is None or size <= max_bytes
-        result[spec] = Blob(spec, sha, typ, size, data if keep else None)
-    return result
-
-
-def read_blobs_capped(repo: Path | str, specs: Iterable[str], max_bytes: int) -> dict[str, Blob]:
-    """``read_blobs`` that streams: objects over ``max_bytes`` are skipped, never held.
-
-    ``read_blobs`` captures all of ``cat-file``'s output at once, so one
-    committed multi-gigabyte file in a watched folder would be read into memory
-    just to be refused. Here the content of such an object is drained in chunks
-    and dropped; memory stays bounded by ``max_bytes`` per kept object. Same
-    answers otherwise: oversize objects have ``data`` None, missing ones ``sha`` None.
+    The answer is streamed: an object over ``max_bytes`` is drained in chunks and dropped
+    (its ``data`` is None and ``size`` tells why), so one committed multi-gigabyte file in a
+    watched folder is never held in memory just to be refused; memory stays bounded by
+    ``max_bytes`` per kept object. Missing objects come back with ``sha`` None.
     """
     from pytest_rollout.errors import GitError
 
@@ -119,10 +90,11 @@ def read_blobs_capped(repo: Path | str, specs: Iterable[str], max_bytes: int) ->
     feeder = threading.Thread(target=_feed, args=(proc, payload, stderr), daemon=True)
     feeder.start()
     assert proc.stdout is not None
+    cap = max_bytes if max_bytes is not None else -1
     with proc.stdout:
         result = {}
         for spec in specs:
-            blob = _read_batch_entry(proc.stdout, spec, max_bytes)
+            blob = _read_batch_entry(proc.stdout, spec, cap)
             if blob is None:
                 break
             result[spec] = blob
@@ -131,6 +103,57 @@ def read_blobs_capped(repo: Path | str, specs: Iterable[str], max_bytes: int) ->
         msg = b"".join(stderr).decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git cat-file --batch failed in {repo}: {msg[-1] if msg else proc.returncode}")
     return result
+
+
+def tree_entries(repo: Path | str, trees: Iterable[str]) -> dict[str, dict[str, tuple[str, str]] | None]:
+    """``{tree spec: {name: (mode, sha)}}`` for many trees (``<commit>:<folder>``, ``<commit>:`` for the
+    root) in one ``cat-file --batch``; None where the spec is missing or not a tree. Modes are
+    zero-padded as ``ls-tree`` prints them (``040000``, ``100644``, ``120000``)."""
+    return {spec: _parse_tree(blob) for spec, blob in read_blobs(repo, trees).items()}
+
+
+_TREES: dict[tuple[str, str, str], dict[str, tuple[str, str]] | None] = {}
+_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def tree_at(root: Path | str, commit: str, folder: str) -> dict[str, tuple[str, str]] | None:
+    """The entries of ``folder`` ("" for the top) at ``commit``; memoized for full commit ids (immutable)."""
+    key = (str(root), commit, folder)
+    if key in _TREES:
+        return _TREES[key]
+    spec = f"{commit}:{folder}"
+    found = tree_entries(root, [spec])[spec]
+    if _SHA.match(commit):  # a ref name moves: never remembered
+        _remember({key: found})
+    return found
+
+
+def prefetch_trees(root: Path | str, commits: Iterable[str], folders: Iterable[str]) -> None:
+    """Read every (commit, folder) tree not known yet in one ``git cat-file --batch`` (full ids only)."""
+    wanted = {(str(root), c, f) for c in commits if _SHA.match(c) for f in folders} - _TREES.keys()
+    if wanted:
+        found = tree_entries(root, [f"{c}:{f}" for _, c, f in wanted])
+        _remember({k: found[f"{k[1]}:{k[2]}"] for k in wanted})
+
+
+def _remember(trees: dict[tuple[str, str, str], dict[str, tuple[str, str]] | None]) -> None:
+    if len(_TREES) > 4096:  # a long session (attribution, per-commit checks) stays bounded
+        _TREES.clear()
+    _TREES.update(trees)
+
+
+def _parse_tree(blob: Blob) -> dict[str, tuple[str, str]] | None:
+    if blob.type != "tree" or blob.data is None or blob.sha is None:
+        return None
+    data, width, pos = blob.data, len(blob.sha) // 2, 0  # sha-1 ids are 20 bytes, sha-256 ones 32
+    entries = {}
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        entries[name] = (data[pos:space].decode("ascii").zfill(6), data[nul + 1 : nul + 1 + width].hex())
+        pos = nul + 1 + width
+    return entries
 
 
 def _feed(proc: subprocess.Popen[bytes], payload: bytes, stderr: list[bytes]) -> None:
@@ -145,7 +168,7 @@ def _feed(proc: subprocess.Popen[bytes], payload: bytes, stderr: list[bytes]) ->
 
 
 def _read_batch_entry(stream: IO[bytes], spec: str, max_bytes: int) -> Blob | None:
-    """One ``cat-file --batch`` answer from the stream; None if the stream ended early."""
+    """One ``cat-file --batch`` answer from the stream (``max_bytes`` -1: no cap); None if it ended early."""
     header = stream.readline()
     if not header.endswith(b"\n"):
         return None
@@ -154,7 +177,8 @@ def _read_batch_entry(stream: IO[bytes], spec: str, max_bytes: int) -> Blob | No
         return Blob(spec, None, None, 0, None)
     sha, typ, size_s = text.rsplit(" ", 2)
     size = int(size_s)
-    if size <= max_bytes:
+    keep = max_bytes < 0 or size <= max_bytes
+    if keep:
         data: bytes | None = stream.read(size)
         if data is None or len(data) != size:
             return None
@@ -162,7 +186,7 @@ def _read_batch_entry(stream: IO[bytes], spec: str, max_bytes: int) -> Blob | No
         return None
     if stream.read(1) != b"\n":  # content is followed by a newline
         return None
-    return Blob(spec, sha, typ, size, data if size <= max_bytes else None)
+    return Blob(spec, sha, typ, size, data if keep else None)
 
 
 def _skip(stream: IO[bytes], size: int) -> bool:

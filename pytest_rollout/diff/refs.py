@@ -9,6 +9,7 @@ whose message says the fix; nothing here ever guesses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +53,12 @@ def repo_root(path: Path | str, fix: str = "run inside a clone, or pass --repo D
     p = Path(path)
     if not p.exists():
         raise GitError(f"{p}: no such folder: {fix}")
+    top = run_git(p, "rev-parse", "--show-toplevel", check=False).decode("utf-8", "surrogateescape").strip()
+    if top:  # one git call on the way that works
+        return Path(top)
     if not git_ok(p, "rev-parse", "--git-dir"):
         raise GitError(f"{p.resolve()}: not a git repository: {fix}")
-    top = run_git(p, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()
+    top = run_git(p, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()  # git says why
     return Path(top)
 
 
@@ -67,9 +71,12 @@ def resolve_window(
 ) -> Window:
     env = env if env is not None else {}
     head_ref = head or "HEAD"
-    head_sha = _resolve(repo, head_ref, "head")
-    base_ref, label = _pick_base(repo, base, settings_base, env)
-    base_sha = _resolve(repo, base_ref, "base")
+    try:
+        base_ref, label = _pick_base(repo, base, settings_base, env)
+    except NoBaseError:
+        _resolve(repo, head_ref, "head")  # a bad head is the first thing to fix
+        raise
+    head_sha, base_sha = _resolve_both(repo, head_ref, base_ref)
     mb = run_git(repo, "merge-base", base_sha, head_sha, check=False).decode().strip()
     if not mb:
         hint = SHALLOW_FIX if is_shallow(repo) else "check that both refs share history"
@@ -89,8 +96,8 @@ def _pick_base(repo: Path, flag: str | None, settings_base: str | None, env: Map
     if env.get("GITHUB_BASE_REF"):
         ref = f"origin/{env['GITHUB_BASE_REF']}"
         return ref, f"{ref} (GITHUB_BASE_REF)"
-    if git_ok(repo, "rev-parse", "--verify", "-q", "@{upstream}"):
-        up = run_git(repo, "rev-parse", "--abbrev-ref", "@{upstream}").decode().strip()
+    up = run_git(repo, "rev-parse", "--abbrev-ref", "@{upstream}", check=False).decode().strip()
+    if up:  # empty (exit 128) when the branch has no upstream
         return up, f"{up} (upstream)"
     if git_ok(repo, "rev-parse", "--verify", "-q", "refs/remotes/origin/HEAD"):
         return "origin/HEAD", "origin/HEAD"
@@ -98,6 +105,19 @@ def _pick_base(repo: Path, flag: str | None, settings_base: str | None, env: Map
         "no base ref to compare against: pass --base REF (pytest: --rollout-base), "
         "set `base:` in rollout.yaml, or give the branch an upstream"
     )
+
+
+_FULL_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def _resolve_both(repo: Path, head: str, base: str) -> tuple[str, str]:
+    """Head and base commits in one ``rev-parse``; anything unusual goes through ``_resolve`` (its messages)."""
+    if not head.startswith("-") and not base.startswith("-"):
+        specs = (f"{head}^{{commit}}", f"{base}^{{commit}}")
+        out = run_git(repo, "rev-parse", "--revs-only", "--end-of-options", *specs, check=False).decode().split()
+        if len(out) == 2 and all(_FULL_ID.match(sha) for sha in out):  # a range or a missing ref: not 2 ids
+            return out[0], out[1]
+    return _resolve(repo, head, "head"), _resolve(repo, base, "base")
 
 
 def _resolve(repo: Path, ref: str, what: str) -> str:

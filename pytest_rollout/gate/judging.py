@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_rollout.errors import SettingsError
-from pytest_rollout.settings import LoadedSettings, Settings, load_settings, settings_at
+from pytest_rollout.settings import LoadedSettings, Settings, load_settings, settings_at, settings_folders
 
 if TYPE_CHECKING:
     from pytest_rollout.diff.refs import Window
@@ -38,8 +38,11 @@ class Judging:
 
 def judge(root: Path, req: Request, config: Path | None) -> Judging:
     """``config`` is the explicit settings path, already made absolute (``config_path``)."""
+    from pytest_rollout.diff.git import prefetch_trees
+
     current = load_settings(root, config)  # a broken file in the work tree fails closed
     window = release_window(root, req, current, config)
+    prefetch_trees(root, (window.head, window.merge_base), settings_folders(root, config))  # one git call
     notes = rollback_notes(window)
     head = _at(root, window.head, config) or current
     try:

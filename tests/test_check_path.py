@@ -1,0 +1,134 @@
+"""The pre-push path stays light: no pydantic, scipy or pytest import once the settings cache is warm,
+seven git processes, and a settings cache that a corrupt entry or a changed file cannot fool."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_APP_BASE, SEED_SERVING_BASE, GitRepo, seed_head
+from pytest_rollout import settings_cache
+from pytest_rollout.errors import SettingsError
+from pytest_rollout.settings import load_settings, settings_at
+
+SETTINGS = """\
+layers:
+  infra:
+    files: ["deploy/**/*.yaml"]
+  model:
+    keys: ["config/app.yaml:llm.model"]
+  context:
+    keys: ["config/app.yaml:retrieval.top_k"]
+"""
+
+_CHECK_IN_PROCESS = """\
+import json, sys
+from pytest_rollout.cli import main
+status = main(["check", "--base", "HEAD~1", "--repo", sys.argv[1], "--json"])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "pydantic_core", "scipy", "numpy", "pytest"})
+print(json.dumps({"status": status, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+@pytest.fixture
+def bundled(git_repo: GitRepo) -> GitRepo:
+    git_repo.commit(
+        {"rollout.yaml": SETTINGS, "config/app.yaml": SEED_APP_BASE, "deploy/serving.yaml": SEED_SERVING_BASE}, "base"
+    )
+    app, serving = seed_head()
+    git_repo.commit({"config/app.yaml": app, "deploy/serving.yaml": serving}, "bundled deploy")
+    return git_repo
+
+
+def _check(repo: GitRepo, **env: str) -> tuple[int, list[str], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHECK_IN_PROCESS, str(repo.path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    )
+    info = json.loads(proc.stderr.strip().splitlines()[-1])
+    return info["status"], info["heavy"], proc.stdout
+
+
+def test_a_warm_settings_cache_keeps_pydantic_scipy_and_pytest_out_of_check(bundled: GitRepo) -> None:
+    status, heavy, cold = _check(bundled)
+    assert status == 1 and "pydantic" in heavy  # the first run validates the settings: pydantic is needed
+    status, heavy, warm = _check(bundled)
+    assert status == 1 and heavy == []  # fresh interpreter, warm cache: none of them
+    assert warm == cold  # byte-identical report
+
+
+def test_check_runs_seven_git_processes(bundled: GitRepo, tmp_path: Path) -> None:
+    _check(bundled)  # warm the cache
+    trace = tmp_path / "trace.txt"
+    status, _, _ = _check(bundled, GIT_TRACE=str(trace))
+    calls = [line for line in trace.read_text().splitlines() if "trace: built-in: git" in line]
+    assert status == 1 and len(calls) == 7, "\n".join(calls)
+
+
+def test_a_corrupt_or_foreign_cache_entry_is_a_miss_and_is_rewritten(bundled: GitRepo) -> None:
+    first = load_settings(bundled.path)
+    where = settings_cache.cache_dir(bundled.path)
+    assert where is not None
+    (entry,) = where.glob("*.json")
+    for junk in ("{not json", json.dumps({"key": entry.stem, "check": "0" * 64, "value": {"strict": True}}), ""):
+        entry.write_text(junk)
+        assert load_settings(bundled.path).settings == first.settings  # validated again, not the junk
+        assert json.loads(entry.read_text())["value"]["strict"] is False  # rewritten
+
+
+def test_the_cache_answers_by_content_and_never_caches_an_error(bundled: GitRepo) -> None:
+    before = settings_at(bundled.path, bundled.sha())
+    assert before is not None and before.settings.layers is not None
+    bundled.write({"rollout.yaml": SETTINGS.replace("infra:", "Infra:")})
+    for _ in range(2):  # the second time too: an invalid file is validated (and refused) each time
+        with pytest.raises(SettingsError, match="layer name 'Infra'"):
+            load_settings(bundled.path)
+    bundled.write({"rollout.yaml": SETTINGS + "strict: true\n"})
+    assert load_settings(bundled.path).settings.strict is True
+    assert settings_at(bundled.path, bundled.sha()) == before  # the commit's blob: its own entry
+
+
+def test_concurrent_writers_leave_one_whole_entry(bundled: GitRepo) -> None:
+    where = settings_cache.cache_dir(bundled.path)
+    assert where is not None
+    value = {"strict": True, "layers": None}
+    barrier = threading.Barrier(8)
+
+    def write() -> None:
+        barrier.wait()
+        for _ in range(20):
+            settings_cache.put(bundled.path, "yaml", "ab" * 20, value)
+
+    threads = [threading.Thread(target=write) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert settings_cache.get(bundled.path, "yaml", "ab" * 20) == value
+    assert [p.name for p in where.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_read_only_git_dir_only_loses_the_cache(bundled: GitRepo) -> None:
+    where = settings_cache.cache_dir(bundled.path)
+    assert where is not None
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.write_text("a file where the cache folder should be")  # mkdir fails: nothing is cached
+    assert load_settings(bundled.path).settings.layers is not None
+    assert settings_cache.get(bundled.path, "yaml", "ab" * 20) is None
+
+
+def test_a_linked_worktree_finds_its_git_dir(bundled: GitRepo, tmp_path: Path) -> None:
+    linked = tmp_path / "linked"
+    bundled.repo.git.worktree("add", "-q", "--detach", str(linked))
+    where = settings_cache.cache_dir(linked)
+    assert where is not None and where.is_relative_to(bundled.path / ".git")
+    assert load_settings(linked).settings.layers is not None and any(where.glob("*.json"))
