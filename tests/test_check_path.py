@@ -132,3 +132,31 @@ def test_a_linked_worktree_finds_its_git_dir(bundled: GitRepo, tmp_path: Path) -
     where = settings_cache.cache_dir(linked)
     assert where is not None and where.is_relative_to(bundled.path / ".git")
     assert load_settings(linked).settings.layers is not None and any(where.glob("*.json"))
+
+
+def test_the_diff_pauses_the_cyclic_collector_and_restores_it(git_repo: GitRepo) -> None:
+    import gc
+
+    from pytest_rollout.diff import changes
+    from pytest_rollout.diff.formats import is_structured
+
+    seen: list[bool] = []
+    real = changes.parse
+
+    def spy(path: str, data: bytes) -> object:
+        seen.append(gc.isenabled())
+        return real(path, data)
+
+    base = git_repo.commit({"config/app.yaml": SEED_APP_BASE})
+    head = git_repo.commit({"config/app.yaml": seed_head()[0]})
+    changes.parse = spy  # type: ignore[assignment]
+    try:
+        assert gc.isenabled()
+        assert changes.diff_commits(git_repo.path, base, head, is_structured).changes
+        assert seen and not any(seen) and gc.isenabled()  # off while parsing, on again after
+        gc.disable()
+        changes.diff_commits(git_repo.path, base, head, is_structured)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+        changes.parse = real  # type: ignore[assignment]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_rollout.diff import git as gitio
 from pytest_rollout.diff import textdiff
 from pytest_rollout.diff.formats import ConfigSyntaxError, KeyPath, Parsed, format_key, is_structured, parse
+from pytest_rollout.diff.gcpause import paused_gc
 from pytest_rollout.errors import GitError
 
 if TYPE_CHECKING:  # models loads pydantic: the pre-push path reads the kind as a name only
@@ -128,7 +129,8 @@ def diff_commits(
     entries = [e for e in _diff_tree(repo, base, head) if _is_watched(e, watched)]
     blobs = gitio.read_blobs(repo, _blob_shas(entries), max_bytes)
     differ = _Differ(blobs, max_bytes)
-    changes = [change for entry in entries for change in differ.entry(entry)]
+    with paused_gc():  # parse time linear in file size (diff/gcpause.py)
+        changes = [change for entry in entries for change in differ.entry(entry)]
     return DiffOutput(sorted(changes, key=_order), differ.warnings)
 
 
