@@ -160,3 +160,21 @@ def test_the_diff_pauses_the_cyclic_collector_and_restores_it(git_repo: GitRepo)
     finally:
         gc.enable()
         changes.parse = real  # type: ignore[assignment]
+
+
+def test_xdist_workers_without_a_gate_import_no_pydantic(pytester: pytest.Pytester) -> None:
+    """Every worker loads the plugin; with no gate and no eval it must not pay for pydantic (0.26 s of CPU each)."""
+    out = pytester.path / "heavy.txt"
+    pytester.makeconftest(
+        f"""
+        import sys
+        def pytest_sessionfinish(session):
+            heavy = sorted(m for m in ("pydantic", "scipy", "numpy") if m in sys.modules)
+            with open({str(out)!r}, "a") as f:
+                f.write(f"{{hasattr(session.config, 'workerinput')}} {{heavy}}\\n")
+        """
+    )
+    pytester.makepyfile("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=2)
+    lines = out.read_text().splitlines()
+    assert sorted(lines) == ["False []", "True []", "True []"]
