@@ -247,7 +247,9 @@ class EvalResult(_Frozen):
     holm_p: float | None = None
     bh_q: float | None = None
     baseline_commit: str | None = None
-    baseline_run: int | None = Field(default=None, description="The baseline's run id (--rollout-baseline run:N)")
+    baseline_run: int | None = field(
+        default=None, metadata={"description": "The baseline's run id (--rollout-baseline run:N)"}
+    )
     baseline_cases: int | None = None
     change: float | None = field(default=None, metadata={"description": "Estimate minus baseline (max_regression)"})
     change_interval: tuple[float, float] | None = None
