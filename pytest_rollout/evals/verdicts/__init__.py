@@ -30,46 +30,106 @@ H_good; PASS errs with probability <= beta under H_bad.
 Outcomes at exact ties of a bound go to the crossing side (``>=``), and a unit
 that crosses both sides at once (possible only for the betting test) FAILs:
 the gate fails closed.
+
+Names load on first use (PEP 562): collection reads ``design`` and ``families`` (stdlib only) to check
+budgets, and numpy loads with the first monitor, never at collection.
 """
 
 from __future__ import annotations
 
-from pytest_rollout.evals.basics import min_detectable_drop
-from pytest_rollout.evals.verdicts.betting import (
-    BetState,
-    bet_start,
-    bet_step,
-    betting_rejects,
-    design_bet,
-    predictable_variance,
-)
-from pytest_rollout.evals.verdicts.budget import design_for, expected_trials
-from pytest_rollout.evals.verdicts.design import (
-    CALIBRATION_FACTOR,
-    CRITERIA,
-    Correction,
-    Criterion,
-    Design,
-    FloatArray,
-    IntArray,
-    Method,
-    Outcome,
-    Verdict,
-    fixed_n,
-    minimum_budget,
-    wald_design,
-)
-from pytest_rollout.evals.verdicts.families import bh, family_alpha, holm
-from pytest_rollout.evals.verdicts.intervals import (
-    beta_binomial_cs,
-    beta_binomial_log_mixture,
-    betting_cs,
-    hedged_log_capital,
-    normal_mixture_radius,
-)
-from pytest_rollout.evals.verdicts.monitor import Monitor
-from pytest_rollout.evals.verdicts.regression import baseline_draws, regression_unit, to_difference, unpaired_units
-from pytest_rollout.evals.verdicts.sprt import CountBoundaries, count_boundaries, exact_oc, stagewise_tails
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_rollout.evals.basics import min_detectable_drop
+    from pytest_rollout.evals.verdicts.arrays import FloatArray, IntArray
+    from pytest_rollout.evals.verdicts.betting import (
+        BetState,
+        bet_start,
+        bet_step,
+        betting_rejects,
+        design_bet,
+        predictable_variance,
+    )
+    from pytest_rollout.evals.verdicts.budget import design_for, expected_trials
+    from pytest_rollout.evals.verdicts.design import (
+        CALIBRATION_FACTOR,
+        CRITERIA,
+        Correction,
+        Criterion,
+        Design,
+        Method,
+        Outcome,
+        Verdict,
+        fixed_n,
+        minimum_budget,
+        wald_design,
+    )
+    from pytest_rollout.evals.verdicts.families import bh, family_alpha, holm
+    from pytest_rollout.evals.verdicts.intervals import (
+        beta_binomial_cs,
+        beta_binomial_log_mixture,
+        betting_cs,
+        hedged_log_capital,
+        normal_mixture_radius,
+    )
+    from pytest_rollout.evals.verdicts.monitor import Monitor
+    from pytest_rollout.evals.verdicts.regression import baseline_draws, regression_unit, to_difference, unpaired_units
+    from pytest_rollout.evals.verdicts.sprt import CountBoundaries, count_boundaries, exact_oc, stagewise_tails
+
+#: name -> the submodule (of this package, or a full module path) that defines it
+_WHERE = {
+    "BetState": "betting",
+    "CALIBRATION_FACTOR": "design",
+    "CRITERIA": "design",
+    "Correction": "design",
+    "CountBoundaries": "sprt",
+    "Criterion": "design",
+    "Design": "design",
+    "FloatArray": "arrays",
+    "IntArray": "arrays",
+    "Method": "design",
+    "Monitor": "monitor",
+    "Outcome": "design",
+    "Verdict": "design",
+    "baseline_draws": "regression",
+    "bet_start": "betting",
+    "bet_step": "betting",
+    "beta_binomial_cs": "intervals",
+    "beta_binomial_log_mixture": "intervals",
+    "betting_cs": "intervals",
+    "betting_rejects": "betting",
+    "bh": "families",
+    "count_boundaries": "sprt",
+    "design_bet": "betting",
+    "design_for": "budget",
+    "exact_oc": "sprt",
+    "expected_trials": "budget",
+    "family_alpha": "families",
+    "fixed_n": "design",
+    "hedged_log_capital": "intervals",
+    "holm": "families",
+    "min_detectable_drop": "pytest_rollout.evals.basics",
+    "minimum_budget": "design",
+    "normal_mixture_radius": "intervals",
+    "predictable_variance": "betting",
+    "regression_unit": "regression",
+    "stagewise_tails": "sprt",
+    "to_difference": "regression",
+    "unpaired_units": "regression",
+    "wald_design": "design",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(where if "." in where else f"{__name__}.{where}")
+    value = getattr(module, name)
+    globals()[name] = value  # once: the next look-up is a plain attribute
+    return value
+
 
 __all__ = [
     "BetState",

@@ -8,7 +8,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from pytest_rollout.evals.verdicts.design import _BET_CAP, Design, FloatArray
+from pytest_rollout.evals.verdicts.arrays import FloatArray
+from pytest_rollout.evals.verdicts.design import _BET_CAP, Design
 
 
 class BetState(NamedTuple):

@@ -1,4 +1,7 @@
-"""The :class:`Design` of one eval (hypotheses, error rates, bounds) and the fixed-n sizes it is judged against."""
+"""The :class:`Design` of one eval (hypotheses, error rates, bounds) and the fixed-n sizes it is judged against.
+
+Stdlib only: collection checks budgets against :func:`minimum_budget` without numpy or scipy.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,13 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
-from scipy import stats
+from pytest_rollout.evals.verdicts.numeric import norm_ppf
 
 Criterion = Literal["pass_rate", "min_score", "max_regression"]
 Method = Literal["sprt", "betting"]
 Outcome = Literal["PASS", "FAIL"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 Correction = Literal["bonferroni", "sidak", "none"]
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 CRITERIA: tuple[str, ...] = ("pass_rate", "min_score", "max_regression")
 #: A pass_rate budget at least this multiple of the fixed n gets calibrated bounds (docs/statistics.md, pass_rate).
@@ -107,7 +106,7 @@ def fixed_n(threshold: float, margin: float, alpha: float, beta: float) -> int:
 
 def _fixed_n_real(threshold: float, margin: float, alpha: float, beta: float) -> float:
     p0, p1 = threshold, threshold - margin
-    z_a, z_b = stats.norm.ppf(1 - alpha), stats.norm.ppf(1 - beta)
+    z_a, z_b = norm_ppf(1 - alpha), norm_ppf(1 - beta)
     return float(((z_a * math.sqrt(p0 * (1 - p0)) + z_b * math.sqrt(p1 * (1 - p1))) / margin) ** 2)
 
 

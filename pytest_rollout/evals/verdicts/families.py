@@ -1,13 +1,14 @@
-"""Many evals at once: per-eval alpha (Bonferroni, Sidak) and end-of-session Holm and Benjamini-Hochberg."""
+"""Many evals at once: per-eval alpha (Bonferroni, Sidak) and end-of-session Holm and Benjamini-Hochberg.
+
+Stdlib only (``numeric``): the budget check at collection and every session's report use these.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-import numpy as np
-from scipy import stats
-
+from pytest_rollout.evals.verdicts import numeric
 from pytest_rollout.evals.verdicts.design import Correction
 
 
@@ -26,18 +27,9 @@ def family_alpha(alpha: float, k: int, method: Correction) -> float:
 
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm (1979) step-down adjusted p: p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)), in input order."""
-    p = np.asarray(pvalues, dtype=float)
-    if p.size == 0:
-        return []
-    order = np.argsort(p, kind="stable")
-    scaled = np.minimum(1.0, (p.size - np.arange(p.size)) * p[order])
-    out = np.empty_like(p)
-    out[order] = np.maximum.accumulate(scaled)
-    return [float(v) for v in out]
+    return numeric.holm(pvalues)
 
 
 def bh(pvalues: Sequence[float]) -> list[float]:
-    """Benjamini-Hochberg (1995) adjusted p (q-values): ``scipy.stats.false_discovery_control``."""
-    if len(pvalues) == 0:
-        return []
-    return [float(v) for v in stats.false_discovery_control(np.asarray(pvalues, dtype=float), method="bh")]
+    """Benjamini-Hochberg (1995) adjusted p (q-values), as ``scipy.stats.false_discovery_control``."""
+    return numeric.bh(pvalues)

@@ -6,9 +6,10 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from scipy import optimize, special
 
-from pytest_rollout.evals.verdicts.design import _BET_CAP, FloatArray
+from pytest_rollout.evals.verdicts.arrays import FloatArray
+from pytest_rollout.evals.verdicts.design import _BET_CAP
+from pytest_rollout.evals.verdicts.numeric import betaln, brentq
 
 
 def beta_binomial_log_mixture(successes: FloatArray, n: FloatArray, theta: float | FloatArray) -> FloatArray:
@@ -17,27 +18,29 @@ def beta_binomial_log_mixture(successes: FloatArray, n: FloatArray, theta: float
     The uniform-prior mixture likelihood ratio against Bernoulli(theta), a test martingale
     under theta; CS_n = {theta : log M_n(theta) < ln(1/alpha)} (docs/statistics.md, intervals; Howard et al. 2021).
     """
-    return np.asarray(
-        special.betaln(successes + 1, n - successes + 1)
-        - successes * np.log(theta)
-        - (n - successes) * np.log1p(-np.asarray(theta)),
-        dtype=float,
-    )
+    s, nn = np.asarray(successes, dtype=float), np.asarray(n, dtype=float)
+    log_beta = np.vectorize(betaln, otypes=[float])(s + 1, nn - s + 1)
+    return np.asarray(log_beta - s * np.log(theta) - (nn - s) * np.log1p(-np.asarray(theta)), dtype=float)
+
+
+def _log_mixture(s: float, n: float, theta: float) -> float:
+    """:func:`beta_binomial_log_mixture` for one theta, in floats (the root finder calls it ~40 times)."""
+    return betaln(s + 1, n - s + 1) - s * math.log(theta) - (n - s) * math.log1p(-theta)
 
 
 def beta_binomial_cs(successes: int, n: int, confidence: float) -> tuple[float, float]:
-    """Two-sided anytime-valid interval for a Bernoulli rate; ends solved with brentq on log M."""
+    """Two-sided anytime-valid interval for a Bernoulli rate; ends solved with Brent's method on log M."""
     if n == 0:
         return 0.0, 1.0
     level = math.log(1 / (1 - confidence))
     s, nn = float(successes), float(n)
 
     def excess(theta: float) -> float:
-        return float(beta_binomial_log_mixture(np.array(s), np.array(nn), theta)) - level
+        return _log_mixture(s, nn, theta) - level
 
     mid = min(max(s / nn, 1e-12), 1 - 1e-12)
-    lo = 0.0 if excess(1e-15) < 0 else optimize.brentq(excess, 1e-15, mid, xtol=1e-10)
-    hi = 1.0 if excess(1 - 1e-15) < 0 else optimize.brentq(excess, mid, 1 - 1e-15, xtol=1e-10)
+    lo = 0.0 if excess(1e-15) < 0 else brentq(excess, 1e-15, mid, xtol=1e-10)
+    hi = 1.0 if excess(1 - 1e-15) < 0 else brentq(excess, mid, 1 - 1e-15, xtol=1e-10)
     return float(lo), float(hi)
 
 

@@ -9,8 +9,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from pytest_rollout.evals.verdicts.arrays import FloatArray
 from pytest_rollout.evals.verdicts.betting import bet_start, bet_step, betting_rejects
-from pytest_rollout.evals.verdicts.design import _TIE, Design, FloatArray, Outcome, Verdict
+from pytest_rollout.evals.verdicts.design import _TIE, Design, Outcome, Verdict
 from pytest_rollout.evals.verdicts.intervals import beta_binomial_cs, betting_cs
 from pytest_rollout.evals.verdicts.sprt import _llr_slopes, count_boundaries, stagewise_tails
 

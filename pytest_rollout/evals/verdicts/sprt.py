@@ -9,7 +9,8 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from pytest_rollout.evals.verdicts.design import _TIE, Design, FloatArray, IntArray
+from pytest_rollout.evals.verdicts.arrays import FloatArray, IntArray
+from pytest_rollout.evals.verdicts.design import _TIE, Design
 
 
 def _llr_slopes(p0: float, p1: float) -> tuple[float, float]:
