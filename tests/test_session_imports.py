@@ -3,10 +3,11 @@
 Each run is a fresh interpreter (``runpytest_subprocess``); a conftest writes the heavy
 top-level packages found in ``sys.modules`` at ``pytest_unconfigure``, after every hook of the
 session (collection, selection, budget warnings, the terminal summary) has run.
-scipy, numpy and pydantic cost ~0.3-0.8 s of imports: a session that runs no eval, a
-collection (``--co``) and a session whose every eval is deselected must not pay them, and a
-session that runs an eval must not pay scipy (its hot path has stdlib shortcuts,
-``evals/verdicts/numeric.py``, cross-checked against scipy in tests/test_numeric.py).
+scipy and numpy cost ~0.3-0.8 s of imports: a session that runs no eval, a collection
+(``--co``) and a session whose every eval is deselected do not pay them; a session that runs
+evals does not pay scipy (its hot path has stdlib shortcuts, ``evals/verdicts/numeric.py``,
+cross-checked against scipy in tests/test_numeric.py). pydantic is the settings' and models'
+matter (the pre-push path's work), so it is only checked for a plain session here.
 """
 
 from __future__ import annotations
@@ -65,6 +66,30 @@ def test_a_plain_session_imports_nothing_heavy(pytester: pytest.Pytester) -> Non
     assert _heavy(pytester, ret=0) == []
 
 
+RATE_EVALS = """
+import pytest
+
+@pytest.mark.eval(trials=400, pass_rate=0.5, margin=0.2)
+def test_rate(trial):
+    assert True
+
+@pytest.mark.eval(trials=2000, pass_rate=0.9, margin=0.05, concurrency=4)
+def test_rate_wide(trial):
+    assert True
+"""
+
+
+def test_collecting_pass_rate_evals_imports_no_numerics(pytester: pytest.Pytester) -> None:
+    """Markers parsed, budgets checked against the calibrated minimum (stdlib: verdicts.design)."""
+    pytester.makepyfile(test_evals=RATE_EVALS)
+    assert not set(_heavy(pytester, "--co", ret=0)) & {"scipy", "numpy"}
+
+
+def test_collecting_any_eval_imports_no_scipy(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_evals=EVALS)
+    assert "scipy" not in _heavy(pytester, "--co", ret=0)
+
+
 def test_evals_deselected_by_m_import_no_numerics(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_evals=EVALS)
     assert not set(_heavy(pytester, "-m", "not eval", ret=0)) & {"scipy", "numpy"}
@@ -80,3 +105,12 @@ def test_evals_deselected_by_the_gate_import_no_numerics(pytester: pytest.Pytest
     )
     loaded = _heavy(pytester, "--rollout-gate", f"--rollout-base={base}", "-rA", ret=0)
     assert not set(loaded) & {"scipy", "numpy"}
+
+
+def test_running_evals_does_not_import_scipy(pytester: pytest.Pytester) -> None:
+    """pass_rate (SPRT, exact stagewise p, beta-binomial interval) and min_score (betting) evals run
+    and report, with the family's Holm and BH p-values, on numpy and the stdlib alone."""
+    pytester.makepyfile(test_evals=EVALS)
+    loaded = _heavy(pytester, "--rollout-seed=3", "-k", "not regression", "--rollout-report=r.json", ret=0)
+    assert "scipy" not in loaded
+    assert "numpy" in loaded  # the monitors did run
