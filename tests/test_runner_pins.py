@@ -15,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
+import random
 from typing import Any
 
 import pytest
 
+from pytest_rollout.evals.error_budget import ErrorRateTest
 from pytest_rollout.evals.markers import Case
 from pytest_rollout.evals.trials import RunResult, Trial, run_trials
 
@@ -149,3 +152,31 @@ def _pin(result: RunResult) -> tuple[Any, ...]:
 def test_every_driver_gives_the_pinned_verdict_n_and_seeds(name: str) -> None:
     got = _pin(_run(RUNS[name]))
     assert got == PINNED[name], f"{name!r}: {got!r}"
+
+
+def _reference_error_test(max_rate: float, alpha: float, errors: list[bool]) -> list[bool]:
+    """ErrorRateTest as first written: the mixture recomputed after every trial."""
+    thetas = [max_rate + (1.0 - max_rate) * 2.0**-j for j in range(1, 13)]
+    up = [math.log(t / max_rate) if max_rate > 0 else math.inf for t in thetas]
+    down = [math.log1p(-t) - math.log1p(-max_rate) for t in thetas]
+    logs, decided, out = [0.0] * 12, False, []
+    for error in errors:
+        if not decided:
+            logs = [a + b for a, b in zip(logs, up if error else down, strict=True)]
+            top = max(logs)
+            decided = top == math.inf or top + math.log(sum(math.exp(v - top) for v in logs) / 12) >= math.log(
+                1 / alpha
+            )
+        out.append(decided)
+    return out
+
+
+@pytest.mark.parametrize("max_rate", [0.0, 0.02, 0.1, 0.3])
+def test_the_error_rate_test_decides_as_it_did_when_it_skips_passing_trials(max_rate: float) -> None:
+    rng = random.Random(int(max_rate * 1000))
+    for _ in range(200):
+        share = rng.choice([max_rate / 2, max_rate, 1.5 * max_rate + 0.01, 3 * max_rate + 0.02])
+        errors = [rng.random() < share for _ in range(rng.randint(1, 400))]
+        alpha = rng.choice([0.001, 0.01, 0.05])
+        test = ErrorRateTest(max_rate, alpha)
+        assert [test.update(e) for e in errors] == _reference_error_test(max_rate, alpha, errors)

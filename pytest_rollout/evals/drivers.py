@@ -138,8 +138,7 @@ async def drive_async(run: Ledger, call: Callable[[Trial], Any], concurrency: in
     try:
         _start_tasks(run, call, timeout, tasks, concurrency)
         while tasks:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
+            for task in await _first_done(tasks):
                 del tasks[task]
                 exc = task.exception()
                 if exc is not None:  # trial errors are records, so this is a BaseException (or a bug)
@@ -152,6 +151,21 @@ async def drive_async(run: Ledger, call: Callable[[Trial], Any], concurrency: in
     finally:
         if tasks:
             await _cancel_inflight(run, tasks)
+
+
+async def _first_done(tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]]) -> set[asyncio.Task[TrialRecord]]:
+    """``asyncio.wait(FIRST_COMPLETED)``; one task in flight (``concurrency=1``) is simply awaited,
+    which spares a waiter future and a callback per task (about a third of a trial's cost)."""
+    if len(tasks) == 1:
+        task = next(iter(tasks))
+        try:
+            await task
+        except BaseException:
+            if not task.done():  # this coroutine was cancelled, not the trial: let it go out
+                raise
+        return {task}
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    return done
 
 
 async def _cancel_inflight(run: Ledger, tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]]) -> None:

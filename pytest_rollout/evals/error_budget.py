@@ -45,6 +45,10 @@ class ErrorRateTest:
             return True
         steps = self._up if error else self._down
         self._log = [a + b for a, b in zip(self._log, steps, strict=True)]
+        if not error:
+            # Every log term fell (theta_j > r, so each down step is < -2e-4), so M fell and
+            # cannot have crossed: the same decisions without 12 exps per passing trial.
+            return False
         top = max(self._log)
         if top == math.inf:
             self.decided = True
