@@ -17,7 +17,7 @@ from pytest_rollout.diff.redact import scrub_text
 from pytest_rollout.models import Decision, DiffResult, EvalResult
 
 #: Verdicts that fail a run (INCONCLUSIVE too, unless ``--rollout-inconclusive=pass``).
-FAILING_VERDICTS = ("FAIL", "ERROR", "NO_BASELINE")
+FAILING_VERDICTS = ("FAIL", "ERROR", "NO_BASELINE", "COST_LIMIT")
 
 
 def write_github_outputs(

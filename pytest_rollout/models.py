@@ -17,6 +17,7 @@ schema is still generated from what is written out.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 Kind = Literal["added", "modified", "deleted", "renamed"]
 Status = Literal["pass", "blocked"]
-Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "NO_BASELINE"]
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "NO_BASELINE", "COST_LIMIT"]
 
 #: The layers of an AI system, in the order a plan ships them by default.
 DEFAULT_ORDER: tuple[str, ...] = ("infra", "model", "params", "context", "prompt", "tools")
@@ -217,6 +218,52 @@ class TrialValue(_Frozen):
     case: str | None = None
     epoch: int = 0
     value: float | None = None
+    note: str | None = field(
+        default=None, metadata={"description": "What the body kept with trial.note(text), redacted and capped"}
+    )
+    retries: int = field(default=0, metadata={"description": "Further attempts after transient errors (retries=)"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage(_Frozen):
+    """Tokens and cost the trials reported with ``trial.usage(...)``: an eval's, or the run's."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    trials: int = field(
+        default=0, metadata={"description": "Trials that reported usage (every trial run, used or not)"}
+    )
+
+    @classmethod
+    def added(cls, parts: Iterable[Usage | None]) -> Usage | None:
+        """The sum of ``parts`` (None where there is nothing to add)."""
+        found = [u for u in parts if u is not None]
+        if not found:
+            return None
+        return cls(
+            input_tokens=sum(u.input_tokens for u in found),
+            output_tokens=sum(u.output_tokens for u in found),
+            cost=math.fsum(u.cost for u in found),
+            trials=sum(u.trials for u in found),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseResult(_Frozen):
+    """One case of an eval with ``cases=``: its trials in the consumed prefix, against the baseline's."""
+
+    case: str
+    n: int = field(metadata={"description": "Trials of the case in the consumed prefix, errors included"})
+    errors: int = 0
+    mean: float | None = field(
+        default=None, metadata={"description": "Mean value of its non-error trials; null if all errored"}
+    )
+    baseline: float | None = field(
+        default=None, metadata={"description": "The baseline's mean for this case (max_regression)"}
+    )
+    change: float | None = field(default=None, metadata={"description": "mean - baseline"})
+    worse: bool = field(default=False, metadata={"description": "The case got worse than the baseline (change < 0)"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,6 +315,14 @@ class EvalResult(_Frozen):
         default_factory=list,
         metadata={"description": "Per-trial values of the trials that fed the verdict, in index order"},
     )
+    per_case: list[CaseResult] | None = field(
+        default=None, metadata={"description": "With cases=: per case, those that got worse than the baseline first"}
+    )
+    usage: Usage | None = field(
+        default=None, metadata={"description": "Tokens and cost of every trial run; null if none reported"}
+    )
+    retries: int = field(default=0, metadata={"description": "Retries of transient errors, over every trial run"})
+    max_cost: float | None = field(default=None, metadata={"description": "The eval's max_cost, when it has one"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -301,6 +356,9 @@ class Report(_Frozen):
     shard: Shard | None = None
     shards: int | None = field(
         default=None, metadata={"description": "In a merged report: how many shard reports it joins"}
+    )
+    usage: Usage | None = field(
+        default=None, metadata={"description": "The evals' usage added up; null if none reported"}
     )
 
     def to_json_dict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from pytest_rollout.diff.entries import fold_entries
 from pytest_rollout.diff.formats import printable_line
 from pytest_rollout.diff.redact import scrub_strings, scrub_text
-from pytest_rollout.models import Change, Decision, DiffResult, EvalResult, Report
+from pytest_rollout.models import Change, Decision, DiffResult, EvalResult, Report, Usage
 
 _WIDTH = 48
 
@@ -199,6 +199,7 @@ def build_report(
         fields["decision"] = decision
     if evals is not None:
         fields["evals"] = list(evals)
+        fields["usage"] = Usage.added(e.usage for e in evals)
     if deselected is not None:
         fields["deselected"] = list(deselected)
     return Report(**fields)
@@ -223,7 +224,15 @@ def eval_lines(evals: Sequence[EvalResult], deselected: Sequence[Any] = ()) -> l
         lines.append("evals:")
         for e in sorted(evals, key=lambda e: e.nodeid):
             lines.append(f"  {e.nodeid:<{width}}  {e.verdict:<12}  {e.line}")
+        total = Usage.added(e.usage for e in evals)
+        if total is not None:
+            lines.append(f"usage: {usage_text(total)} over {total.trials} trials")
     if deselected:
         lines.append(f"not run ({len(deselected)}):")
         lines += [f"  {d.nodeid}: {d.reason}" for d in deselected]
     return [scrub_text(line) for line in lines]
+
+
+def usage_text(usage: Usage) -> str:
+    """``1,234 input + 567 output tokens, cost 0.0421``: what trial.usage(...) added up."""
+    return f"{usage.input_tokens:,} input + {usage.output_tokens:,} output tokens, cost {usage.cost:.4g}"

@@ -27,12 +27,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run_merge(args: argparse.Namespace) -> int:
     from pytest_rollout.evals.runner import finalize_family, verdict_passes
     from pytest_rollout.evals.shards import merge_reports
-    from pytest_rollout.models import DiffResult, Report
+    from pytest_rollout.models import DiffResult, Report, Usage
     from pytest_rollout.report import report_json
 
     docs = [(name, _read(Path(name))) for name in args.reports]
     merged = Report.model_validate(merge_reports(docs))
-    merged = merged.model_copy(update={"evals": finalize_family(merged.evals or [])})
+    evals = finalize_family(merged.evals or [])
+    merged = merged.model_copy(update={"evals": evals, "usage": Usage.added(e.usage for e in evals)})
     if args.report:
         Path(args.report).write_text(report_json(merged), encoding="utf-8")
     blocked = merged.decision is not None and merged.decision.status == "blocked"

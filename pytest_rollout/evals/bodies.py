@@ -61,18 +61,24 @@ def requiring_score(call: Callable[[Trial], Any], is_async: bool) -> Callable[[T
 
 
 def failures_from_exceptions(
-    call: Callable[[Trial], Any], errors: tuple[type[BaseException], ...], *, is_async: bool
+    call: Callable[[Trial], Any],
+    errors: tuple[type[BaseException], ...],
+    *,
+    is_async: bool,
+    rate_limits: bool = False,
 ) -> Callable[[Trial], Any]:
     """The test body with every exception but the named infrastructure ones turned into a failure.
 
     A JSON parse error of the model's output is the model failing, not the harness: it must count
     as a failed trial, or a bad model would PASS by crashing. Only ``errors`` (the marker's
-    ``errors=``, by default timeouts and connection errors) stay error trials, which carry no
-    outcome and count against ``max_error_rate``.
+    ``errors=``, by default timeouts and connection errors) and, with ``rate_limits`` (the default
+    when ``errors=`` is not given), rate-limit errors (``retries.is_rate_limit``) stay error
+    trials, which carry no outcome and count against ``max_error_rate``.
     """
+    from pytest_rollout.evals.retries import is_rate_limit
 
     def convert(exc: Exception) -> BaseException:
-        if isinstance(exc, AssertionError) or isinstance(exc, errors):
+        if isinstance(exc, AssertionError) or isinstance(exc, errors) or (rate_limits and is_rate_limit(exc)):
             return exc
         return TrialFailure(f"{type(exc).__name__}: {exc}")
 

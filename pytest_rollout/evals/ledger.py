@@ -34,6 +34,7 @@ class RunResult:
     stopped_early: bool
     errors: int
     aborted_for_errors: bool
+    cost_limited: bool = False  # stopped undecided because the next trial would pass max_cost
 
     @property
     def completed(self) -> int:
@@ -67,6 +68,7 @@ class Ledger:
         on_skip: OnSkip | None,
         max_error_rate: float,
         error_alpha: float | None = None,
+        max_cost: float | None = None,
     ) -> None:
         self.n_trials = n_trials
         self._order, self._epochs, self._seeding = order, epochs, seeding
@@ -87,10 +89,11 @@ class Ledger:
         self._settled: str | None = None
         self._aborted = False
         self._halt: BaseException | None = None
+        self._max_cost, self._spent, self._cost_stop = max_cost, 0.0, False
 
     @property
     def stopped(self) -> bool:
-        return self._settled is not None or self._aborted
+        return self._settled is not None or self._aborted or self._cost_stop
 
     @property
     def halted(self) -> bool:
@@ -102,6 +105,9 @@ class Ledger:
             return None
         if self._error_test is not None and self._next // self._epochs >= self._unit_budget + self._skipped:
             return None  # enough units handed out for the outcome budget (errors may ask for more later)
+        if self._max_cost is not None and self._would_overspend():
+            self._cost_stop = True
+            return None
         trial = self._make_trial(self._next)
         self._next += 1
         return trial
@@ -113,7 +119,18 @@ class Ledger:
         case = self._order[index // self._epochs]
         return Trial(index=index, seed=seed, case=case.value, case_id=case.id, epoch=index % self._epochs)
 
+    def _would_overspend(self) -> bool:
+        """Whether starting one more trial would take the spend past ``max_cost``, each trial in flight
+        and the new one counted at the mean cost of the trials finished so far."""
+        finished = len(self._done)
+        if not finished or not self._spent:
+            return False  # nothing is known about the cost yet
+        assert self._max_cost is not None
+        in_flight = self._next - finished
+        return self._spent + self._spent / finished * (in_flight + 1) > self._max_cost
+
     def complete(self, record: TrialRecord) -> None:
+        self._spent += record.cost
         self._done[record.index] = record
         while not self.stopped and self._frontier < self.n_trials and self._units_used < self._unit_budget:
             unit = [self._done.get(i) for i in range(self._frontier, self._frontier + self._epochs)]
@@ -144,7 +161,9 @@ class Ledger:
 
     def keep(self, record: TrialRecord) -> None:
         """A trial that finished (or was cancelled) after the stop: recorded, never consumed."""
-        self._done.setdefault(record.index, record)
+        if record.index not in self._done:
+            self._spent += record.cost
+            self._done[record.index] = record
 
     def halt(self, exc: BaseException) -> None:
         """A trial raised a non-``Exception``: start nothing more, re-raise it once in-flight trials end."""
@@ -162,4 +181,5 @@ class Ledger:
             stopped_early=self.stopped and self._frontier < self.n_trials and self._units_used < self._unit_budget,
             errors=self._errors,
             aborted_for_errors=self._aborted,
+            cost_limited=self._cost_stop and self._settled is None and not self._aborted,
         )

@@ -23,13 +23,26 @@ def failure_text(result: EvalResult) -> str:
     return scrub_text("\n".join(lines))
 
 
-def failing(records: Sequence[Any]) -> list[str]:
+#: Failing trials an eval shows unless ``--rollout-failures N`` says otherwise.
+DEFAULT_FAILURES = 3
+#: Characters of a trial's note shown on its failing-trial line (the whole note is in the JSON report).
+NOTE_SHOWN = 120
+
+
+def failing(records: Sequence[Any], limit: int = DEFAULT_FAILURES) -> list[str]:
+    """The first ``limit`` failing or error trials, each with its seed and the start of its note."""
     out: list[str] = []
     for r in records:
-        if r.outcome in ("fail", "error") and len(out) < 3:
+        if len(out) >= limit:
+            break
+        if r.outcome in ("fail", "error"):
             case = f" case={r.case_id}" if r.case_id is not None else ""
             kind = "error " + (r.error_kind or "") if r.outcome == "error" else "fail"
-            out.append(scrub_text(f"trial {r.index}{case} seed={r.seed}: {kind}: {r.message or ''}".rstrip()))
+            line = f"trial {r.index}{case} seed={r.seed}: {kind}: {r.message or ''}".rstrip()
+            if r.note:
+                first = r.note.strip().splitlines()[0] if r.note.strip() else ""
+                line += f" | note: {first[:NOTE_SHOWN]}{'…' if len(first) > NOTE_SHOWN else ''}"
+            out.append(scrub_text(line))
     return out
 
 
@@ -61,7 +74,16 @@ def report_line(
         size += ", stopped early"
     if result.errors:
         size += f", {result.errors} error trial{'s' if result.errors != 1 else ''}"
-    return f"{'; '.join(parts)}  {size}  ({basis})"
+    if result.retries:
+        size += f", {result.retries} retr{'ies' if result.retries != 1 else 'y'}"
+    if result.verdict == "COST_LIMIT":
+        parts.append(f"stopped at max_cost={result.max_cost:g}: the next trial would pass it")
+    line = f"{'; '.join(parts)}  {size}  ({basis})"
+    if result.usage is not None:
+        from pytest_rollout.report import usage_text
+
+        line += f"  usage: {usage_text(result.usage)}"
+    return line
 
 
 def change_text(result: EvalResult, comparison: Comparison) -> str:

@@ -31,17 +31,21 @@ Criterion = Literal["pass_rate", "min_score"]
 
 ALLOWED_EVAL_KWARGS: frozenset[str] = frozenset(
     {
+        "backoff",
         "cases",
         "concurrency",
         "confidence",
         "epochs",
         "errors",
         "margin",
+        "max_cost",
         "max_error_rate",
         "max_regression",
         "min_score",
         "pass_rate",
         "power",
+        "retries",
+        "retry_on",
         "timeout",
         "trials",
     }
@@ -88,6 +92,11 @@ class EvalSpec:
     timeout: float | None = None
     max_error_rate: float = 0.1
     errors: tuple[type[BaseException], ...] = DEFAULT_ERRORS
+    rate_limit_errors: bool = True  # errors= not given: rate-limit errors (by name, HTTP 429) are error trials too
+    retries: int = 0
+    retry_on: tuple[type[BaseException], ...] | None = None  # None: retries.is_transient
+    backoff: float = 1.0
+    max_cost: float | None = None
 
     @property
     def resolved_power(self) -> float:
@@ -141,7 +150,15 @@ def parse_eval_marker(args: tuple[Any, ...], kwargs: Mapping[str, Any], *, where
             _ranged(kwargs, "max_error_rate", where, (0.0, 1.0), "0 <= max_error_rate < 1", hi_open=True), 0.1
         ),
         errors=_errors(kwargs, where),
+        rate_limit_errors=kwargs.get("errors") is None,
+        **_spending(kwargs, where),
     )
+
+
+def _spending(kwargs: Mapping[str, Any], where: str) -> dict[str, Any]:
+    from pytest_rollout.evals.spending import parse_spending
+
+    return parse_spending(kwargs, where)
 
 
 def _errors(kwargs: Mapping[str, Any], where: str) -> tuple[type[BaseException], ...]:

@@ -3,12 +3,19 @@
 An ``AssertionError`` fails a trial; any other ``Exception`` (and a timeout) is an error trial.
 A record's message (the first line of the exception) goes through ``redact.scrub_text`` before
 it is cut to ``MESSAGE_LIMIT``: it ends up in failure texts, JSON reports and junitxml.
+
+Trial data. ``trial.note(text)`` keeps a model output or a message with the trial: the notes of
+a trial are joined, redacted (``scrub_text``) and cut to ``NOTE_LIMIT`` characters when its
+record is made, masked before the cut as messages are; text past ``NOTE_SCAN`` characters is
+dropped before masking (a bound on the scrubber's work per trial). ``trial.usage(...)`` adds
+tokens and cost. A trial that calls neither pays nothing for them: no list, no scrub.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pytest_rollout.diff.redact import scrub_text
@@ -19,6 +26,9 @@ Outcome = Literal["pass", "fail", "error"]
 TIMEOUT_KIND = "Timeout"
 CANCELLED_KIND = "Cancelled"
 MESSAGE_LIMIT = 300
+#: Characters of a trial's notes kept (after masking), and read before masking.
+NOTE_LIMIT = 2000
+NOTE_SCAN = 64 * 1024
 
 
 # ---------------------------------------------------------------- value objects
@@ -38,6 +48,9 @@ class Trial:
     case_id: str | None = None
     epoch: int = 0
     _score: float | None = field(default=None, init=False, repr=False)
+    _notes: list[str] | None = field(default=None, init=False, repr=False)
+    _usage: list[float] | None = field(default=None, init=False, repr=False)  # [input, output, cost]
+    retries: int = field(default=0, init=False)
 
     def score(self, x: float) -> None:
         """Record a score in [0, 1] (the last call wins).
@@ -47,9 +60,32 @@ class Trial:
         """
         self._score = _checked_score(x)
 
+    def note(self, text: object) -> None:
+        """Keep ``text`` (a model output, a message) with this trial; several calls are joined by newlines."""
+        if self._notes is None:
+            self._notes = []
+        self._notes.append(text if isinstance(text, str) else str(text))
+
+    def usage(self, *, input_tokens: int = 0, output_tokens: int = 0, cost: float = 0.0) -> None:
+        """Add tokens and cost (in your currency) to this trial; several calls add up.
+
+        A bad value (negative, not a number, a bool) raises, like a bad ``score``.
+        """
+        added = (_count(input_tokens, "input_tokens"), _count(output_tokens, "output_tokens"), _cost(cost))
+        if self._usage is None:
+            self._usage = [0.0, 0.0, 0.0]
+        for i, value in enumerate(added):
+            self._usage[i] += value
+
     @property
     def recorded_score(self) -> float | None:
         return self._score
+
+    def retry(self) -> None:
+        """Another attempt of this trial (same seed): its score and notes start over, its usage stays (it was spent)."""
+        self.retries += 1
+        self._score = None
+        self._notes = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +103,13 @@ class TrialRecord:
     message: str | None
     duration: float
     used: bool = False
+    note: str | None = None
+    usage: tuple[int, int, float] | None = None  # (input_tokens, output_tokens, cost) when the body reported any
+    retries: int = 0
+
+    @property
+    def cost(self) -> float:
+        return 0.0 if self.usage is None else self.usage[2]
 
 
 def _checked_score(x: object) -> float:
@@ -76,6 +119,18 @@ def _checked_score(x: object) -> float:
     if not 0.0 <= value <= 1.0:  # also refuses NaN
         raise ValueError(f"trial.score({x!r}) is out of range: scores are in [0, 1]")
     return value
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
+        raise ValueError(f"trial.usage({name}={value!r}): token counts are ints >= 0")
+    return int(value)
+
+
+def _cost(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 <= float(value) < math.inf):
+        raise ValueError(f"trial.usage(cost={value!r}): a cost is a finite number >= 0")
+    return float(value)
 
 
 def record(trial: Trial, exc: Exception | None, duration: float) -> TrialRecord:
@@ -98,7 +153,19 @@ def cancelled(trial: Trial, duration: float) -> TrialRecord:
 def _make(
     trial: Trial, outcome: Outcome, score: float | None, kind: str | None, message: str | None, duration: float
 ) -> TrialRecord:
-    return TrialRecord(trial.index, trial.case_id, trial.epoch, trial.seed, outcome, score, kind, message, duration)
+    rec = TrialRecord(trial.index, trial.case_id, trial.epoch, trial.seed, outcome, score, kind, message, duration)
+    if trial._notes is None and trial._usage is None and not trial.retries:
+        return rec  # the common case: nothing more to carry
+    usage = None if trial._usage is None else (int(trial._usage[0]), int(trial._usage[1]), trial._usage[2])
+    return replace(rec, note=_note_text(trial._notes), usage=usage, retries=trial.retries)
+
+
+def _note_text(notes: list[str] | None) -> str | None:
+    """The trial's notes, masked, then cut to ``NOTE_LIMIT`` (masked first: half a key no longer looks like one)."""
+    if not notes:
+        return None
+    text = scrub_text("\n".join(notes)[:NOTE_SCAN])
+    return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 1] + "…"
 
 
 def _first_line(exc: BaseException) -> str | None:

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_rollout.evals.bodies import bind_test_body, failures_from_exceptions, requiring_score
 from pytest_rollout.evals.criteria import Comparison, basis, feeder, monitors, record_all
-from pytest_rollout.evals.lines import failing, report_line
-from pytest_rollout.models import EvalResult, TrialValue
+from pytest_rollout.evals.lines import DEFAULT_FAILURES, failing, report_line
+from pytest_rollout.evals.results import case_results, eval_usage, trial_value
+from pytest_rollout.evals.retries import RetryPolicy, retrying, spec_policy
+from pytest_rollout.models import EvalResult
 
 if TYPE_CHECKING:
     import pytest
@@ -39,6 +41,8 @@ class EvalOptions:
     missing_baseline: str | None = None  # why there is none (with the command that records one)
     recording: bool = False
     full_budget: bool = False  # every trial of the budget, absolute criterion only (attribution)
+    failures: int = DEFAULT_FAILURES  # failing trials shown (--rollout-failures)
+    retry_policy: Callable[[EvalSpec], RetryPolicy | None] | None = None  # tests inject sleeps; None: spec_policy
 
 
 @dataclass(frozen=True)
@@ -135,10 +139,11 @@ def run_eval(
         # A baseline pairs by case: record every case of the budget, never an early-stopped few;
         # attribution pairs every trial across its hybrids the same way.
         feed = record_all(feed)
+    call = retrying(call, (opts.retry_policy or spec_policy)(spec), is_async)
     if spec.criterion == "min_score":
         call = requiring_score(call, is_async)
     run = trials.run_trials(
-        failures_from_exceptions(call, spec.errors, is_async=is_async),
+        failures_from_exceptions(call, spec.errors, is_async=is_async, rate_limits=spec.rate_limit_errors),
         is_async=is_async,
         budget_trials=spec.trials_budget,
         session_seed=opts.seed,
@@ -151,6 +156,7 @@ def run_eval(
         feed_unit=feed,
         error_alpha=alpha,
         on_loop=on_loop,
+        max_cost=spec.max_cost,
     )
     verdict = _verdict(run, spec, absolute, comparison, opts)
     return EvalRun(_result(nodeid, layers, spec, absolute, comparison, run, verdict, opts), run.records)
@@ -175,6 +181,8 @@ def _verdict(run: RunResult, spec: EvalSpec, absolute: Any, comparison: Comparis
     """
     if run.aborted_for_errors:
         return "ERROR"
+    if run.cost_limited:
+        return "COST_LIMIT"  # stopped undecided: never a PASS
     found = monitors(absolute, comparison)
     if not found:
         return "NO_BASELINE"  # recording a max_regression eval that has nothing to compare with yet
@@ -252,18 +260,16 @@ def _result(
         stopped_early=run.stopped_early,
         seed=opts.seed,
         p_value=min(1.0, len(ps) * min(ps)) if ps else None,
-        failing_trials=failing(used),
+        failing_trials=failing(used, opts.failures),
         max_regression=spec.max_regression,
-        trials=[_trial_value(r) for r in used],
+        trials=[trial_value(r) for r in used],
+        per_case=case_results(used, comparison.baseline.case_means if comparison is not None else None),
+        usage=eval_usage(run.records),
+        retries=sum(r.retries for r in run.records),
+        max_cost=spec.max_cost,
         **fields,
     )
     return result.model_copy(update={"line": report_line(result, basis(absolute, comparison), comparison, opts)})
-
-
-def _trial_value(r: TrialRecord) -> TrialValue:
-    from pytest_rollout.evals.values import trial_value
-
-    return TrialValue(index=r.index, case=r.case_id, epoch=r.epoch, value=trial_value(r.outcome, r.score))
 
 
 def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:

@@ -98,7 +98,7 @@ def merge_reports(docs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
             evals.append(ev)
     if len(family) != 1 or (family != {None} and len(evals) > next(iter(family))):
         raise RolloutError("merge: the shards disagree on the eval family: were they run with the same selection?")
-    merged = {k: v for k, v in first.items() if k not in ("shard", "evals", "deselected")}
+    merged = {k: v for k, v in first.items() if k not in ("shard", "evals", "deselected", "usage")}
     ran = set(seen)
     deselected = {}
     for _, doc in ordered:

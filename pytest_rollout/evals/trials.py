@@ -96,6 +96,7 @@ def run_trials(
     first_cases: Collection[str] = (),
     error_alpha: float | None = None,
     on_loop: OnLoop | None = None,
+    max_cost: float | None = None,
 ) -> RunResult:
     """Run up to ``budget_trials`` trials of ``call``, feeding units in order until the feed settles.
 
@@ -116,12 +117,19 @@ def run_trials(
     exceed ``max_error_rate * budget_trials``.
 
     Async trials run through ``on_loop`` (see "Event loops"), by default on a fresh loop.
+
+    ``max_cost``: no trial starts once the cost reported so far (``trial.usage(cost=)``), with the
+    trials in flight and the new one counted at the mean cost per finished trial, would pass it;
+    a run stopped that way before settling has ``cost_limited``. Serial runs stop at the same
+    trial every time; with ``concurrency > 1`` where it stops depends on which trials finished.
     """
     unit_feed = _unit_feed(feed, feed_unit)
     _check_arguments(budget_trials, cases, epochs, concurrency, timeout)
     order = None if cases is None else case_order(cases, session_seed, nodeid, first_cases)
     n_trials = budget_units(budget_trials, epochs, None if order is None else len(order)) * epochs
-    run = Ledger(order, epochs, n_trials, (session_seed, nodeid), unit_feed, on_skip, max_error_rate, error_alpha)
+    run = Ledger(
+        order, epochs, n_trials, (session_seed, nodeid), unit_feed, on_skip, max_error_rate, error_alpha, max_cost
+    )
     if is_async:
         (on_loop or run_loop)(lambda: drive_async(run, call, concurrency, timeout))
     elif concurrency == 1 and timeout is None:

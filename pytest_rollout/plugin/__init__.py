@@ -27,8 +27,9 @@ LAYER_MARKER = (
 )
 EVAL_MARKER = (
     "eval(trials, pass_rate=None, min_score=None, max_regression=None, confidence=0.95, margin=0.05, "
-    "power=None, cases=None, epochs=1, concurrency=1, timeout=None, max_error_rate=0.1): run the test as "
-    "repeated trials with a sequential statistical verdict (PASS, FAIL, INCONCLUSIVE, ERROR)"
+    "power=None, cases=None, epochs=1, concurrency=1, timeout=None, errors=None, max_error_rate=0.1, retries=0, "
+    "retry_on=None, backoff=1.0, max_cost=None): run the test as repeated trials with a sequential statistical "
+    "verdict (PASS, FAIL, INCONCLUSIVE, ERROR, COST_LIMIT)"
 )
 
 
@@ -47,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def trial(request: pytest.FixtureRequest) -> Any:
-    """The current trial of an ``@pytest.mark.eval`` test: index, seed, case, score(x).
+    """The current trial of an ``@pytest.mark.eval`` test: index, seed, case, score(x), note(text), usage(...).
 
     The eval runner calls the test body once per trial with a fresh ``Trial``;
     this value only stands in while pytest resolves fixtures.

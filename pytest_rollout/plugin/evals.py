@@ -155,15 +155,9 @@ class EvalPlugin:
             run = runner.run_eval_item(pyfuncitem, spec, layers, opts, **_async_body(pyfuncitem))
         result = run.result
         pyfuncitem.stash[RESULT_KEY] = result
-        pyfuncitem.user_properties.extend(
-            (f"rollout_{k}", v)
-            for k, v in (
-                ("verdict", result.verdict),
-                ("estimate", result.estimate),
-                ("interval", result.interval),
-                ("n", result.n),
-            )
-        )
+        from pytest_rollout.plugin.junit import eval_properties
+
+        pyfuncitem.user_properties.extend(eval_properties(result))
         self._record(run)
         if not runner.verdict_passes(result.verdict, self.options.inconclusive, opts.recording):
             pytest.fail(failure_text(result), pytrace=False)
@@ -198,6 +192,7 @@ class EvalPlugin:
             missing_baseline=missing,
             recording=state.record_run is not None,
             full_budget=self.options.full_budget,
+            failures=self.options.failures,
         )
 
     def _baselines(self) -> BaselineContext:
@@ -272,6 +267,10 @@ class EvalPlugin:
         if self.options.is_worker:
             self.config.workeroutput["rollout_deselected"] = state.deselected  # type: ignore[attr-defined]
             self.config.workeroutput["rollout_eval_count"] = state.eval_count  # type: ignore[attr-defined]
+        elif state.deselected:
+            from pytest_rollout.plugin.junit import report_not_run
+
+            report_not_run(self.config, state.deselected)
 
 
 def _async_body(item: pytest.Function) -> dict[str, Any]:

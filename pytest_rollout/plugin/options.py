@@ -26,6 +26,16 @@ CHOICES = {
 _PATH_KEYS = frozenset({"rollout_config", "rollout_report", "rollout_store"})
 
 
+def parse_failures(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of failing trials (an int >= 0)") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: the number of failing trials shown must be >= 0")
+    return count
+
+
 def _layers_list(value: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in value.split(",") if n.strip())
     if not names:
@@ -134,6 +144,13 @@ OPTIONS: tuple[Opt, ...] = (
     ),
     Opt("--rollout-drift", "Run max_regression evals against the latest baseline with HEAD's fingerprints"),
     Opt(
+        "--rollout-failures",
+        "Failing trials shown per eval, with their seeds and notes (default: 3)",
+        "N",
+        type=parse_failures,
+        ini="Failing trials shown per eval (as --rollout-failures)",
+    ),
+    Opt(
         "--rollout-shard",
         "Run shard I of N of the selected tests (balanced by eval budget; the family correction spans all shards)",
         "I/N",
@@ -223,6 +240,7 @@ class Options:
     deployed: str | None = None  # --rollout-deployed: overrides release.deployed (gate/releases.py)
     fallback_deployed: str | None = None  # ini rollout_deployed: used only where the settings name none
     deploy: bool = False  # the deploy gate: deployed..head
+    failures: int = 3  # failing trials shown per eval (--rollout-failures)
 
     @property
     def repo_hint(self) -> Path:
@@ -263,6 +281,7 @@ class Options:
             deployed=config.getoption("rollout_deployed", default=None),
             fallback_deployed=setting(config, "rollout_deployed"),
             deploy=bool(config.getoption("rollout_deploy", default=None)),
+            failures=_read_failures(config),
         )
         if options.deploy and not options.gate:
             raise pytest.UsageError("rollout: --rollout-deploy judges a deploy with the gate: add --rollout-gate")
@@ -311,6 +330,16 @@ def _refuse_ini_window(config: pytest.Config) -> None:
             f"rollout: {', '.join(chosen)} comes from addopts in {where}: a release must not choose its own "
             "window or approve its own bundle; pass it on the command line or in PYTEST_ADDOPTS"
         )
+
+
+def _read_failures(config: pytest.Config) -> int:
+    value = setting(config, "rollout_failures")
+    if value is None or isinstance(value, int):
+        return 3 if value is None else value
+    try:
+        return parse_failures(str(value))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"rollout_failures: {exc}") from None
 
 
 def _read_seed(config: pytest.Config) -> int | None:
