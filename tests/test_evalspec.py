@@ -23,8 +23,8 @@ from pytest_rollout.evals.markers import (
 WHERE = "evals/test_x.py::test_a"
 LAYERS = ("infra", "model", "params", "context", "prompt", "tools")
 ALLOWED = (
-    "cases, concurrency, confidence, epochs, errors, margin, max_error_rate, max_regression, min_score, pass_rate, power, "
-    "timeout, trials"
+    "backoff, cases, concurrency, confidence, epochs, errors, margin, max_cost, max_error_rate, max_regression, "
+    "min_score, pass_rate, power, retries, retry_on, timeout, trials"
 )
 
 

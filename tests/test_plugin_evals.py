@@ -136,7 +136,10 @@ def test_budget_warning_names_the_minimum(pytester: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("marks", "message"),
     [
-        ("@pytest.mark.eval(trials=100, pass_rat=0.8)", "*eval(): unknown argument 'pass_rat'; allowed: cases, *"),
+        (
+            "@pytest.mark.eval(trials=100, pass_rat=0.8)",
+            "*eval(): unknown argument 'pass_rat'; allowed: backoff, cases, *",
+        ),
         ("@pytest.mark.eval(pass_rate=0.8)", "*trials*"),
         (
             "@pytest.mark.layer('promt')\n@pytest.mark.eval(trials=100, pass_rate=0.8)",
