@@ -4,7 +4,9 @@ results against the baseline, more failing trials, junit properties and skipped 
 from __future__ import annotations
 
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +206,30 @@ def test_per_case_results_list_the_cases_that_got_worse_first(
         assert r["n"] == 3 and r["baseline"] is not None
         assert r["change"] == pytest.approx(r["mean"] - r["baseline"])
         assert (r["mean"] == 0.0) if r["case"] in broken else (r["change"] == 0.0)
+
+
+def test_recording_stores_each_trials_note_usage_and_retries(
+    pytester: pytest.Pytester, pytester_repo: GitRepo, tmp_path: Path
+) -> None:
+    body = (
+        "import pytest\nSEEN = set()\nclass RateLimitError(Exception):\n    pass\n"
+        "@pytest.mark.eval(trials=20, pass_rate=0.5, margin=0.2, retries=1, backoff=0)\n"
+        "def test_x(trial):\n"
+        "    trial.usage(input_tokens=7, output_tokens=3, cost=0.25)\n"
+        "    if trial.index == 0 and trial.index not in SEEN:\n"
+        "        SEEN.add(trial.index)\n"
+        "        raise RateLimitError('429')\n"
+        "    trial.note('token=hunter2hunter2 said yes')\n"
+    )
+    pytester_repo.commit({"config/app.yaml": "llm:\n  model: m\n", "test_x.py": body}, "base")
+    pytester.runpytest("--rollout-record", "--rollout-seed=1").assert_outcomes(passed=1)
+    db = sqlite3.connect(pytester.path / ".rollout" / "store.sqlite")
+    rows = db.execute(
+        "SELECT idx, note, input_tokens, output_tokens, cost, retries FROM trials ORDER BY idx"
+    ).fetchall()
+    assert rows[0] == (0, "token=*** said yes", 14, 6, 0.5, 1)  # the retried attempt's usage adds up
+    assert all(r[1:] == ("token=*** said yes", 7, 3, 0.25, 0) for r in rows[1:])
+    out = tmp_path / "runs.jsonl"
+    assert pytester.run("pytest-rollout", "baseline", "export", str(out)).ret == 0
+    trial = json.loads(out.read_text().splitlines()[0])["evals"][0]["trials"][0]
+    assert (trial["note"], trial["cost"], trial["retries"]) == ("token=*** said yes", 0.5, 1)

@@ -164,6 +164,12 @@ def _check_trial(t: Mapping[str, Any]) -> None:
             _text(t, name)
     if type(t.get("used")) is not bool:
         raise _Bad(f"used must be true or false, got {_shown(t.get('used'))}")
+    if t.get("note") is not None:  # schema v4 fields, all optional
+        _text(t, "note")
+    for name in ("input_tokens", "output_tokens", "retries"):
+        _int(t, name, 0, MAX_COUNT, optional=True)
+    if t.get("cost") is not None and _number(t, "cost") < 0:
+        raise _Bad(f"cost must be >= 0, got {_shown(t.get('cost'))}")
 
 
 # ---------------------------------------------------------------- field checks

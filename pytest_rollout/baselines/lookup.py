@@ -245,6 +245,11 @@ def record_eval(record_run: tuple[str, int], result: EvalResult, records: Sequen
             "score": r.score,
             "error_kind": r.error_kind,
             "used": r.used,
+            "note": r.note,
+            "input_tokens": None if r.usage is None else r.usage[0],
+            "output_tokens": None if r.usage is None else r.usage[1],
+            "cost": None if r.usage is None else r.usage[2],
+            "retries": r.retries,
         }
         for r in records
     ]

@@ -99,8 +99,18 @@ _V3 = [
     f"CREATE INDEX evals_recent ON evals(nodeid, run_started DESC, id) WHERE {ELIGIBLE}",
 ]
 
+# v4: what a trial carried besides its outcome: its trial.note text (redacted, capped), the tokens
+# and cost of trial.usage (NULL when it reported none) and its retries. Additive: older rows keep NULLs.
+_V4 = [
+    "ALTER TABLE trials ADD COLUMN note TEXT",
+    "ALTER TABLE trials ADD COLUMN input_tokens INTEGER",
+    "ALTER TABLE trials ADD COLUMN output_tokens INTEGER",
+    "ALTER TABLE trials ADD COLUMN cost REAL",
+    "ALTER TABLE trials ADD COLUMN retries INTEGER NOT NULL DEFAULT 0",
+]
+
 #: (schema version, DDL) in order; a store at version v gets every later entry.
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, _V1), (2, _V2), (3, _V3)]
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, _V1), (2, _V2), (3, _V3), (4, _V4)]
 SCHEMA_VERSION: int = MIGRATIONS[-1][0]
 
 _KEY_SCHEME = b"pytest-rollout baseline scope v1\n"

@@ -20,7 +20,20 @@ if TYPE_CHECKING:
     from pytest_rollout.baselines.store import RunInfo
 
 TRIAL_KEYS = ("index", "case_id", "epoch", "seed", "outcome", "score", "error_kind", "used")
-TRIAL_COLUMNS = ("eval_id", "idx", "case_id", "epoch", "seed", "outcome", "score", "error_kind", "used")
+#: Optional trial keys (schema v4): absent in older exports, NULL (retries 0) when a trial had none.
+TRIAL_DATA_KEYS = ("note", "input_tokens", "output_tokens", "cost", "retries")
+TRIAL_COLUMNS = (
+    "eval_id",
+    "idx",
+    "case_id",
+    "epoch",
+    "seed",
+    "outcome",
+    "score",
+    "error_kind",
+    "used",
+    *TRIAL_DATA_KEYS,
+)
 EXPORT_HINT = "import a file written by `pytest-rollout baseline export`"
 
 
@@ -67,6 +80,8 @@ def trial_row(trial: dict[str, Any]) -> tuple[Any, ...]:
         None if score is None else float(score),
         trial["error_kind"],
         int(bool(trial["used"])),
+        *(trial.get(k) for k in TRIAL_DATA_KEYS[:-1]),
+        int(trial.get("retries") or 0),
     )
 
 
@@ -115,9 +130,17 @@ def export_run(db: Backend, run: RunInfo) -> dict[str, Any]:
     evals = []
     for eval_id, result in conn.execute("SELECT id, result FROM evals WHERE run_id = ? ORDER BY id", (run.id,)):
         trials = [
-            dict(zip(TRIAL_KEYS, (idx, case_id, epoch, seed, outcome, score, kind, bool(used)), strict=True))
-            for idx, case_id, epoch, seed, outcome, score, kind, used in conn.execute(
-                "SELECT idx, case_id, epoch, seed, outcome, score, error_kind, used FROM trials "
+            dict(
+                zip(
+                    (*TRIAL_KEYS, *TRIAL_DATA_KEYS),
+                    (idx, case_id, epoch, seed, outcome, score, kind, bool(used), *data),
+                    strict=True,
+                )
+            )
+            for idx, case_id, epoch, seed, outcome, score, kind, used, *data in conn.execute(
+                "SELECT idx, case_id, epoch, seed, outcome, score, error_kind, used, "
+                + ", ".join(TRIAL_DATA_KEYS)
+                + " FROM trials "
                 "WHERE eval_id = ? ORDER BY idx",
                 (eval_id,),
             )
