@@ -376,6 +376,26 @@ def test_regression_units_and_design() -> None:
     assert (d.threshold, d.margin, d.bad, d.max_drop) == pytest.approx((0.5, 0.025, 0.475, 0.05))
 
 
+@pytest.mark.parametrize(
+    ("delta", "margin", "good_drop"), [(0.10, 0.05, 0.05), (0.05, 0.10, 0.0), (0.02, 0.05, 0.0), (0.20, 0.05, 0.15)]
+)
+def test_max_regression_uses_the_margin_as_its_indifference_zone(delta: float, margin: float, good_drop: float) -> None:
+    """H_bad is a drop of delta, H_good a drop of delta - min(margin, delta): the zone is the margin."""
+    d = v.design_for("max_regression", delta, margin, 0.05, 0.05, 2000)
+    assert v.to_difference(d.bad) == pytest.approx(-delta) and d.max_drop == pytest.approx(delta)
+    assert v.to_difference(d.threshold) == pytest.approx(-good_drop)
+
+
+def test_max_regression_with_a_margin_holds_both_error_rates() -> None:
+    """max_regression=0.10, margin 0.05: a 5pp drop FAILs at most alpha, a 10pp drop PASSes at most beta."""
+    d = v.design_for("max_regression", 0.10, 0.05, 0.05, 0.05, 1500)
+    reps = 600
+    tolerated, _ = simulate_paired(d, 0.15, 0.05, reps, seed=41)
+    dropped, _ = simulate_paired(d, 0.15, 0.10, reps, seed=42)
+    assert (tolerated == -1).mean() <= 0.05 + sd_tol(0.05, reps)
+    assert (dropped == 1).mean() <= 0.05 + sd_tol(0.05, reps)
+
+
 def simulate_paired(design: v.Design, psi: float, drop: float, reps: int, seed: int) -> tuple[np.ndarray, float]:
     """Paired 0/1 cases with discordance psi and mean drop: d in {-1, 0, 1}, Y = (1 + d)/2."""
     rng = np.random.default_rng(seed)

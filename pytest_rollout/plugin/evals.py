@@ -87,6 +87,9 @@ class EvalPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         state = self.state
+        # The family is every eval collected, before the layer selection, --rollout-drift and shards
+        # deselect any: its size (and each eval's budget) does not move with what a PR changes.
+        state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash) if self.saw_spec else 0
         if self.options.drift:
             from pytest_rollout.evals.selection import drift_only
 
@@ -102,8 +105,7 @@ class EvalPlugin:
                 because=state.not_selected_because,
             )
             _deselect(config, items, state, dropped)
-        state.eval_count = sum(1 for it in items if SPEC_KEY in it.stash) if self.saw_spec else 0
-        if self.options.shard is not None:  # after counting: the family spans every shard
+        if self.options.shard is not None:
             from pytest_rollout.evals.shards import other_shards
 
             weights = [(it.nodeid, it.stash[SPEC_KEY].trials if SPEC_KEY in it.stash else 1) for it in items]

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         Verdict,
         fixed_n,
         minimum_budget,
+        regression_zone,
         wald_design,
     )
     from pytest_rollout.evals.verdicts.families import bh, family_alpha, holm
@@ -82,6 +83,7 @@ _WHERE = {
     "BetState": "betting",
     "CALIBRATION_FACTOR": "design",
     "CRITERIA": "design",
+    "regression_zone": "design",
     "Correction": "design",
     "CountBoundaries": "sprt",
     "Criterion": "design",
@@ -167,6 +169,7 @@ __all__ = [
     "normal_mixture_radius",
     "predictable_variance",
     "regression_unit",
+    "regression_zone",
     "stagewise_tails",
     "to_difference",
     "unpaired_units",

@@ -12,6 +12,7 @@ from pytest_rollout.evals.verdicts.design import (
     _check_common,
     fixed_n,
     minimum_budget,
+    regression_zone,
     wald_design,
 )
 from pytest_rollout.evals.verdicts.sprt import _calibrate, exact_oc
@@ -28,9 +29,9 @@ def design_for(
       otherwise Wald's A = ln((1 - beta)/alpha), B = ln(beta/(1 - alpha)).
     - ``min_score``: betting SPRT with Ville bounds ln(1/alpha), ln(1/beta).
     - ``max_regression``: ``threshold`` is the tolerated drop delta (the marker's
-      ``max_regression=`` value). H_good E[d] >= 0, H_bad E[d] <= -delta, monitored as
-      E[Y] >= 1/2 vs E[Y] <= 1/2 - delta/2 (docs/statistics.md, max_regression); ``margin`` is not used,
-      because delta itself is the indifference zone.
+      ``max_regression=`` value). H_bad E[d] <= -delta, H_good E[d] >= -(delta - zone) with
+      zone = min(margin, delta) (:func:`regression_zone`), monitored on Y = (1 + d)/2 with
+      margin zone/2 (docs/statistics.md, max_regression).
     - ``cases=True`` (units are case means over several epochs): ``pass_rate`` uses the betting
       test too. The SPRT stays valid on case means but bets as if they were 0/1 trials; the
       bet adapts to their smaller variance. With one epoch the units are 0/1 and the caller
@@ -46,7 +47,8 @@ def design_for(
 @functools.lru_cache(maxsize=256)
 def _design_cached(criterion: str, threshold: float, margin: float, alpha: float, beta: float, budget: int) -> Design:
     if criterion == "max_regression":
-        return _betting_design("max_regression", 0.5, threshold / 2.0, alpha, beta, budget)
+        zone = regression_zone(threshold, margin)
+        return _betting_design("max_regression", 0.5 - (threshold - zone) / 2.0, zone / 2.0, alpha, beta, budget)
     threshold = min(threshold, 1.0 - _EDGE)
     if criterion == "min_score":
         return _betting_design("min_score", threshold, margin, alpha, beta, budget)

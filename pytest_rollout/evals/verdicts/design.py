@@ -33,8 +33,9 @@ class Design:
     """Everything fixed before the first trial.
 
     ``threshold``/``margin`` are on the scale of the monitored unit. For
-    ``max_regression`` that is Y = (1 + d) / 2 (see :func:`regression_unit`):
-    threshold 0.5 (no drop), margin delta / 2 (a drop of delta).
+    ``max_regression`` that is Y = (1 + d) / 2 (see :func:`regression_unit`): H_bad is a
+    drop of delta (Y = 1/2 - delta/2), H_good a drop of delta - zone at most, zone =
+    min(margin, delta) (``regression_zone``), so the margin is the indifference zone here too.
 
     ``method`` is ``"sprt"`` (Wald's SPRT in counts; pass_rate on trials) or ``"betting"``.
     The test statistic is a pair of log e-processes, log K_F (evidence for H_bad,
@@ -68,8 +69,18 @@ class Design:
 
     @property
     def max_drop(self) -> float:
-        """For ``max_regression``: the tolerated drop delta on the score scale (2 x margin)."""
-        return 2.0 * self.margin
+        """For ``max_regression``: the drop delta a PASS rules out, on the score scale (1 - 2 x bad)."""
+        return 1.0 - 2.0 * self.bad
+
+
+def regression_zone(delta: float, margin: float) -> float:
+    """The indifference zone of ``max_regression=delta``: the eval's margin, at most delta.
+
+    H_bad E[d] <= -delta (PASS errs <= beta), H_good E[d] >= -(delta - zone) (FAIL errs <= alpha).
+    With margin >= delta the zone is delta and H_good is "no drop" (the design before margins
+    applied here); a smaller margin protects drops below delta - margin from a FAIL.
+    """
+    return min(margin, delta)
 
 
 def _check_common(criterion: str, threshold: float, margin: float, alpha: float, beta: float, budget: int) -> None:
