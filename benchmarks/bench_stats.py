@@ -1,6 +1,6 @@
 """Operating characteristics of the eval verdicts, by seeded simulation next to exact DP.
 
-Run: ``.venv/bin/python benchmarks/bench_stats.py [--reps 10000] [--seed 20261125]``
+Run: ``.venv/bin/python benchmarks/bench_stats.py [--reps 10000] [--seed 20261125] [--quick]``
 
 What it drives (printed again in the output):
 - pass_rate and case-level designs: ``verdicts.count_boundaries(design)``, the integer
@@ -526,6 +526,51 @@ def scenario_unpaired_cases(reps: int, rng: Rng, delta: float = 0.05) -> None:
         units_line(new, n, old, "the budget")
 
 
+def bench_budget_warnings(reps: int, rng: Rng) -> None:
+    """The collection-time budget answer (verdicts.needs: Beta units of the measured variance)
+    against a simulation on the real unit distributions, at the eval's own budget."""
+    from pytest_rollout.evals.verdicts import needs
+
+    print("\n== budget warnings: predicted (verdicts.needs, at collection) vs simulated INCONCLUSIVE")
+    cases = [
+        ("min_score 0.80/0.05, Beta(kappa=4) scores, trials=120", "min_score", 0.80, 0.05, 120, beta_scores, 0.032),
+        ("max_regression 0.05, 10% discordant 0/1 cases, 200 cases", "max_regression", 0.05, 0.05, 200, None, 0.1),
+    ]
+    for label, criterion, thr, margin, budget, scores, var in cases:
+        design = v.design_for(criterion, thr, margin, ALPHA, BETA, budget)
+        unit_var = var if scores is not None else var / 4  # Y = (1 + d)/2
+        need = needs.betting_need(design.threshold, design.margin, ALPHA, BETA, budget, unit_var, ALPHA)
+        if scores is not None:
+            good, bad = beta_scores(thr, 4.0), beta_scores(thr - margin, 4.0)
+        else:
+            good, bad = paired_units(var, 0.0), paired_units(var, thr)
+        sims = sim_bets(design, good, reps, rng, 0), sim_bets(design, bad, reps, rng, 0)
+        worst = max(sims, key=lambda s: s.rate(0))
+        predicted = need.inconclusive or 0.0
+        ok = abs(worst.rate(0) - predicted) <= 3 * worst.se(0) + 0.03
+        GOALS.append((f"budget warning: {label}: predicted INCONCLUSIVE within 3 SE + 0.03", ok))
+        print(
+            f"   {label:58} predicted {predicted:.3f}, simulated {worst.rate(0):.3f} ±{worst.se(0):.3f}; "
+            f"decides at {need.needed} units  {'PASS' if ok else 'FAIL'}"
+        )
+
+
+def bench_regression_margin(reps: int, rng: Rng, check: int) -> None:
+    """max_regression=0.10 with margin 0.05: the margin is the indifference zone (issue 13)."""
+    design = v.design_for("max_regression", 0.10, 0.05, ALPHA, BETA, 3000)
+    tag = "max_regression 0.10, margin 0.05, paired 0/1 cases, discordance 20%"
+    header(tag, design, reps, "bet_step on Y = (1 + d)/2 vectorised + Monitor replay")
+    tolerated = sim_bets(design, paired_units(0.20, 0.05), reps, rng, check)
+    dropped = sim_bets(design, paired_units(0.20, 0.10), reps, rng, check)
+    rate_line("false-FAIL at a 5% drop (tolerated)", tolerated, -1, None, ALPHA, tag)
+    rate_line("false-PASS at a 10% drop", dropped, 1, None, BETA, tag)
+    z_a, z_b = stats.norm.ppf(1 - ALPHA), stats.norm.ppf(1 - BETA)
+    var_good, var_bad = 0.20 - 0.05**2, 0.20 - 0.10**2
+    fixed = ((z_a * math.sqrt(var_good) + z_b * math.sqrt(var_bad)) / 0.05) ** 2
+    efficiency_lines(tag, tolerated, dropped, fixed, None)
+    check_line(tolerated, dropped)
+
+
 def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
     """200 evals through the real plugin (pytest subprocess, xdist -n 2), STATISTICS.md §5.4.
 
@@ -588,7 +633,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--e2e", action="store_true", help="Also run 200 evals through pytest (minutes)")
     parser.add_argument("--seed", type=int, default=20261125, help="Seed of numpy's default_rng")
     parser.add_argument("--check", type=int, default=100, help="Replications per point replayed through Monitor")
+    parser.add_argument("--quick", action="store_true", help="300 reps, 10 replayed: a smoke run (about a minute)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.reps, args.check = 300, 10
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     print(f"bench_stats: seed {args.seed}, {args.reps} reps per point, alpha = beta = {ALPHA}; numpy {np.__version__}")
@@ -599,10 +647,12 @@ def main(argv: list[str] | None = None) -> int:
     bench_cases(0.80, 0.05, 0.2, 3, args.reps, rng, args.check)
     bench_cases_one_epoch(0.80, 0.05, 0.2, args.reps, rng, args.check)
     bench_regression(0.05, args.reps, rng, args.check)
+    bench_regression_margin(args.reps, rng, args.check)
     scenario_grown_cases(args.reps, rng)
     scenario_error_trials(args.reps, rng)
     scenario_exceptions(args.reps, rng)
     scenario_unpaired_cases(args.reps, rng)
+    bench_budget_warnings(args.reps, rng)
     if args.e2e:
         bench_plugin_end_to_end()
     print(f"\n== goals ({time.perf_counter() - started:.0f} s)")

@@ -122,17 +122,6 @@ def test_inconclusive_fails_unless_asked(pytester: pytest.Pytester) -> None:
     ).assert_outcomes(passed=1)
 
 
-def test_budget_warning_names_the_minimum(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("""
-        import pytest
-        @pytest.mark.eval(trials=200, pass_rate=0.8)
-        def test_small(trial):
-            pass
-    """)
-    res = pytester.runpytest("--co", "-q")
-    res.stdout.fnmatch_lines(["*below the calibrated minimum 939*INCONCLUSIVE 74% of the time*~409 trials*"])
-
-
 @pytest.mark.parametrize(
     ("marks", "message"),
     [

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pytest_rollout.cli.attribute import add_parser as attribute_parser
 
     attribute_parser(sub)
+    from pytest_rollout.cli.budget import add_parser as budget_parser
+
+    budget_parser(sub)
     return parser
 
 
@@ -138,8 +141,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pytest_rollout.cli.merge import run_merge
 
         return run_merge(args)
+    if args.command == "budget":
+        from pytest_rollout.cli.budget import run_budget
+
+        return run_budget(args, args.pytest_args)
     if args.pytest_args and args.command != "attribute":
-        raise RolloutError(f"arguments after -- are pytest's, for `attribute` only (not `{args.command}`)")
+        raise RolloutError(
+            f"arguments after -- are pytest's, for `attribute` only (and `budget`; not `{args.command}`)"
+        )
     if args.command == "attribute":
         from pytest_rollout.cli.attribute import run_attribute
 

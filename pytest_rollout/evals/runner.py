@@ -280,30 +280,3 @@ def finalize_family(evals: Sequence[EvalResult]) -> list[EvalResult]:
 
     ps = [e.p_value if e.p_value is not None else 1.0 for e in evals]
     return [e.model_copy(update={"holm_p": h, "bh_q": q}) for e, h, q in zip(evals, holm(ps), bh(ps), strict=True)]
-
-
-def budget_warning(spec: EvalSpec, family_size: int, correction: str) -> str | None:
-    """A collection-time warning when ``trials`` is below the calibrated minimum (pass_rate).
-
-    Below it the truncated SPRT can end INCONCLUSIVE, which fails by default; the
-    message gives the minimum budget, the INCONCLUSIVE rate at the threshold and
-    the trials a run is expected to spend (docs/statistics.md, "Budget warnings").
-    """
-    if spec.criterion != "pass_rate" or spec.threshold is None or spec.cases:
-        return None  # with cases= the unit is a case and the betting test has no calibrated minimum
-    from pytest_rollout.evals import verdicts
-
-    alpha = eval_alpha(spec, family_size, correction, both=spec.max_regression is not None)
-    beta = 1 - spec.resolved_power
-    minimum = verdicts.minimum_budget("pass_rate", spec.threshold, spec.margin, alpha, beta)
-    if minimum is None or spec.units_budget >= minimum:
-        return None
-    design = verdicts.design_for("pass_rate", spec.threshold, spec.margin, alpha, beta, spec.units_budget)
-    _, _, inconclusive, _ = verdicts.exact_oc(design, spec.threshold)
-    expected = verdicts.expected_trials(spec.threshold, spec.margin, alpha, beta, spec.threshold, budget=minimum)
-    return (
-        f"eval budget trials={spec.units_budget} is below the calibrated minimum {minimum} for pass_rate "
-        f"{spec.threshold:.2f} (margin {spec.margin:.2f}, a={alpha:.2g}, b={beta:.2g}): at the threshold it ends "
-        f"INCONCLUSIVE {inconclusive:.0%} of the time. With trials={minimum} it never does, and spends "
-        f"~{expected:.0f} trials on average"
-    )

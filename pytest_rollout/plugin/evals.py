@@ -21,6 +21,7 @@ from pytest_rollout.plugin.release import BODY_KEY, LAYERS_KEY, RESULT_KEY, SPEC
 
 if TYPE_CHECKING:
     from pytest_rollout.baselines.lookup import BaselineContext
+    from pytest_rollout.baselines.store import Baseline
     from pytest_rollout.evals.markers import EvalSpec
     from pytest_rollout.evals.runner import EvalOptions, EvalRun
 
@@ -114,13 +115,27 @@ class EvalPlugin:
             self._warn_small_budgets(items, state.eval_count)
 
     def _warn_small_budgets(self, items: list[pytest.Item], family_size: int) -> None:
-        from pytest_rollout.evals.runner import budget_warning
+        from pytest_rollout.evals.budgets import budget_warnings
 
         for item in items:
             spec = item.stash.get(SPEC_KEY, None)
-            message = budget_warning(spec, family_size, self.options.correction) if spec is not None else None
-            if message:
+            if spec is None:
+                continue
+            baseline = self.collection_baseline(item, spec)
+            for message in budget_warnings(spec, family_size, self.options.correction, baseline):
                 item.warn(pytest.PytestWarning(message))
+
+    def collection_baseline(self, item: pytest.Item, spec: EvalSpec) -> Baseline | None:
+        """The stored baseline whose variance sizes the budget; None when there is none yet or the
+        store cannot say (the run itself reports that problem, the warning only loses its data)."""
+        if spec.criterion == "pass_rate" and spec.epochs == 1 and spec.max_regression is None:
+            return None  # 0/1 units: the exact DP needs no variance
+        if self.options.full_budget:
+            return None
+        try:
+            return self._baselines().lookup(item.nodeid, item.stash.get(LAYERS_KEY, ()))
+        except (RolloutError, pytest.fail.Exception):
+            return None
 
     # -- running an eval -------------------------------------------------------
     @pytest.hookimpl(wrapper=True, tryfirst=True)

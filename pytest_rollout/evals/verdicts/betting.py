@@ -64,12 +64,23 @@ def design_bet(margin: float, var: FloatArray | float) -> FloatArray:
 
 
 def predictable_variance(xs: FloatArray) -> FloatArray:
-    """sigma2 before each unit, exactly as :func:`bet_step` computes it (1/4 before the first)."""
-    n = xs.size
+    """sigma2 before each unit, exactly as :func:`bet_step` computes it (1/4 before the first),
+    along the last axis (one path, or one path per row)."""
+    n = xs.shape[-1]
     i = np.arange(n)
-    new_mean = (0.5 + np.cumsum(xs)) / (i + 2)
-    sq = np.concatenate([[0.0], np.cumsum((xs - new_mean) ** 2)[:-1]]) if n else np.zeros(0)
+    new_mean = (0.5 + np.cumsum(xs, axis=-1)) / (i + 2)
+    sq = np.cumsum((xs - new_mean) ** 2, axis=-1)
+    sq = np.concatenate([np.zeros(xs.shape[:-1] + (1,)), sq[..., :-1]], axis=-1) if n else sq
     return np.asarray((0.25 + sq) / (i + 1), dtype=float)
+
+
+def bet_paths(design: Design, xs: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """(log K_F, log K_P) after each unit along the last axis: :func:`bet_step` for whole paths."""
+    mu, bad = design.threshold, design.bad
+    lam = design_bet(design.margin, predictable_variance(xs))
+    lam_f, lam_p = np.minimum(lam, _BET_CAP / (1.0 - mu)), np.minimum(lam, _BET_CAP / bad)
+    log_kf = np.cumsum(np.log1p(lam_f * (mu - xs)), axis=-1)
+    return np.asarray(log_kf, dtype=float), np.asarray(np.cumsum(np.log1p(lam_p * (xs - bad)), axis=-1), dtype=float)
 
 
 def betting_rejects(
