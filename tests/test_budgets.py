@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from pytest_rollout.baselines.store import Baseline
 from pytest_rollout.evals.budgets import budget_rows, budget_warnings
 from pytest_rollout.evals.markers import EvalSpec, parse_eval_marker
 from pytest_rollout.evals.verdicts import needs
+from test_baseline_cli import _baseline  # a stored Baseline of these values
 
 FAMILY = """
 import random, pytest
@@ -48,24 +48,6 @@ def test_the_family_counts_every_collected_eval_not_only_the_selected_ones(pytes
 
 def _spec(**kwargs: Any) -> EvalSpec:
     return parse_eval_marker((), kwargs, where="test_x.py::test_x")
-
-
-def _baseline(values: list[float], case_means: dict[str, float] | None = None, epochs: int | None = None) -> Baseline:
-    return Baseline(
-        run_id=1,
-        commit="a" * 40,
-        nodeid="test_x.py::test_x",
-        criterion="min_score",
-        estimate=None,
-        interval=None,
-        n=len(values),
-        case_means=case_means or {},
-        values=values,
-        epochs=epochs,
-        budget=len(values),
-        alpha=0.05,
-        beta=0.05,
-    )
 
 
 CASES = [{"id": f"c{i:03d}"} for i in range(300)]
