@@ -18,14 +18,14 @@ import functools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+from pytest_rollout.evals.verdicts.design import minimum_budget
 
-from pytest_rollout.evals.verdicts.betting import bet_paths
-from pytest_rollout.evals.verdicts.budget import design_for
-from pytest_rollout.evals.verdicts.design import Design, FloatArray, minimum_budget
-from pytest_rollout.evals.verdicts.sprt import _llr_slopes, exact_oc
+if TYPE_CHECKING:  # numpy loads only when a DP or a simulation runs (a budget that decides needs neither)
+    import numpy as np
+
+    from pytest_rollout.evals.verdicts.design import Design
 
 #: Largest budget the collection-time answer computes over: DP steps (count SPRT) or simulated units per run (bets).
 EXACT_LIMIT = 3_000
@@ -76,6 +76,9 @@ def _count_need(threshold: float, margin: float, alpha: float, beta: float, budg
     mean_n = wald_mean_units(threshold, margin, alpha, beta)
     if budget >= minimum:
         return Need(budget, minimum, 0.0, mean_n)
+    from pytest_rollout.evals.verdicts.budget import design_for
+    from pytest_rollout.evals.verdicts.sprt import exact_oc
+
     design = design_for("pass_rate", threshold, margin, alpha, beta, budget)
     open_ = max(exact_oc(design, p)[2] for p in (threshold, threshold - margin))
     return Need(budget, minimum, open_, mean_n)
@@ -86,7 +89,9 @@ def wald_mean_units(threshold: float, margin: float, alpha: float, beta: float) 
     E_p[N] = (P_p(FAIL) A - P_p(PASS) |B|) / E_p[Z], Z the LLR of one unit (Wald's A, B).
     At 0.80/0.05 it gives 360 (exact DP of Wald's design: 385; the calibrated design: 409)."""
     a, b = math.log((1 - beta) / alpha), math.log((1 - alpha) / beta)
-    l0, g = _llr_slopes(threshold, threshold - margin)
+    p0, p1 = threshold, threshold - margin
+    l0 = math.log((1 - p1) / (1 - p0))  # LLR_n = n l0 - S g, as verdicts.sprt
+    g = math.log(p0 / p1) + l0
     at_good = (alpha * a - (1 - alpha) * b) / (l0 - threshold * g)
     at_bad = ((1 - beta) * a - beta * b) / (l0 - (threshold - margin) * g)
     return max(at_good, at_bad)
@@ -114,6 +119,10 @@ def _betting_need(
     fixed = mean_fixed_n(margin, alpha, beta, var_good, var_bad)
     if fixed > SIMULATION_LIMIT / 2:
         return Need(budget, None, None, None, cheap=False, approximate_needed=math.ceil(fixed))
+    import numpy as np
+
+    from pytest_rollout.evals.verdicts.budget import design_for
+
     for factor in (
         (2, 4) if 2 * fixed < SIMULATION_LIMIT else (2,)
     ):  # the 95th percentile of the stopping time is usually 1.2-1.6 x the fixed n
@@ -130,10 +139,12 @@ def _betting_need(
     return Need(budget, needed, open_, expected if needed else None)
 
 
-def _stopping_times(
-    design: Design, mean: float, var: float, horizon: int, rng: np.random.Generator
-) -> npt.NDArray[np.int64]:
+def _stopping_times(design: Design, mean: float, var: float, horizon: int, rng: np.random.Generator) -> Any:
     """Units until either bound is crossed, per simulated run; horizon + 1 for runs still open."""
+    import numpy as np
+
+    from pytest_rollout.evals.verdicts.betting import bet_paths
+
     reps = BETTING_REPS
     stop = np.full(reps, horizon + 1)
     for start in range(0, reps, _CHUNK):
@@ -144,8 +155,10 @@ def _stopping_times(
     return stop
 
 
-def _units(rng: np.random.Generator, mean: float, var: float, shape: tuple[int, int]) -> FloatArray:
+def _units(rng: np.random.Generator, mean: float, var: float, shape: tuple[int, int]) -> Any:
     """Beta units of this mean and variance; 0/1 units when the variance is the largest possible."""
+    import numpy as np
+
     spread = mean * (1 - mean)
     var = max(var, 1e-6 * spread)  # a baseline without spread: nearly deterministic units
     if var >= spread * (1 - 1e-9):
