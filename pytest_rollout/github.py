@@ -73,15 +73,14 @@ def failing_evals(evals: Sequence[EvalResult], inconclusive_passes: bool = False
     return [e for e in evals if e.verdict in bad]
 
 
-def run_headline(
+def run_status(
     decision: Decision | None,
     evals: Sequence[EvalResult],
     inconclusive_passes: bool = False,
     error: str | None = None,
-    warnings: int = 0,
     errors: Sequence[str] = (),
-) -> str:
-    """The run's status, gate and evals together: the first thing a summary says.
+) -> tuple[str, list[str]]:
+    """The run's status (PASS, FAIL, ERROR), gate and evals together, and what makes it so.
 
     ``error``: why the gate could not decide; ``errors``: what failed after the evals (recording).
     """
@@ -95,9 +94,22 @@ def run_headline(
         counts = {v: sum(1 for e in bad if e.verdict == v) for v in dict.fromkeys(e.verdict for e in bad)}
         problems.append(f"{len(bad)} eval(s) not passing ({', '.join(f'{v} {n}' for v, n in counts.items())})")
     if error is not None or errors:
-        return f"**Run: ❌ ERROR**: {_md('; '.join(problems))}"
-    if problems:
-        return f"**Run: ❌ FAIL**: {_md('; '.join(problems))}"
+        return "ERROR", problems
+    return ("FAIL" if problems else "PASS"), problems
+
+
+def run_headline(
+    decision: Decision | None,
+    evals: Sequence[EvalResult],
+    inconclusive_passes: bool = False,
+    error: str | None = None,
+    warnings: int = 0,
+    errors: Sequence[str] = (),
+) -> str:
+    """The run's status as the first line of a summary."""
+    status, problems = run_status(decision, evals, inconclusive_passes, error, errors)
+    if status != "PASS":
+        return f"**Run: ❌ {status}**: {_md('; '.join(problems))}"
     return "**Run: ✅ PASS**" + (f" ({warnings} warning(s) below)" if warnings else "")
 
 

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pytest_rollout.cli.budget import add_parser as budget_parser
 
     budget_parser(sub)
+    from pytest_rollout.cli.report import add_parser as report_parser
+
+    report_parser(sub)
     return parser
 
 
@@ -137,6 +140,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pytest_rollout.cli.baseline import run_baseline
 
         return run_baseline(args)
+    if args.command == "report":
+        from pytest_rollout.cli.report import run_report
+
+        return run_report(args)
     if args.command == "merge":
         from pytest_rollout.cli.merge import run_merge
 

@@ -17,6 +17,7 @@ from pytest_rollout.plugin.evals import EvalPlugin
 from pytest_rollout.plugin.gate import GatePlugin
 from pytest_rollout.plugin.options import Options, add_options
 from pytest_rollout.plugin.outputs import OutputsPlugin
+from pytest_rollout.plugin.progress import ProgressPlugin
 from pytest_rollout.plugin.release import GATE_NODE, SPEC_KEY, STATE_KEY
 
 __all__ = ["GATE_NODE", "STATE_KEY", "trial"]
@@ -44,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(GatePlugin(config, options), "rollout-gate")
     config.pluginmanager.register(EvalPlugin(config, options), "rollout-evals")
     config.pluginmanager.register(OutputsPlugin(config, options), "rollout-outputs")
+    config.pluginmanager.register(ProgressPlugin(config, options), "rollout-progress")
 
 
 @pytest.fixture

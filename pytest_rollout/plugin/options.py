@@ -22,8 +22,9 @@ CHOICES = {
     "rollout_inconclusive": ("fail", "pass"),
     "rollout_correction": ("bonferroni", "sidak", "none"),
     "rollout_missing_baseline": ("fail", "skip"),
+    "rollout_progress": ("auto", "live", "lines", "off"),
 }
-_PATH_KEYS = frozenset({"rollout_config", "rollout_report", "rollout_store"})
+_PATH_KEYS = frozenset({"rollout_config", "rollout_report", "rollout_store", "rollout_html"})
 
 
 def parse_failures(value: str) -> int:
@@ -91,6 +92,19 @@ OPTIONS: tuple[Opt, ...] = (
         "Write the JSON report (changes, decision, eval verdicts) to PATH",
         "PATH",
         ini="JSON report path, relative to the ini file (as --rollout-report)",
+    ),
+    Opt(
+        "--rollout-html",
+        "Write the HTML report (one static page: verdicts, plots, per-case tables) to PATH",
+        "PATH",
+        ini="HTML report path, relative to the ini file (as --rollout-html)",
+    ),
+    Opt(
+        "--rollout-progress",
+        "Eval progress: live (a line per eval, rewritten as trials finish), lines (a line per finished "
+        "eval), off; default auto: live on a terminal, lines under CI, off under -q",
+        "{auto,live,lines,off}",
+        ini="Eval progress: auto (default), live, lines or off",
     ),
     Opt(
         "--rollout-layers",
@@ -224,6 +238,8 @@ class Options:
     allow_bundle: str | None
     per_commit: bool
     report: Path | None  # resolved now: tests may chdir
+    html: Path | None  # --rollout-html, resolved now
+    progress: str  # auto, live, lines, off
     forced_layers: tuple[str, ...] | None
     seed: int | None  # None: a random seed, drawn once on the controller
     inconclusive: str
@@ -256,6 +272,7 @@ class Options:
                 "rollout: --rollout-base is empty (an unset CI variable?): name a ref, or leave it out"
             )
         report = setting(config, "rollout_report")
+        html = setting(config, "rollout_html")
         options = cls(
             gate=bool(setting(config, "rollout_gate")),
             base=base,
@@ -265,6 +282,8 @@ class Options:
             allow_bundle=config.getoption("rollout_allow_bundle", default=None),
             per_commit=bool(setting(config, "rollout_per_commit")),
             report=Path(report).resolve() if report else None,
+            html=Path(html).resolve() if html else None,
+            progress=setting(config, "rollout_progress") or "auto",
             forced_layers=config.getoption("rollout_layers", default=None),
             seed=_read_seed(config),
             inconclusive=setting(config, "rollout_inconclusive") or "fail",
@@ -286,7 +305,11 @@ class Options:
         if options.deploy and not options.gate:
             raise pytest.UsageError("rollout: --rollout-deploy judges a deploy with the gate: add --rollout-gate")
         if report and not options.is_worker:
-            _check_writable(config.getoption("rollout_report", default=None) or report, options.report)
+            _check_writable(
+                "--rollout-report", config.getoption("rollout_report", default=None) or report, options.report
+            )
+        if html and not options.is_worker:
+            _check_writable("--rollout-html", config.getoption("rollout_html", default=None) or html, options.html)
         return options
 
     @property
@@ -352,12 +375,12 @@ def _read_seed(config: pytest.Config) -> int | None:
         raise pytest.UsageError(f"rollout_seed: {exc}") from None
 
 
-def _check_writable(given: str, path: Path | None) -> None:
+def _check_writable(flag: str, given: str, path: Path | None) -> None:
     """Fail before the evals spend their budget, not after."""
     assert path is not None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise pytest.UsageError(f"rollout: --rollout-report {given}: cannot create its folder ({exc})") from None
+        raise pytest.UsageError(f"rollout: {flag} {given}: cannot create its folder ({exc})") from None
     if path.is_dir() or not os.access(path.parent, os.W_OK):
-        raise pytest.UsageError(f"rollout: --rollout-report {given}: not a writable file path")
+        raise pytest.UsageError(f"rollout: {flag} {given}: not a writable file path")

@@ -59,19 +59,8 @@ class OutputsPlugin:
         from pytest_rollout.evals.runner import finalize_family
 
         state.evals = finalize_family(state.evals)
-        path = self.options.report
-        if path is not None:
-            from pytest_rollout.report import build_report, report_json
-
-            shard = None
-            if self.options.shard is not None:
-                from pytest_rollout.models import Shard
-
-                index, count = self.options.shard
-                shard = Shard(index=index, count=count, family=state.eval_count)
-            report = build_report(state.diff, state.decision, state.evals, _deselected(state), shard)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(report_json(report), encoding="utf-8")
+        if self.options.report is not None or self.options.html is not None:
+            self._write_reports(state)
         if state.diff is not None or state.evals:
             from pytest_rollout.github import write_github_outputs
 
@@ -86,6 +75,26 @@ class OutputsPlugin:
                 recorded=self.recorded,
                 test_lines=self.test_lines,
             )
+
+    def _write_reports(self, state: SessionState) -> None:
+        """The JSON report and the HTML page: one document, two forms."""
+        from pytest_rollout.report import build_report, report_json
+
+        shard = None
+        if self.options.shard is not None:
+            from pytest_rollout.models import Shard
+
+            index, count = self.options.shard
+            shard = Shard(index=index, count=count, family=state.eval_count)
+        report = build_report(state.diff, state.decision, state.evals, _deselected(state), shard)
+        path = self.options.report
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(report_json(report), encoding="utf-8")
+        if self.options.html is not None:
+            from pytest_rollout.html import write_html
+
+            write_html(report, self.options.html, self.options.inconclusive == "pass")
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         state = self.config.stash.get(STATE_KEY, None)
