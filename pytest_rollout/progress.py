@@ -68,8 +68,9 @@ class Progress:
             else:
                 self.total += value
 
-    def line(self) -> str:
-        """``rollout: t.py::test_x  37/300 trials  pass rate 0.84  at most 263 left (~1m05s)``."""
+    def line(self, final: bool = False) -> str:
+        """``rollout: t.py::test_x  37/300 trials  pass rate 0.84  at most 263 left (~1m05s)``; the
+        final line ends with ``done in 12s`` instead."""
         with self.lock:
             done, errors, total = self.done, self.errors, self.total
         valued = done - errors
@@ -78,7 +79,9 @@ class Progress:
         if errors:
             parts.append(f"{errors} error(s)")
         left = max(self.budget - done, 0)
-        if done and left:
+        if final:
+            parts.append(f"done in {duration(self.clock() - self.started)}")
+        elif done and left:
             pace = (self.clock() - self.started) / done
             parts.append(f"at most {left} left (~{duration(pace * left)})")
         return "  ".join(parts)

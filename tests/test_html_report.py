@@ -206,3 +206,18 @@ def test_check_never_imports_the_html_report(git_repo: GitRepo) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=git_repo.path, capture_output=True, text=True)
     assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif("per_case" not in EvalResult.model_fields, reason="the report has no per_case results yet")
+def test_per_case_results_and_usage_of_the_report_are_shown() -> None:
+    per_case = [
+        {"case": "q1", "n": 2, "errors": 0, "mean": 0.5, "baseline": 1.0, "change": -0.5, "worse": True},
+        {"case": "q0", "n": 2, "errors": 0, "mean": 1.0, "baseline": 1.0, "change": 0.0, "worse": False},
+    ]
+    trials = [TrialValue.model_validate({"index": 0, "case": "q1", "value": 0.0, "note": f"said {INJECTED}"})]
+    e = make_eval(per_case=per_case, trials=trials, usage={"input_tokens": 1200, "output_tokens": 300, "cost": 0.25})
+    page = render_html(_report(e))
+    table = page[page.index("Cases (2)") :]
+    assert table.index("<code>q1</code>") < table.index("<code>q0</code>") and "-0.500" in table
+    assert "said &lt;script&gt;" in table and "<script" not in page
+    assert "Usage totals" in page and "1200" in page and "0.2500" in page

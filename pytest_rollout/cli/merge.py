@@ -8,11 +8,8 @@ judged another release (``evals.shards.merge_reports`` says which).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
-
-from pytest_rollout.errors import RolloutError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,12 +55,8 @@ def run_merge(args: argparse.Namespace) -> int:
 
 
 def _read(path: Path) -> dict[str, object]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RolloutError(f"{path}: no such shard report: did that shard's job run and upload it?") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise RolloutError(f"{path}: not a JSON report ({type(exc).__name__}): pass --rollout-report files") from None
-    if not isinstance(doc, dict):
-        raise RolloutError(f"{path}: not a JSON report (expected an object)")
-    return doc
+    from pytest_rollout.cli.report import read_json_object
+
+    return read_json_object(
+        path, "no such shard report: did that shard's job run and upload it?", "pass --rollout-report files"
+    )

@@ -44,14 +44,7 @@ def read_report(path: Path) -> Any:
 
     from pytest_rollout.models import Report
 
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RolloutError(f"{path}: no such file: pass the file --rollout-report wrote") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise RolloutError(f"{path}: not a JSON report ({type(exc).__name__}): pass a --rollout-report file") from None
-    if not isinstance(doc, dict):
-        raise RolloutError(f"{path}: not a JSON report (expected an object): pass a --rollout-report file")
+    doc = read_json_object(path, "no such file: pass the file --rollout-report wrote", "pass a --rollout-report file")
     try:
         return Report.model_validate(doc)
     except ValidationError as exc:
@@ -60,3 +53,16 @@ def read_report(path: Path) -> Any:
         raise RolloutError(
             f"{path}: not a --rollout-report document: {where}: {first['msg']} ({exc.error_count()} problem(s))"
         ) from None
+
+
+def read_json_object(path: Path, missing: str, fix: str) -> dict[str, Any]:
+    """The JSON object in ``path``; a one-line ``RolloutError`` saying ``missing``, or what is wrong and ``fix``."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RolloutError(f"{path}: {missing}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise RolloutError(f"{path}: not a JSON report ({type(exc).__name__}): {fix}") from None
+    if not isinstance(doc, dict):
+        raise RolloutError(f"{path}: not a JSON report (expected an object): {fix}")
+    return doc

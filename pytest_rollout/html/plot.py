@@ -28,6 +28,7 @@ VERDICT_COLOURS = {
     "INCONCLUSIVE": "#9a6700",
     "ERROR": "#8250df",
     "NO_BASELINE": "#57606a",
+    "COST_LIMIT": "#bc4c00",
 }
 
 

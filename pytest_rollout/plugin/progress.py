@@ -104,7 +104,7 @@ class _LiveLine:
                 return
             self.last = now
         width = max(self.width - 1, 20)
-        self.tr.rewrite(scrub_text(self.progress.line())[:width], erase=True)
+        self.tr.rewrite(scrub_text(self.progress.line(final))[:width], erase=True)
 
 
 def _counting(
