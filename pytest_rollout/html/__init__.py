@@ -221,8 +221,10 @@ def _cases(e: EvalResult) -> list[str]:
         if len(rows) > len(shown)
         else ""
     )
+    has_baseline = any(r["change"] is not None for r in rows)
+    order = "worst change against the baseline first" if has_baseline else "lowest mean first (no baseline)"
     head = "<tr><th>case</th><th>n</th><th>errors</th><th>mean</th><th>baseline</th><th>change</th><th>note</th></tr>"
-    return [f"<h4>Cases ({len(rows)}), worst change first</h4>", f"<table>{head}{''.join(body)}</table>", more]
+    return [f"<h4>Cases ({len(rows)}), {order}</h4>", f"<table>{head}{''.join(body)}</table>", more]
 
 
 def _worst_first(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -245,8 +247,8 @@ def case_rows(e: EvalResult) -> list[dict[str, Any]]:
         {k: c.get(k) for k in ("case", "n", "errors", "mean", "baseline", "change")} for c in given if c.get("case")
     ] or _cases_from_trials(e)
     for row in rows:
-        row["case"] = str(row["case"])
-        row["note"] = notes.get(row["case"])
+        case = str(row["case"])
+        row["case"], row["note"] = case, notes.get(case)
     return rows
 
 
