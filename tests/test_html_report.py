@@ -3,6 +3,7 @@ numbers, ``--rollout-html`` / ini ``rollout_html`` in a real pytest run, and ``p
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -47,23 +48,25 @@ def make_eval(nodeid: str = "evals/test_refund.py::test_refund", verdict: str = 
 
 
 def _report(*evals: EvalResult) -> Report:
-    return Report(
-        base="a" * 40,
-        head="b" * 40,
-        layers_changed=["context"],
-        changes=[
-            {
-                "path": "config/app.yaml",
-                "key": "llm.context_window",
-                "layer": "context",
-                "kind": "modified",
-                "old": 8192,
-                "new": 32768,
-            }
-        ],
-        decision={"status": "pass", "reasons": []},
-        evals=list(evals),
-        deselected=[{"nodeid": "evals/test_tools.py::test_lookup", "reason": "layer tools did not move"}],
+    return Report.model_validate(
+        {
+            "base": "a" * 40,
+            "head": "b" * 40,
+            "layers_changed": ["context"],
+            "changes": [
+                {
+                    "path": "config/app.yaml",
+                    "key": "llm.context_window",
+                    "layer": "context",
+                    "kind": "modified",
+                    "old": 8192,
+                    "new": 32768,
+                }
+            ],
+            "decision": {"status": "pass", "reasons": []},
+            "evals": [e.model_dump() for e in evals],
+            "deselected": [{"nodeid": "evals/test_tools.py::test_lookup", "reason": "layer tools did not move"}],
+        }
     )
 
 
@@ -208,7 +211,9 @@ def test_check_never_imports_the_html_report(git_repo: GitRepo) -> None:
     assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr
 
 
-@pytest.mark.skipif("per_case" not in EvalResult.model_fields, reason="the report has no per_case results yet")
+@pytest.mark.skipif(
+    "per_case" not in {f.name for f in dataclasses.fields(EvalResult)}, reason="the report has no per_case results yet"
+)
 def test_per_case_results_and_usage_of_the_report_are_shown() -> None:
     per_case = [
         {"case": "q1", "n": 2, "errors": 0, "mean": 0.5, "baseline": 1.0, "change": -0.5, "worse": True},
