@@ -205,6 +205,28 @@ def build_report(
     return Report(**fields)
 
 
+def short_line(e: EvalResult) -> str:
+    """``pass rate 0.96 [0.83, 1.00] vs 0.80  n=27``: estimate, interval, threshold and n.
+
+    An ERROR or NO_BASELINE result keeps its whole line: what went wrong is the point of it.
+    """
+    from pytest_rollout.evals.basics import CRITERION_LABEL
+
+    parts = []
+    if e.estimate is not None and e.interval is not None and e.criterion != "max_regression":
+        label = CRITERION_LABEL.get(e.criterion, e.criterion)
+        parts.append(f"{label} {e.estimate:.2f} [{e.interval[0]:.2f}, {e.interval[1]:.2f}]")
+        parts[-1] += f" vs {e.threshold:.2f}" if e.threshold is not None else ""
+    if e.change is not None and e.change_interval is not None:
+        lo, hi = e.change_interval
+        bound = f" vs -{e.max_regression:.2f}" if e.max_regression is not None else ""
+        parts.append(f"change vs baseline {e.change:+.2f} [{lo:+.2f}, {hi:+.2f}]{bound}")
+    if e.verdict in ("ERROR", "NO_BASELINE") or not parts:
+        return e.line
+    errors = f", {e.errors} error trial{'s' if e.errors != 1 else ''}" if e.errors else ""
+    return f"{'; '.join(parts)}  n={e.n}{errors}"
+
+
 def report_json(report: Report) -> str:
     return json.dumps(scrub_strings(report.to_json_dict()), indent=2, sort_keys=False) + "\n"
 
@@ -216,14 +238,18 @@ def report_schema() -> str:
 # --- evals ----------------------------------------------------------------
 
 
-def eval_lines(evals: Sequence[EvalResult], deselected: Sequence[Any] = ()) -> list[str]:
-    """One line per eval (sorted by node id), then the deselected ones with their reason."""
+def eval_lines(evals: Sequence[EvalResult], deselected: Sequence[Any] = (), *, verbose: bool = False) -> list[str]:
+    """One line per eval (sorted by node id), then the deselected ones with their reason.
+
+    Short by default (``short_line``); ``verbose`` (pytest ``-v``) shows the whole report line:
+    margin, cases and epochs, early stopping, the test and its error rates.
+    """
     lines: list[str] = []
     if evals:
         width = max(len(e.nodeid) for e in evals)
         lines.append("evals:")
         for e in sorted(evals, key=lambda e: e.nodeid):
-            lines.append(f"  {e.nodeid:<{width}}  {e.verdict:<12}  {e.line}")
+            lines.append(f"  {e.nodeid:<{width}}  {e.verdict:<12}  {e.line if verbose else short_line(e)}")
         total = Usage.added(e.usage for e in evals)
         if total is not None:
             lines.append(f"usage: {usage_text(total)} over {total.trials} trials")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +133,87 @@ def test_the_job_summary_shows_one_row_for_a_new_tool(git_repo: GitRepo) -> None
     assert "| tools | `tools/tools.json` | `[name=get_weather]` | added (6 keys) |" in summary
     assert "2. **tools**: tools/tools.json: [name=get_weather] added (6 keys) (" in summary
     assert summary.count("get_weather") == 2
+
+
+EVAL = """\
+import random
+import pytest
+
+@pytest.mark.eval(trials=250, pass_rate=0.80, margin=0.10)
+def test_answers(trial):
+    assert random.Random(trial.seed).random() < 0.95
+"""
+
+
+def test_an_eval_line_is_short_by_default_and_whole_behind_v(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_e=EVAL)
+    short = pytester.runpytest("--rollout-seed=5", "-p", "no:cacheprovider")
+    short.stdout.re_match_lines(
+        [r"  test_e.py::test_answers  PASS +pass rate 0\.\d\d \[0\.\d\d, 1\.00\] vs 0\.80  n=\d+$"]
+    )
+    assert "SPRT" not in short.stdout.str() and "margin" not in short.stdout.str()
+    verbose = pytester.runpytest("--rollout-seed=5", "-p", "no:cacheprovider", "-v")
+    verbose.stdout.re_match_lines(
+        [r"  test_e.py::test_answers  PASS .*\(margin 0\.10\)  n=\d+/250, stopped early  \(SPRT"]
+    )
+
+
+def test_short_lines_of_a_regression_and_an_error() -> None:
+    from pytest_rollout.models import EvalResult
+    from pytest_rollout.report import short_line
+
+    common = {
+        "nodeid": "t.py::e",
+        "margin": 0.05,
+        "n": 40,
+        "budget": 100,
+        "line": "the whole line",
+        "seed": 1,
+        "confidence": 0.95,
+    }
+    both = EvalResult(
+        verdict="FAIL",
+        criterion="pass_rate",
+        threshold=0.8,
+        estimate=0.71,
+        interval=(0.6, 0.8),
+        change=-0.09,
+        change_interval=(-0.15, -0.03),
+        max_regression=0.05,
+        errors=2,
+        **common,
+    )
+    line = short_line(both)
+    assert (
+        line
+        == "pass rate 0.71 [0.60, 0.80] vs 0.80; change vs baseline -0.09 [-0.15, -0.03] vs -0.05  n=40, 2 error trials"
+    )
+    error = both.model_copy(update={"verdict": "ERROR"})
+    assert short_line(error) == "the whole line"
+
+
+def _help_entries(help_text: str, pattern: str) -> dict[str, str]:
+    """``{option or ini key: its help, joined across wrapped lines}`` from ``pytest --help``."""
+    entries: dict[str, str] = {}
+    name = None
+    for line in help_text.splitlines():
+        m = re.match(rf"^  ({pattern})\S*(?: \([a-z]+\))?:?\s*(.*)$", line)
+        if m:
+            name = m.group(1)
+            entries[name] = m.group(2).strip()
+        elif name is not None and line.startswith(" " * 20) and line.strip():
+            entries[name] = (entries[name] + " " + line.strip()).strip()
+        else:
+            name = None
+    return entries
+
+
+def test_every_ini_key_has_help_and_rollout_layers_reads_as_in_the_reference(pytester: pytest.Pytester) -> None:
+    help_text = pytester.runpytest("--help").stdout.str()
+    ini = _help_entries(help_text, r"rollout_[a-z_]+")
+    assert len(ini) >= 10 and all(len(text) > 10 for text in ini.values()), ini
+    layers = _help_entries(help_text, r"--rollout-layers")["--rollout-layers"]
+    reference = (Path(__file__).parents[1] / "docs" / "reference.md").read_text()
+    (row,) = [line for line in reference.splitlines() if line.startswith("| `--rollout-layers")]
+    meaning = row.rstrip(" |").rsplit("|", 1)[-1].strip()
+    assert " ".join(layers.split()).lower() == meaning.lower()

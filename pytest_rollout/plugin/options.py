@@ -108,7 +108,7 @@ OPTIONS: tuple[Opt, ...] = (
     ),
     Opt(
         "--rollout-layers",
-        "Also run the evals of these layers, whether or not they moved (added to the moved layers)",
+        "Also run these layers' evals (under the gate: besides the moved ones; without it: only these)",
         "A,B",
         type=_layers_list,
     ),

@@ -112,7 +112,7 @@ class OutputsPlugin:
         if state.diff is not None:
             for line in gate_text(state.diff, state.decision):
                 tr.write_line(line)
-        for line in eval_lines(state.evals, _deselected(state)):
+        for line in eval_lines(state.evals, _deselected(state), verbose=self.config.option.verbose > 0):
             tr.write_line(line)
         if state.evals:
             tr.write_line(f"seed {state.seed}: replay this run with --rollout-seed {state.seed}")
