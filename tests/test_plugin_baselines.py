@@ -47,13 +47,13 @@ def test_record_then_compare(pytester: pytest.Pytester, pytester_repo: GitRepo) 
 
     # a code-only commit keeps the baseline valid; the same model passes
     pytester_repo.commit({"README.md": "docs\n"}, "docs only")
-    same = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2", "--rollout-report=r.json")
+    same = pytester.runpytest(f"--rollout-base={base}", "--rollout-seed=2", "--rollout-report=r.json", "-v")
     same.assert_outcomes(passed=1)
     e = _evals(pytester)["test_quality"]
     assert e["verdict"] == "PASS" and e["baseline_commit"] == base
     lo, hi = e["change_interval"]
     assert lo <= 0.0 <= hi  # anytime-valid: covers the true change (none) even after an early stop
-    same.stdout.fnmatch_lines(["*change vs baseline * >= -0.05 (paired on * cases, baseline *)*"])
+    same.stdout.fnmatch_lines(["*change vs baseline * >= -0.05 (paired on * cases, baseline *)*"])  # -v: whole line
 
 
 def test_real_drop_fails(pytester: pytest.Pytester, pytester_repo: GitRepo) -> None:
