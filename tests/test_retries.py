@@ -112,7 +112,7 @@ def test_bad_output_is_not_retried(trial):
 
 def test_retries_through_pytest(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_retry=SYNC)
-    res = pytester.runpytest("--rollout-seed=1", "--rollout-report=r.json", "-W", "ignore::pytest.PytestWarning")
+    res = pytester.runpytest("--rollout-seed=1", "--rollout-report=r.json", "-W", "ignore::pytest.PytestWarning", "-v")
     res.assert_outcomes(passed=1, failed=2)
     by = {e["nodeid"].split("::")[1]: e for e in json.loads((pytester.path / "r.json").read_text())["evals"]}
     flaky = by["test_flaky_api"]
