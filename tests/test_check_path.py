@@ -32,6 +32,8 @@ import json, sys
 from pytest_rollout.cli import main
 status = main(["check", "--base", "HEAD~1", "--repo", sys.argv[1], "--json"])
 heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "pydantic_core", "scipy", "numpy", "pytest"})
+heavy += sorted(m for m in sys.modules if m.startswith(("pytest_rollout.evals", "pytest_rollout.attribution",
+                                                        "pytest_rollout.html")))  # stages check never runs
 print(json.dumps({"status": status, "heavy": heavy}), file=sys.stderr)
 """
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pytest_rollout.errors import RolloutError
-from pytest_rollout.evals.seeds import parse_seed
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,9 +27,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--config", help="Settings file (default: rollout.yaml, then pyproject.toml)")
     p.add_argument("--json", action="store_true", help="Print the JSON document instead of the table")
     p.add_argument("--report", metavar="PATH", help="Also write the JSON document to PATH")
-    p.add_argument("--seed", type=parse_seed, help="--rollout-seed for every hybrid (default: drawn once, printed)")
+    p.add_argument("--seed", type=_seed, help="--rollout-seed for every hybrid (default: drawn once, printed)")
     p.add_argument("--jobs", "-j", type=_jobs, help="Hybrids run at once (default: the CPU count)")
     p.add_argument("--confidence", type=_confidence, default=0.95, help="Simultaneous confidence (default 0.95)")
+
+
+def _seed(value: str) -> int:
+    """``evals.seeds.parse_seed``, imported when used: every verb's parser is built, and
+    ``check`` (the pre-push path) must not pay for the eval modules."""
+    from pytest_rollout.evals.seeds import parse_seed
+
+    return parse_seed(value)
 
 
 def _jobs(value: str) -> int:
