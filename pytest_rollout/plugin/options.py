@@ -18,12 +18,6 @@ import pytest
 
 from pytest_rollout.evals.seeds import parse_seed
 
-CHOICES = {
-    "rollout_inconclusive": ("fail", "pass"),
-    "rollout_correction": ("bonferroni", "sidak", "none"),
-    "rollout_missing_baseline": ("fail", "skip"),
-    "rollout_progress": ("auto", "live", "lines", "off"),
-}
 _PATH_KEYS = frozenset({"rollout_config", "rollout_report", "rollout_store", "rollout_html"})
 
 
@@ -50,13 +44,18 @@ class Opt:
 
     flag: str
     help: str
-    metavar: str | None = None  # None: a flag (store_true)
+    metavar: str | None = None  # neither metavar nor choices: a flag (store_true)
     type: Callable[[str], Any] | None = None
+    choices: tuple[str, ...] = ()  # the first is the ini default
     ini: str | None = None  # the ini key's help; None: no ini key (window and approval flags never have one)
 
     @property
     def dest(self) -> str:
         return self.flag[2:].replace("-", "_")
+
+    @property
+    def is_flag(self) -> bool:
+        return self.metavar is None and not self.choices
 
 
 #: Every option, in ``--help`` order. A row with ``ini`` is also an ini key of the same name.
@@ -103,7 +102,7 @@ OPTIONS: tuple[Opt, ...] = (
         "--rollout-progress",
         "Eval progress: live (a line per eval, rewritten as trials finish), lines (a line per finished "
         "eval), off; default auto: live on a terminal, lines under CI, off under -q",
-        "{auto,live,lines,off}",
+        choices=("auto", "live", "lines", "off"),
         ini="Eval progress: auto (default), live, lines or off",
     ),
     Opt(
@@ -122,13 +121,13 @@ OPTIONS: tuple[Opt, ...] = (
     Opt(
         "--rollout-inconclusive",
         "How an eval that spent its budget undecided counts (default: fail)",
-        "{fail,pass}",
+        choices=("fail", "pass"),
         ini="How an undecided eval counts: fail (default) or pass",
     ),
     Opt(
         "--rollout-correction",
         "Family-wise false-FAIL control across evals (default: bonferroni)",
-        "{bonferroni,sidak,none}",
+        choices=("bonferroni", "sidak", "none"),
         ini="Family-wise control: bonferroni (default), sidak or none",
     ),
     Opt(
@@ -146,7 +145,7 @@ OPTIONS: tuple[Opt, ...] = (
     Opt(
         "--rollout-missing-baseline",
         "What a max_regression eval without a baseline does (default: fail)",
-        "{fail,skip}",
+        choices=("fail", "skip"),
         ini="max_regression without a baseline: fail (default) or skip",
     ),
     Opt(
@@ -178,26 +177,25 @@ OPTIONS: tuple[Opt, ...] = (
     Opt("--rollout-deploy", "With --rollout-gate, judge the deploy of head: the window deployed..head"),
 )
 
-#: Ini keys that are booleans (the rest are strings).
-_BOOL_INI = frozenset(o.dest for o in OPTIONS if o.metavar is None)
+#: What each choice option and ini key accepts (``setting`` checks ini values against it).
+CHOICES = {o.dest: o.choices for o in OPTIONS if o.choices}
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("rollout", "pytest-rollout: sequenced releases of AI systems")
     for opt in OPTIONS:
-        if opt.metavar is None:
+        if opt.is_flag:
             group.addoption(opt.flag, action="store_true", default=None, dest=opt.dest, help=opt.help)
         else:
-            choices = CHOICES.get(opt.dest)
-            kwargs: dict[str, Any] = {"choices": choices} if choices else {"metavar": opt.metavar}
+            kwargs: dict[str, Any] = {"choices": opt.choices} if opt.choices else {"metavar": opt.metavar}
             if opt.type is not None:
                 kwargs["type"] = opt.type
             group.addoption(opt.flag, dest=opt.dest, help=opt.help, **kwargs)
         if opt.ini is not None:
-            if opt.dest in _BOOL_INI:
+            if opt.is_flag:
                 parser.addini(opt.dest, opt.ini, type="bool", default=False)
             else:
-                parser.addini(opt.dest, opt.ini, default=CHOICES[opt.dest][0] if opt.dest in CHOICES else "")
+                parser.addini(opt.dest, opt.ini, default=opt.choices[0] if opt.choices else "")
 
 
 def _is_url(value: str) -> bool:
