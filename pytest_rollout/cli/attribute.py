@@ -106,14 +106,22 @@ def table(doc: Mapping[str, Any]) -> list[str]:
         )
         lines.append(f"  {'term':<24} {'effect':>8}  {level + ' simultaneous':<22} verdict")
         for eff in ev["effects"]:
-            est = "n/a" if eff["estimate"] is None else f"{pp(eff['estimate'])}pp"
-            ci = "n/a" if eff["interval"] is None else f"[{pp(eff['interval'][0])}, {pp(eff['interval'][1])}]"
+            est, ci = _effect_cells(eff)
             lines.append(f"  {eff['term']:<24} {est:>8}  {ci:<22} {eff['verdict']}")
     lines.append("")
     lines.append(f"trials spent: {doc['trials']:,} in {sum(1 for h in doc['hybrids'] if h['status'] == 'ran')} hybrids")
     lines += [f"warning: {w}" for w in doc.get("warnings", [])]
     lines.append(doc["conclusion"])
     return lines
+
+
+def _effect_cells(eff: Mapping[str, Any]) -> tuple[str, str]:
+    """An effect's estimate and interval in percentage points, as the table and the job summary print them."""
+    from pytest_rollout.attribution import pp
+
+    est = "n/a" if eff["estimate"] is None else f"{pp(eff['estimate'])}pp"
+    ci = "n/a" if eff["interval"] is None else f"[{pp(eff['interval'][0])}, {pp(eff['interval'][1])}]"
+    return est, ci
 
 
 def _hybrid_name(applied: list[str], layers: list[str]) -> str:
@@ -125,14 +133,12 @@ def _hybrid_name(applied: list[str], layers: list[str]) -> str:
 
 
 def summary_markdown(doc: Mapping[str, Any]) -> str:
-    from pytest_rollout.attribution import pp
 
     out = [f"## pytest-rollout attribute: {doc['base'][:7]}..{doc['head'][:7]}", "", f"**{doc['conclusion']}**", ""]
     for ev in doc["evals"]:
         out += [f"`{ev['nodeid']}`", "", "| term | effect | interval | verdict |", "|---|---|---|---|"]
         for eff in ev["effects"]:
-            est = "n/a" if eff["estimate"] is None else f"{pp(eff['estimate'])}pp"
-            ci = "n/a" if eff["interval"] is None else f"[{pp(eff['interval'][0])}, {pp(eff['interval'][1])}]"
+            est, ci = _effect_cells(eff)
             out.append(f"| {eff['term']} | {est} | {ci} | {eff['verdict']} |")
         out.append("")
     out.append(f"{doc['trials']:,} trials in {len(doc['hybrids'])} hybrids, seed {doc['seed']}")
