@@ -1,4 +1,4 @@
-"""The pre-push path stays light: no pydantic, scipy or pytest import once the settings cache is warm,
+"""The pre-push path stays light: no pydantic, scipy, pytest or GitPython import once the settings cache is warm,
 seven git processes, and a settings cache that a corrupt entry or a changed file cannot fool."""
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ _CHECK_IN_PROCESS = """\
 import json, sys
 from pytest_rollout.cli import main
 status = main(["check", "--base", "HEAD~1", "--repo", sys.argv[1], "--json"])
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "pydantic_core", "scipy", "numpy", "pytest"})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "pydantic_core", "scipy", "numpy", "pytest",
+                                                          "git", "gitdb"})  # GitPython: diff/repo.py
 heavy += sorted(m for m in sys.modules if m.startswith(("pytest_rollout.evals", "pytest_rollout.attribution",
                                                         "pytest_rollout.html")))  # stages check never runs
 print(json.dumps({"status": status, "heavy": heavy}), file=sys.stderr)

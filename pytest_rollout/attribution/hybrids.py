@@ -6,23 +6,28 @@ every subset is built (a full factorial: main effects and every pairwise
 interaction are estimable); above, the base, the head, each layer alone on the
 base and each layer reverted from the head (main effects only). Files come from
 ``diff.apply``; a hybrid it refuses is kept with the reason and left out of the runs.
+The files and the worktrees go through GitPython (``diff/repo.py``): one repository held open,
+one persistent ``cat-file`` for every read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
-from pytest_rollout.diff import git as gitio
+from pytest_rollout.diff import repo as gitrepo
 from pytest_rollout.diff.apply import ApplyError, FileEdit, hybrid_edits
-from pytest_rollout.errors import RolloutError
 
 if TYPE_CHECKING:
+    import git
+
     from pytest_rollout.diff.changes import RawChange
     from pytest_rollout.gate.chain import GateResult
 
@@ -91,21 +96,22 @@ def read_window(res: GateResult) -> Window:
 def plan(window: Window) -> list[Hybrid]:
     """Every hybrid of the design, with its file edits or the reason it cannot be built."""
     hybrids = []
-    for applied in design(window.layers):
-        try:
-            edits = hybrid_edits(window.changes, applied, lambda side, path: _read(window, side, path))
-        except ApplyError as exc:
-            hybrids.append(Hybrid(applied, error=str(exc)))
-        else:
-            hybrids.append(Hybrid(applied, tuple(edits)))
+    read: dict[tuple[str, str], bytes | None] = {}  # the design reads each file many times
+    with gitrepo.opened(window.root, "attribute") as repo:
+
+        def reader(side: str, path: str) -> bytes | None:
+            if (side, path) not in read:
+                read[side, path] = gitrepo.read_at(repo, window.base if side == "base" else window.head, path)
+            return read[side, path]
+
+        for applied in design(window.layers):
+            try:
+                edits = hybrid_edits(window.changes, applied, reader)
+            except ApplyError as exc:
+                hybrids.append(Hybrid(applied, error=str(exc)))
+            else:
+                hybrids.append(Hybrid(applied, tuple(edits)))
     return hybrids
-
-
-def _read(window: Window, side: str, path: str) -> bytes | None:
-    commit = window.base if side == "base" else window.head
-    if not gitio.git_ok(window.root, "cat-file", "-e", f"{commit}:{path}"):
-        return None
-    return gitio.run_git(window.root, "cat-file", "blob", f"{commit}:{path}")
 
 
 class Worktrees:
@@ -113,12 +119,15 @@ class Worktrees:
 
     def __init__(self, window: Window) -> None:
         self.window = window
-        self.folder = Path(tempfile.mkdtemp(prefix="rollout-attribute-"))
         self.made: list[Path] = []
+        self._stack = contextlib.ExitStack()
+        self._repo: git.Repo | None = None
+        self.folder = Path(tempfile.mkdtemp(prefix="rollout-attribute-"))
 
     def build(self, hybrid: Hybrid, index: int) -> Path:
+        assert self._repo is not None, "build inside `with Worktrees(...)`"
         where = self.folder / f"h{index}"
-        gitio.run_git(self.window.root, "worktree", "add", "--detach", "--quiet", str(where), self.window.head)
+        gitrepo.add_worktree(self._repo, where, self.window.head)
         self.made.append(where)
         for edit in hybrid.edits:
             target = where / edit.path
@@ -130,13 +139,17 @@ class Worktrees:
         return where
 
     def __enter__(self) -> Worktrees:
+        try:
+            self._repo = self._stack.enter_context(gitrepo.opened(self.window.root, "attribute"))
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         return self
 
-    def __exit__(self, *_: object) -> None:
-        for where in self.made:
-            try:
-                gitio.run_git(self.window.root, "worktree", "remove", "--force", str(where))
-            except RolloutError:
-                pass  # pruned below once the folder is gone
-        shutil.rmtree(self.folder, ignore_errors=True)
-        gitio.git_ok(self.window.root, "worktree", "prune")
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if self._repo is not None:
+                gitrepo.remove_worktrees(self._repo, self.made)
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self._stack.__exit__(typ, exc, tb)  # a GitPython error from the block leaves as a GitError

@@ -1,8 +1,10 @@
 """Deploy tags: reading them (with their dates) and writing one (``pytest-rollout release mark``).
 
 A deploy is recorded as the annotated tag ``deploy/<env>/<UTC YYYYMMDDTHHMMSSZ>``; its tagger
-date is the deploy time (``release.min_soak``). GitPython reads the tags and their objects;
-it is imported only here, inside the functions, so importing this module stays cheap.
+date is the deploy time (``release.min_soak``). The tags are read with one ``git for-each-ref``:
+``check`` reads them when release settings are set, and the pre-push path does not import
+GitPython (``benchmarks/bench_git.py``: 2.2x slower in a fresh process, its import most of it).
+Writing one goes through GitPython (``diff/repo.py``), imported inside ``mark`` only.
 """
 
 from __future__ import annotations
@@ -59,46 +61,59 @@ def tag_pattern(spec: str) -> str:
     return spec if spec.startswith("refs/") else f"refs/tags/{spec}"
 
 
-def deploy_tags(root: Path, pattern: str) -> list[DeployTag]:
-    """Tags whose full ref matches ``pattern`` (fnmatch), newest first (date, then name)."""
-    import git
+#: Per tag: its ref, the object it names and, for an annotated tag, the object that names;
+#: the tagger date of an annotated tag, else the commit date.
+_TAG_FORMAT = "%(refname)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)%00%(creatordate:unix)"
 
+
+def deploy_tags(root: Path, pattern: str) -> list[DeployTag]:
+    """Tags whose full ref matches ``pattern`` (fnmatch), newest first (date, then name). A tag of
+    a tree or a blob deploys nothing and is skipped; a tag whose object is missing is an error."""
+    from pytest_rollout.diff.git import run_git
+
+    try:
+        out = run_git(root, "for-each-ref", f"--format={_TAG_FORMAT}", "refs/tags/")
+    except GitError as exc:
+        problem = str(exc).rsplit(": ", 1)[-1]
+        raise GitError(
+            f"the deploy tags cannot be read ({problem}): fetch them again (`git fetch --tags --force`) "
+            "or delete the broken tag (`git tag -d NAME`)"
+        ) from None
     found = []
-    with git.Repo(root) as repo:
-        for tag in repo.tags:
-            if not fnmatch.fnmatchcase(tag.path, pattern):
-                continue
-            try:
-                commit = tag.commit
-            except ValueError:
-                continue  # a tag of a tree or a blob deploys nothing
-            obj = tag.tag
-            stamp = obj.tagged_date if obj is not None else commit.committed_date
-            found.append(DeployTag(tag.path, commit.hexsha, datetime.fromtimestamp(stamp, timezone.utc)))
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        ref, typ, obj, peeled_type, peeled, stamp = line.split("\0")
+        if not fnmatch.fnmatchcase(ref, pattern):
+            continue
+        commit = _tagged_commit(root, ref, typ, obj, peeled_type, peeled)
+        if commit is not None and stamp:
+            found.append(DeployTag(ref, commit, datetime.fromtimestamp(int(stamp), timezone.utc)))
     found.sort(key=lambda t: (t.at, t.ref), reverse=True)
     return found
 
 
+def _tagged_commit(root: Path, ref: str, typ: str, obj: str, peeled_type: str, peeled: str) -> str | None:
+    if typ == "commit":
+        return obj
+    if typ != "tag" or peeled_type not in ("commit", "tag"):
+        return None  # a tag of a tree or a blob
+    if peeled_type == "commit":
+        return peeled
+    from pytest_rollout.diff.git import run_git  # a tag of a tag: git < 2.44 peels `*` once
+
+    out = run_git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False).decode().strip()
+    return out or None
+
+
 def mark(root: Path, commit: str, env: str, at: datetime | None = None, message: str | None = None) -> DeployTag:
     """Write the annotated deploy tag of ``commit`` (pushing it is the caller's)."""
-    import git
+    from pytest_rollout.diff import repo as gitrepo
 
     if not _ENV.match(env):
         raise SettingsError(f"--env {env!r}: use letters, digits, '.', '_' or '-' (e.g. prod, staging)")
     when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     name = f"{TAG_PREFIX}/{env}/{when.strftime('%Y%m%dT%H%M%SZ')}"
-    with git.Repo(root) as repo:
-        try:
-            target = repo.commit(commit)
-        except (git.BadName, ValueError):
-            raise GitError(f"release mark: unknown commit {commit!r}: name a commit, branch or tag") from None
-        if f"refs/tags/{name}" in {t.path for t in repo.tags}:
-            raise GitError(f"release mark: tag {name} exists already: wait a second, or pass --date")
-        text = message or f"deploy of {target.hexsha[:10]} to {env}"
-        stamp = f"{int(when.timestamp())} +0000"
-        try:
-            with repo.git.custom_environment(GIT_COMMITTER_DATE=stamp):  # the tagger date is the deploy time
-                repo.create_tag(name, ref=target, message=text)
-        except git.GitCommandError as exc:
-            raise GitError(f"release mark: git tag failed: {str(exc.stderr).strip() or exc}") from None
-    return DeployTag(f"refs/tags/{name}", target.hexsha, when)
+    with gitrepo.opened(root, "release mark") as repo:
+        sha = gitrepo.resolve_commit(repo, commit, "release mark")
+        text = message or f"deploy of {sha[:10]} to {env}"
+        gitrepo.tag_commit(repo, name, sha, text, f"{int(when.timestamp())} +0000")
+    return DeployTag(f"refs/tags/{name}", sha, when)
