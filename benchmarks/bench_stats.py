@@ -624,6 +624,21 @@ def bench_plugin_end_to_end(evals: int = 200, budget: int = 2000) -> None:
         )
 
 
+# ------------------------------------------------------------------ the trial runner
+
+
+def runner_rows() -> int:
+    """bench_runner.py's rows (issue 19 item 3): the runner per trial against the loop of the
+    unavoidable work, sync and async, and I/O-bound wall time against its floor, with the goals."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_runner import rows
+
+    goals: list[tuple[str, bool]] = []
+    print("\n".join(rows(goals=goals)))
+    print(f"   {sum(ok for _, ok in goals)}/{len(goals)} runner goals met")
+    return 0
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -634,7 +649,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261125, help="Seed of numpy's default_rng")
     parser.add_argument("--check", type=int, default=100, help="Replications per point replayed through Monitor")
     parser.add_argument("--quick", action="store_true", help="300 reps, 10 replayed: a smoke run (about a minute)")
+    parser.add_argument(
+        "--runner", action="store_true", help="Only the trial runner's rows (bench_runner.py: per trial and I/O-bound)"
+    )
     args = parser.parse_args(argv)
+    if args.runner:
+        return runner_rows()
     if args.quick:
         args.reps, args.check = 300, 10
     rng = np.random.default_rng(args.seed)

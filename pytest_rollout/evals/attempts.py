@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import time
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any
 
-from pytest_rollout.evals.records import Trial, TrialRecord, record, timed_out
+from pytest_rollout.evals.records import Trial, TrialRecord, passed, record, timed_out
 
 
 def run_sync_trial(call: Callable[[Trial], Any], trial: Trial) -> TrialRecord:
-    start = time.perf_counter()
+    start = perf_counter()
     try:
-        _refuse_awaitable(call(trial))
+        result = call(trial)
+        if result is not None:  # a sync body returns None: only then is the awaitable check needed
+            _refuse_awaitable(result)
     except Exception as exc:  # recorded: AssertionError fails the trial, anything else is an error trial
-        return record(trial, exc, time.perf_counter() - start)
-    return record(trial, None, time.perf_counter() - start)
+        return record(trial, exc, perf_counter() - start)
+    return passed(trial, perf_counter() - start)
 
 
 def _refuse_awaitable(result: object) -> None:
@@ -40,27 +42,33 @@ class _BodyTimeout(Exception):
         self.original = original
 
 
+def awaitable(result: Any) -> Any:
+    """What an async eval's body returned, refused with a ``TypeError`` unless it can be awaited.
+
+    Without a timeout the driver awaits it itself (``drivers._work``: no coroutine or task per
+    trial beyond the body's own) and records what it raises with ``record``."""
+    if not inspect.isawaitable(result):
+        raise TypeError(f"an async eval's body must return an awaitable, got {type(result).__name__}")
+    return result
+
+
 async def _await_body(call: Callable[[Trial], Any], trial: Trial) -> None:
     try:
-        result = call(trial)
-        if not inspect.isawaitable(result):
-            raise TypeError(f"an async eval's body must return an awaitable, got {type(result).__name__}")
-        await result
+        await awaitable(call(trial))
     except (asyncio.TimeoutError, TimeoutError) as exc:
         raise _BodyTimeout(exc) from exc
 
 
-async def run_async_trial(call: Callable[[Trial], Any], trial: Trial, timeout: float | None) -> TrialRecord:
-    start = time.perf_counter()
+async def run_timed_trial(call: Callable[[Trial], Any], trial: Trial, timeout: float) -> TrialRecord:
+    """An async trial under ``asyncio.wait_for``, which keeps the body's own ``TimeoutError``
+    (an error trial of its kind) apart from the trial's (``timed_out``)."""
+    start = perf_counter()
     try:
-        if timeout is None:
-            await _await_body(call, trial)
-        else:
-            await asyncio.wait_for(_await_body(call, trial), timeout)
+        await asyncio.wait_for(_await_body(call, trial), timeout)
     except _BodyTimeout as wrapped:
-        return record(trial, wrapped.original, time.perf_counter() - start)
+        return record(trial, wrapped.original, perf_counter() - start)
     except asyncio.TimeoutError:
-        return timed_out(trial, timeout or 0.0, time.perf_counter() - start)
+        return timed_out(trial, timeout, perf_counter() - start)
     except Exception as exc:  # recorded: AssertionError fails the trial, anything else is an error trial
-        return record(trial, exc, time.perf_counter() - start)
-    return record(trial, None, time.perf_counter() - start)
+        return record(trial, exc, perf_counter() - start)
+    return passed(trial, perf_counter() - start)

@@ -13,17 +13,20 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from time import perf_counter
+from types import CoroutineType
 from typing import Any
 
-from pytest_rollout.evals.attempts import run_async_trial, run_sync_trial
+from pytest_rollout.evals.attempts import awaitable, run_sync_trial, run_timed_trial
 from pytest_rollout.evals.ledger import Ledger
-from pytest_rollout.evals.records import Trial, TrialRecord, cancelled, timed_out
+from pytest_rollout.evals.records import Trial, TrialRecord, cancelled, passed, record, timed_out
 
 
 def drive_inline(run: Ledger, call: Callable[[Trial], Any]) -> None:
     """Serial, in the calling thread: fixtures and thread-locals work as in a plain test."""
-    while (trial := run.next_trial()) is not None:
-        run.complete(run_sync_trial(call, trial))
+    next_trial, complete = run.next_trial, run.complete
+    while (trial := next_trial()) is not None:
+        complete(run_sync_trial(call, trial))
 
 
 class _DaemonPool:
@@ -131,61 +134,92 @@ class PoolDriver:
 
 
 async def drive_async(run: Ledger, call: Callable[[Trial], Any], concurrency: int, timeout: float | None) -> None:
-    """A bounded task set on the running loop. At the stop (or on any way out: a
-    ``BaseException``, a bug in the feed, this coroutine cancelled) the tasks still in flight
-    are cancelled and awaited, then recorded as not used."""
-    tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]] = {}
+    """At most ``concurrency`` trials at once on the running loop. At the stop (or on any way
+    out: a ``BaseException``, a bug in the feed, this coroutine cancelled) the trials still in
+    flight are cancelled and awaited, then recorded as not used.
+
+    ``concurrency=1``: the trials are awaited here, one after the other (no task per trial).
+    Otherwise a fixed set of worker tasks, each running one trial after another (no task per
+    trial either); this coroutine wakes only when a worker ends."""
+    if concurrency == 1:
+        if (trial := run.next_trial()) is not None:
+            await _work(run, call, timeout, trial, _Closing())
+        return
+    closing = _Closing()
+    workers: set[asyncio.Task[None]] = set()
     try:
-        _start_tasks(run, call, timeout, tasks, concurrency)
-        while tasks:
-            for task in await _first_done(tasks):
-                del tasks[task]
-                exc = task.exception()
-                if exc is not None:  # trial errors are records, so this is a BaseException (or a bug)
-                    run.halt(exc)
-                else:
-                    run.complete(task.result())
+        while True:
+            while len(workers) < concurrency and (trial := run.next_trial()) is not None:
+                workers.add(asyncio.ensure_future(_work(run, call, timeout, trial, closing)))
+            if not workers:
+                return
+            done, workers = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
+            _retrieve(done)
             if run.stopped or run.halted:
-                break
-            _start_tasks(run, call, timeout, tasks, concurrency)
+                return
     finally:
-        if tasks:
-            await _cancel_inflight(run, tasks)
+        if workers:
+            closing.now = True
+            for task in workers:
+                task.cancel()
+            ended, _ = await asyncio.wait(workers)
+            for task in ended:  # a cancelled worker keeps its trial's record; retrieve whatever it raised
+                _ = task.cancelled() or task.exception()
 
 
-async def _first_done(tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]]) -> set[asyncio.Task[TrialRecord]]:
-    """``asyncio.wait(FIRST_COMPLETED)``; one task in flight (``concurrency=1``) is simply awaited,
-    which spares a waiter future and a callback per task (about a third of a trial's cost)."""
-    if len(tasks) == 1:
-        task = next(iter(tasks))
-        try:
-            await task
-        except BaseException:
-            if not task.done():  # this coroutine was cancelled, not the trial: let it go out
-                raise
-        return {task}
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    return done
+class _Closing:
+    """Set once the driver cancels its workers: a trial that returns anyway (its body swallowed
+    the cancellation) is kept, never consumed, and its worker takes no other."""
+
+    now = False
 
 
-async def _cancel_inflight(run: Ledger, tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]]) -> None:
-    for task in tasks:
-        task.cancel()
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)  # retrieves every exception
-    now = time.perf_counter()
-    for (trial, started), outcome in zip(tasks.values(), outcomes, strict=True):
-        run.keep(outcome if isinstance(outcome, TrialRecord) else cancelled(trial, now - started))
-
-
-def _start_tasks(
-    run: Ledger,
-    call: Callable[[Trial], Any],
-    timeout: float | None,
-    tasks: dict[asyncio.Task[TrialRecord], tuple[Trial, float]],
-    limit: int,
+async def _work(
+    run: Ledger, call: Callable[[Trial], Any], timeout: float | None, trial: Trial, closing: _Closing
 ) -> None:
-    while len(tasks) < limit and (trial := run.next_trial()) is not None:
-        tasks[asyncio.ensure_future(run_async_trial(call, trial, timeout))] = (trial, time.perf_counter())
+    """Run ``trial``, then the next ones, until the ledger has none (stopped, halted, out of budget)."""
+    next_trial, complete = run.next_trial, run.complete
+    cancelling = _cancel_requests()
+    while True:
+        started = perf_counter()
+        try:
+            if timeout is None:
+                result = call(trial)
+                await (result if type(result) is CoroutineType else awaitable(result))
+                rec = passed(trial, perf_counter() - started)
+            else:
+                rec = await run_timed_trial(call, trial, timeout)
+        except asyncio.CancelledError:
+            run.keep(cancelled(trial, perf_counter() - started))
+            raise
+        except Exception as exc:  # AssertionError fails the trial, anything else is an error trial
+            rec = record(trial, exc, perf_counter() - started)
+        except BaseException as exc:  # a KeyboardInterrupt, a pytest outcome: the run stops, it propagates
+            run.halt(exc)
+            return
+        if closing.now or cancelling():  # cancelled, and the body returned anyway
+            run.keep(rec)
+            raise asyncio.CancelledError
+        complete(rec)
+        following = next_trial()
+        if following is None:
+            return
+        trial = following
+
+
+def _cancel_requests() -> Callable[[], int]:
+    """``Task.cancelling`` of the running task (Python 3.11+), else a stand-in that says 0."""
+    task = asyncio.current_task()
+    return getattr(task, "cancelling", None) or (lambda: 0)
+
+
+def _retrieve(tasks: set[asyncio.Task[None]]) -> None:
+    """Re-raise what a worker raised (a bug in the feed; a body that raised ``CancelledError``
+    itself), once every task's exception is retrieved, so none is reported as never retrieved."""
+    failures = [asyncio.CancelledError() if task.cancelled() else task.exception() for task in tasks]
+    for exc in failures:
+        if exc is not None:
+            raise exc
 
 
 def run_loop(make: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -18,6 +18,9 @@ half the room above it. With r = 0 the first error is conclusive.
 from __future__ import annotations
 
 import math
+from functools import reduce
+from itertools import repeat
+from operator import add
 
 _GRID = 12
 
@@ -36,19 +39,27 @@ class ErrorRateTest:
             self._up = [math.inf] * _GRID
         self._down = [math.log1p(-t) - math.log1p(-max_rate) for t in thetas]
         self._log = [0.0] * _GRID
+        self.pending = 0  # trials without an error not yet added to _log (a hot loop may count them here)
         self._bound = math.log(1.0 / alpha)
         self.decided = False
 
     def update(self, error: bool) -> bool:
-        """Use one trial; True once the error rate is shown to exceed ``max_rate`` (then it stays True)."""
+        """Use one trial; True once the error rate is shown to exceed ``max_rate`` (then it stays True).
+
+        A passing trial only counts: every log term falls (theta_j > r, so each down step is
+        < -2e-4), so M falls and cannot cross. The next error adds the pending down steps one by
+        one, in order (``reduce`` over ``repeat``), so ``_log`` holds the very floats that adding
+        them trial by trial gives: O(1) per passing trial, the same decisions.
+        """
         if self.decided:
             return True
-        steps = self._up if error else self._down
-        self._log = [a + b for a, b in zip(self._log, steps, strict=True)]
         if not error:
-            # Every log term fell (theta_j > r, so each down step is < -2e-4), so M fell and
-            # cannot have crossed: the same decisions without 12 exps per passing trial.
+            self.pending += 1
             return False
+        if self.pending:
+            k, self.pending = self.pending, 0
+            self._log = [reduce(add, repeat(d, k), a) for a, d in zip(self._log, self._down, strict=True)]
+        self._log = [a + b for a, b in zip(self._log, self._up, strict=True)]
         top = max(self._log)
         if top == math.inf:
             self.decided = True

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pytest_rollout.evals.error_budget import ErrorRateTest, error_headroom
 from pytest_rollout.evals.markers import Case
 from pytest_rollout.evals.records import Trial, TrialRecord
-from pytest_rollout.evals.seeds import trial_seed
+from pytest_rollout.evals.seeds import trial_seeder
 
 #: Called with a unit's index and value in unit-index order; a verdict name (or True) stops.
 FeedUnit = Callable[[int, float], "str | bool | None"]
@@ -56,6 +56,12 @@ class Ledger:
 
     The drivers below only decide *when* trials run; everything that reaches the
     statistic goes through ``complete``, which is why timing cannot change a verdict.
+
+    O(1) work per trial: records sit in a list by trial index, a finished trial at the
+    frontier is consumed at once, a consumed record is marked ``used`` in place, the error-rate
+    test only counts a trial with an outcome (``ErrorRateTest.pending``), and handing out a
+    trial is one comparison with ``_limit`` (0 once stopped or halted; with the error test it
+    grows when a unit without an outcome lets the budget hand out one unit more).
     """
 
     def __init__(
@@ -71,7 +77,7 @@ class Ledger:
         max_cost: float | None = None,
     ) -> None:
         self.n_trials = n_trials
-        self._order, self._epochs, self._seeding = order, epochs, seeding
+        self._order, self._epochs, self._seed = order, epochs, trial_seeder(*seeding)
         self._feed, self._on_skip = feed, on_skip
         self._allowed_errors = error_allowance(max_error_rate, n_trials)
         # error_alpha given: the budget counts outcomes, errors extend it up to a cap (error_budget.py)
@@ -82,47 +88,54 @@ class Ledger:
         if self._error_test is not None:
             self._cap = -(-(n_trials + error_headroom(max_error_rate, n_trials)) // epochs) * epochs
             self.n_trials = self._cap if order is None else min(self._cap, len(order) * epochs)
+        self.stopped = False  # settled, aborted for errors, or stopped by max_cost
+        self._halt: BaseException | None = None
         self._next = 0  # next trial index to hand out
+        self._limit = self._hand_out_limit()
         self._frontier = 0  # first trial index not yet consumed
-        self._done: dict[int, TrialRecord] = {}
+        self._records: list[TrialRecord | None] = [None] * self.n_trials  # by index; None: not finished
+        self._finished = 0
         self._units_used = self._errors = 0
         self._settled: str | None = None
         self._aborted = False
-        self._halt: BaseException | None = None
         self._max_cost, self._spent, self._cost_stop = max_cost, 0.0, False
-
-    @property
-    def stopped(self) -> bool:
-        return self._settled is not None or self._aborted or self._cost_stop
 
     @property
     def halted(self) -> bool:
         return self._halt is not None
 
+    def _hand_out_limit(self) -> int:
+        """Trials handed out at most; with the error test, only as many units as the outcome
+        budget and the units that had no outcome (errors may ask for more later)."""
+        if self.stopped or self._halt is not None:
+            return 0
+        if self._error_test is None:
+            return self.n_trials
+        return min(self.n_trials, (self._unit_budget + self._skipped) * self._epochs)
+
+    def _stop(self) -> None:
+        self.stopped = True
+        self._limit = 0
+
     def next_trial(self) -> Trial | None:
         """The next trial to start, or None once settled, aborted, halted or out of budget."""
-        if self.stopped or self._halt is not None or self._next >= self.n_trials:
+        index = self._next
+        if index >= self._limit:
             return None
-        if self._error_test is not None and self._next // self._epochs >= self._unit_budget + self._skipped:
-            return None  # enough units handed out for the outcome budget (errors may ask for more later)
         if self._max_cost is not None and self._would_overspend():
             self._cost_stop = True
+            self._stop()
             return None
-        trial = self._make_trial(self._next)
-        self._next += 1
-        return trial
-
-    def _make_trial(self, index: int) -> Trial:
-        seed = trial_seed(self._seeding[0], self._seeding[1], index)
+        self._next = index + 1
         if self._order is None:
-            return Trial(index=index, seed=seed)
+            return Trial(index=index, seed=self._seed(index))
         case = self._order[index // self._epochs]
-        return Trial(index=index, seed=seed, case=case.value, case_id=case.id, epoch=index % self._epochs)
+        return Trial(index=index, seed=self._seed(index), case=case.value, case_id=case.id, epoch=index % self._epochs)
 
     def _would_overspend(self) -> bool:
         """Whether starting one more trial would take the spend past ``max_cost``, each trial in flight
         and the new one counted at the mean cost of the trials finished so far."""
-        finished = len(self._done)
+        finished = self._finished
         if not finished or not self._spent:
             return False  # nothing is known about the cost yet
         assert self._max_cost is not None
@@ -130,52 +143,100 @@ class Ledger:
         return self._spent + self._spent / finished * (in_flight + 1) > self._max_cost
 
     def complete(self, record: TrialRecord) -> None:
-        self._spent += record.cost
-        self._done[record.index] = record
-        while not self.stopped and self._frontier < self.n_trials and self._units_used < self._unit_budget:
-            unit = [self._done.get(i) for i in range(self._frontier, self._frontier + self._epochs)]
-            if any(r is None for r in unit):
+        records = self._records
+        if records[record.index] is None:
+            self._finished += 1
+        records[record.index] = record
+        if self._max_cost is not None:
+            self._spent += record.cost
+        if self._epochs > 1:
+            self._complete_units()
+            return
+        size = len(records)
+        while not self.stopped and self._units_used < self._unit_budget:
+            index = self._frontier
+            one = records[index] if index < size else None
+            if one is None:
                 return
-            self._frontier += self._epochs
-            self._consume(self._frontier // self._epochs - 1, [r for r in unit if r is not None])
+            self._frontier = index + 1
+            one.used = True
+            value = one.score
+            if value is None or one.outcome == "error" or self._frontier >= self._cap:
+                self._use(index, [one.outcome == "error"], value)  # an error, or the last room
+                continue
+            # An outcome with room left: neither error rule can end the run here (both are
+            # still undecided, or the run would have stopped), so it goes straight to the feed.
+            if self._error_test is not None:
+                self._error_test.pending += 1  # update(False), without the call
+            self._units_used += 1
+            if verdict := self._feed(index, value + 0.0):  # + 0.0: math.fsum([value]) / 1, -0.0 included
+                self._settle(verdict)
 
-    def _consume(self, index: int, unit: list[TrialRecord]) -> None:
-        """Exactly one call per unit: ``feed`` with its value, else ``on_skip`` with its index."""
-        self._errors += sum(r.outcome == "error" for r in unit)
-        values = [r.score for r in unit if r.score is not None]
+    def _complete_units(self) -> None:
+        """Cases with epochs: a unit is consumed once all its epochs have finished."""
+        epochs = self._epochs
+        while not self.stopped and self._frontier < self.n_trials and self._units_used < self._unit_budget:
+            start = self._frontier
+            unit = self._records[start : start + epochs]
+            if len(unit) < epochs or any(r is None for r in unit):
+                return
+            self._frontier = start + epochs
+            scores = []
+            for r in unit:
+                assert r is not None
+                r.used = True
+                if r.score is not None:
+                    scores.append(r.score)
+            errors = [r is not None and r.outcome == "error" for r in unit]
+            self._use(start // epochs, errors, math.fsum(scores) / len(scores) if scores else None)
+
+    def _use(self, index: int, errors: list[bool], value: float | None) -> None:
+        """Exactly one call per consumed unit: ``feed`` with its value, else ``on_skip`` with its index.
+        ``errors``: which of its trials are error trials; ``value``: the mean of its other trials
+        (None: it has none)."""
+        self._errors += sum(errors)
         if self._error_test is not None:
-            decided = [self._error_test.update(r.outcome == "error") for r in unit][-1]
-            self._skipped += not values
-            out_of_room = self._frontier >= self._cap and self._units_used + bool(values) < self._unit_budget
+            decided = [self._error_test.update(error) for error in errors][-1]
+            if value is None:
+                self._skipped += 1
+                self._limit = self._hand_out_limit()
+            out_of_room = self._frontier >= self._cap and self._units_used + (value is not None) < self._unit_budget
             self._aborted = decided or out_of_room
         elif self._errors > self._allowed_errors:
             self._aborted = True
-        if self._aborted or not values:  # the run ends here, or every epoch of this case errored
+        if self._aborted or value is None:  # the run ends here, or every epoch of this case errored
+            if self._aborted:
+                self._stop()
             if self._on_skip is not None:
                 self._on_skip(index)
             return
         self._units_used += 1
-        verdict = self._feed(index, math.fsum(values) / len(values))
-        if verdict:
-            self._settled = verdict if isinstance(verdict, str) else "SETTLED"
+        if verdict := self._feed(index, value + 0.0):
+            self._settle(verdict)
+
+    def _settle(self, verdict: str | bool) -> None:
+        self._settled = verdict if isinstance(verdict, str) else "SETTLED"
+        self._stop()
 
     def keep(self, record: TrialRecord) -> None:
         """A trial that finished (or was cancelled) after the stop: recorded, never consumed."""
-        if record.index not in self._done:
-            self._spent += record.cost
-            self._done[record.index] = record
+        if self._records[record.index] is None:
+            self._records[record.index] = record
+            self._finished += 1
+            if self._max_cost is not None:
+                self._spent += record.cost
 
     def halt(self, exc: BaseException) -> None:
         """A trial raised a non-``Exception``: start nothing more, re-raise it once in-flight trials end."""
         if self._halt is None:
             self._halt = exc
+            self._limit = 0
 
     def result(self) -> RunResult:
         if self._halt is not None:
             raise self._halt
-        records = [replace(r, used=r.index < self._frontier) for _, r in sorted(self._done.items())]
         return RunResult(
-            records=records,
+            records=[r for r in self._records if r is not None],
             units_used=self._units_used,
             settled=self._settled,
             stopped_early=self.stopped and self._frontier < self.n_trials and self._units_used < self._unit_budget,

@@ -88,10 +88,14 @@ class Trial:
         self._notes = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TrialRecord:
     """One finished trial. ``used``: it lies in the consumed prefix, so a pass/fail fed the
-    statistic and an error counted against ``max_error_rate``."""
+    statistic and an error counted against ``max_error_rate``.
+
+    Not frozen: the ledger sets ``used`` in place when it consumes the record (a frozen record
+    cost a copy per trial, and its ``__init__`` four times a plain one's); nothing else writes it.
+    """
 
     index: int
     case_id: str | None
@@ -133,12 +137,24 @@ def _cost(value: object) -> float:
     return float(value)
 
 
+def passed(trial: Trial, duration: float) -> TrialRecord:
+    """``record(trial, None, duration)``; the common case (no notes, usage or retries) made directly."""
+    if trial._notes is None and trial._usage is None and not trial.retries:
+        score = trial._score
+        return TrialRecord(
+            trial.index, trial.case_id, trial.epoch, trial.seed, "pass", 1.0 if score is None else score, None, None,
+            duration,
+        )  # fmt: skip
+    return _make(trial, "pass", trial_value("pass", trial.recorded_score), None, None, duration)
+
+
 def record(trial: Trial, exc: Exception | None, duration: float) -> TrialRecord:
     """pass = 1.0 and fail = 0.0 unless the body recorded a score; errors carry no value."""
-    if exc is None or isinstance(exc, AssertionError):
-        outcome: Outcome = "pass" if exc is None else "fail"
-        score = trial_value(outcome, trial.recorded_score)
-        return _make(trial, outcome, score, None, None if exc is None else _first_line(exc), duration)
+    if exc is None:
+        return passed(trial, duration)
+    if isinstance(exc, AssertionError):
+        score = trial_value("fail", trial.recorded_score)
+        return _make(trial, "fail", score, None, _first_line(exc), duration)
     return _make(trial, "error", None, type(exc).__name__, _first_line(exc), duration)
 
 

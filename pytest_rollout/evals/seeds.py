@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from pytest_rollout.evals.markers import Case
 
@@ -37,6 +37,23 @@ def _derive(*parts: object) -> int:
 def trial_seed(session_seed: int, nodeid: str, index: int) -> int:
     """The seed of trial ``index`` of ``nodeid``; ``0 <= seed < 2**32``."""
     return _derive("trial", session_seed, nodeid, index)
+
+
+def trial_seeder(session_seed: int, nodeid: str) -> Callable[[int], int]:
+    """``trial_seed(session_seed, nodeid, index)`` as a function of ``index``, for the trial loop.
+
+    The same bytes go through sha256 (the parts before the index are hashed once and the state
+    copied per trial), so the seeds are identical; it costs about a quarter of ``trial_seed``.
+    """
+    prefix = hashlib.sha256(f"trial\0{session_seed}\0{nodeid}\0".encode())
+    copy, from_bytes = prefix.copy, int.from_bytes
+
+    def seed(index: int) -> int:
+        state = copy()
+        state.update(str(index).encode())
+        return from_bytes(state.digest()[:4], "big")
+
+    return seed
 
 
 def case_order(cases: Sequence[Case], session_seed: int, nodeid: str, first: Collection[str] = ()) -> list[Case]:

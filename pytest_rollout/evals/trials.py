@@ -37,7 +37,8 @@ result is thrown away, and because its worker is a daemon thread nobody waits fo
 (the run ends with its report, not when the hung call does). Give the client inside the
 body its own timeout as well, so the call ends and frees its connection.
 
-Event loops. Async trials run as tasks on one event loop, ``concurrency`` at a time: the
+Event loops. Async trials run on one event loop, ``concurrency`` at a time (in the eval's own
+task when ``concurrency=1``, else on that many worker tasks; no task per trial): the
 loop the caller names with ``on_loop`` (the plugin passes the loop the test would have run
 on: pytest-asyncio's for its ``loop_scope``, anyio's), else a fresh one (``asyncio.run``; on
 a worker thread if this thread already runs a loop). A trial past its timeout is cancelled.

@@ -1,0 +1,143 @@
+"""The runner's fast paths (issue 19, item 3) against what they replace.
+
+Each shortcut of the trial loop is checked against the computation it stands for: the seeder
+against ``trial_seed``, the error-rate test's counted passing trials against feeding them one
+by one, a consumed record's ``used`` against "its index lies before the frontier", and the
+async driver's fixed workers (no task per trial) against the order-independent verdict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
+from pytest_rollout.evals.error_budget import ErrorRateTest
+from pytest_rollout.evals.markers import Case
+from pytest_rollout.evals.seeds import trial_seed, trial_seeder
+from pytest_rollout.evals.trials import RunResult, Trial, run_trials
+
+NODEID = "evals/test_x.py::test_é"  # a non-ASCII node id: the seeder hashes the same UTF-8 bytes
+
+
+@pytest.mark.parametrize("session_seed", [0, 7, 2**63 - 1])
+def test_the_seeder_gives_trial_seed_for_every_index(session_seed: int) -> None:
+    seed = trial_seeder(session_seed, NODEID)
+    indexes = [*range(200), 10**6, 2**40]
+    assert [seed(i) for i in indexes] == [trial_seed(session_seed, NODEID, i) for i in indexes]
+
+
+@pytest.mark.parametrize("max_rate", [0.0, 0.05, 0.2])
+def test_counting_passes_in_pending_decides_as_updating_each(max_rate: float) -> None:
+    """The ledger adds a passing trial with ``pending += 1``; the log terms and decisions match
+    ``update(False)`` trial by trial, float for float."""
+    rng = random.Random(3)
+    for _ in range(100):
+        errors = [rng.random() < 2 * max_rate + 0.01 for _ in range(rng.randint(1, 300))]
+        one_by_one, counted = ErrorRateTest(max_rate, 0.01), ErrorRateTest(max_rate, 0.01)
+        for error in errors:
+            expected = one_by_one.update(error)
+            if error or counted.decided:
+                assert counted.update(error) == expected
+            else:
+                counted.pending += 1
+                assert not expected
+        one_by_one.update(True), counted.update(True)  # folds the pending trials in
+        assert counted._log == one_by_one._log and counted.decided == one_by_one.decided
+
+
+def _run(call: Any, is_async: bool, concurrency: int, cases: bool = False, **kwargs: Any) -> RunResult:
+    return run_trials(
+        call, is_async=is_async, budget_trials=90 if cases else 150, session_seed=5, nodeid=NODEID,
+        cases=[Case(f"c{i}", i) for i in range(30)] if cases else None, epochs=3 if cases else 1,
+        concurrency=concurrency, timeout=kwargs.pop("timeout", None), max_error_rate=0.2,
+        feed_unit=kwargs.pop("feed_unit", lambda i, x: None), error_alpha=0.01, **kwargs,
+    )  # fmt: skip
+
+
+def _flaky(trial: Trial) -> None:
+    if trial.seed % 7 == 0:
+        raise ConnectionError("dropped")
+    assert trial.seed % 3
+
+
+async def _flaky_async(trial: Trial) -> None:
+    await asyncio.sleep((trial.seed % 4) / 10000)
+    _flaky(trial)
+
+
+@pytest.mark.parametrize(("is_async", "concurrency", "cases"), [(False, 1, False), (True, 1, False), (True, 8, True)])
+def test_used_is_exactly_the_consumed_prefix(is_async: bool, concurrency: int, cases: bool) -> None:
+    seen: list[int] = []
+
+    def feed_unit(index: int, value: float) -> str | None:
+        seen.append(index)
+        return "PASS" if len(seen) == 20 else None
+
+    result = _run(_flaky_async if is_async else _flaky, is_async, concurrency, cases, feed_unit=feed_unit)
+    frontier = max(r.index for r in result.records if r.used) + 1
+    assert [r.index for r in result.records] == sorted({r.index for r in result.records})
+    assert all(r.used == (r.index < frontier) for r in result.records)
+    assert result.settled == "PASS" and result.completed == frontier and result.errors > 0
+
+
+@pytest.mark.parametrize("concurrency", [2, 8, 32])
+def test_async_workers_give_the_serial_verdict_n_and_records(concurrency: int) -> None:
+    """Errors extend the budget (the error test), so workers that ran out of trials must be
+    replaced when an all-error unit frees one more: the consumed prefix is the serial one."""
+
+    def used(result: RunResult) -> list[tuple[Any, ...]]:
+        return [(r.index, r.seed, r.outcome, r.score) for r in result.records if r.used]
+
+    serial, wide = _run(_flaky_async, True, 1), _run(_flaky_async, True, concurrency)
+    assert used(wide) == used(serial) and wide.errors == serial.errors > 0
+    assert (wide.units_used, wide.settled, wide.completed) == (serial.units_used, serial.settled, serial.completed)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_no_task_per_async_trial(concurrency: int) -> None:
+    """concurrency=1 awaits each trial in the eval's own task; more runs a fixed set of workers."""
+    tasks: set[asyncio.Task[Any] | None] = set()
+    outer: list[asyncio.Task[Any] | None] = []
+
+    async def body(trial: Trial) -> None:
+        tasks.add(asyncio.current_task())
+        await asyncio.sleep(0)
+
+    def on_loop(make: Any) -> None:
+        async def main() -> None:
+            outer.append(asyncio.current_task())
+            await make()
+
+        asyncio.run(main())
+
+    result = _run(body, True, concurrency, on_loop=on_loop)
+    assert len(result.records) == 150
+    assert tasks == set(outer) if concurrency == 1 else len(tasks) == concurrency
+
+
+def test_a_cancelled_serial_eval_records_its_trial_and_raises() -> None:
+    """concurrency=1 without a task per trial: cancelling the eval cancels the trial it awaits."""
+    started = asyncio.Event()
+
+    async def body(trial: Trial) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    seen: list[RunResult] = []
+
+    async def main() -> None:
+        from pytest_rollout.evals import drivers, ledger
+
+        run = ledger.Ledger(None, 1, 10, (1, NODEID), lambda i, x: None, None, 0.5)
+        task = asyncio.ensure_future(drivers.drive_async(run, body, 1, None))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        seen.append(run.result())
+
+    asyncio.run(main())
+    assert [(r.index, r.error_kind, r.used) for r in seen[0].records] == [(0, "Cancelled", False)]
