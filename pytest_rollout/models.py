@@ -29,7 +29,7 @@ Status = Literal["pass", "blocked"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "NO_BASELINE", "COST_LIMIT"]
 
 #: The layers of an AI system, in the order a plan ships them by default.
-DEFAULT_ORDER: tuple[str, ...] = ("infra", "model", "params", "context", "prompt", "tools")
+DEFAULT_ORDER: tuple[str, ...] = ("infra", "model", "params", "context", "prompt", "tools", "app")
 
 _M = TypeVar("_M", bound="_Frozen")
 

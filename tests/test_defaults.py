@@ -106,7 +106,54 @@ def test_folders_are_signals(path: str, key: tuple[str, ...] | None, layer: str 
 def test_tooling_files_are_not_read() -> None:
     assert default_watches("config/app.yaml") and default_watches("deploy/Dockerfile")
     assert not default_watches(".github/workflows/ci.yml") and not default_watches(".pre-commit-config.yaml")
-    assert not default_watches("src/app.py")
+    assert not default_watches("tests/test_app.py") and not default_watches("conftest.py")
+
+
+@pytest.mark.parametrize(
+    ("path", "layer"),
+    [
+        ("src/pkg/client.py", "app"),
+        ("main.py", "app"),
+        ("web/src/App.tsx", "app"),
+        ("cmd/server/main.go", "app"),
+        ("prompts/render.py", "prompt"),  # a folder that names a layer wins
+        ("tests/test_client.py", None),
+        ("evals/test_refund.py", None),
+        ("pkg/client_test.go", None),
+        ("web/src/App.test.tsx", None),
+        ("docs/conf.py", None),
+        ("benchmarks/bench_x.py", None),
+        ("setup.py", None),
+        ("README.md", None),
+    ],
+)
+def test_application_source_is_the_app_layer(path: str, layer: str | None) -> None:
+    assert default_layer(path, None) == layer
+
+
+def test_a_code_change_beside_a_prompt_change_blocks_under_the_defaults(git_repo: GitRepo) -> None:
+    """Issue 14 item 1: code is never invisible, and app is coupled by default (it shares the window)."""
+    git_repo.commit({"src/bot.py": "TONE = 'plain'\n", "prompts/system.md": "You help.\n"})
+    git_repo.commit({"src/bot.py": "TONE = 'warm'\n", "prompts/system.md": "You help warmly.\n"})
+    res = run_gate(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
+    assert res.diff.layers_changed == ["app", "prompt"]
+    assert res.decision is not None and res.decision.status == "blocked"
+    assert [step.layer for step in res.decision.plan] == ["prompt", "app"]
+
+
+def test_app_in_a_group_of_its_own_ships_beside_one_config_layer(git_repo: GitRepo) -> None:
+    groups = "coupling:\n  groups: [[infra, model, params, context, prompt, tools], [app]]\n"
+    git_repo.commit({"rollout.yaml": groups, "src/bot.py": "TONE = 'plain'\n", "prompts/system.md": "You help.\n"})
+    git_repo.commit({"src/bot.py": "TONE = 'warm'\n", "prompts/system.md": "You help warmly.\n"})
+    res = run_gate(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
+    assert res.diff.layers_changed == ["app", "prompt"]
+    assert res.decision is not None and res.decision.status == "pass"
+
+
+def test_a_test_or_docs_change_beside_a_prompt_change_passes(git_repo: GitRepo) -> None:
+    git_repo.commit({"tests/test_bot.py": "def test(): pass\n", "prompts/system.md": "You help.\n"})
+    git_repo.commit({"tests/test_bot.py": "def test(): assert 1\n", "prompts/system.md": "Be kind.\n"})
+    assert _moved(git_repo) == ["prompt"]
 
 
 def _moved(repo: GitRepo) -> list[str]:

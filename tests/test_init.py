@@ -31,6 +31,7 @@ def test_init_writes_rules_with_reasons_and_lists_unclassified(
     assert '- "deploy/**"' in text and '".env.example:OPENAI_MODEL"' in text
     assert '- "models.yaml"  # every key of it names model' in text
     assert "strict: true" in text and "extend_defaults: true" in text
+    assert "# app: 1 source file(s) outside tests, docs and examples, by the defaults (coupled)" in text
     assert "#   config/app.yaml: logging.level" in text and "#   .env.example: DEBUG" in text
     settings = load_settings(git_repo.path).settings  # what it writes is valid settings
     assert (

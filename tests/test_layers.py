@@ -113,7 +113,8 @@ def test_defaults_table() -> None:
 def test_defaults_watch_structured_and_prompt_files(tmp_path: Path) -> None:
     lm = LayerMap.from_settings(load_settings(tmp_path).settings)
     assert lm.watches("config/app.yaml") and lm.watches(".env") and lm.watches("app/prompts/system.md")
-    assert not lm.watches("src/app.py")
+    assert lm.watches("src/app.py") and lm.layer_of("src/app.py", None) == "app"
+    assert not lm.watches("tests/test_app.py")
     assert lm.layer_of("app/prompts/system.md", None) == "prompt"
     assert lm.layer_of("templates/answer.j2", None) == "prompt"
 

@@ -132,7 +132,7 @@ def test_inconclusive_fails_unless_asked(pytester: pytest.Pytester) -> None:
         ("@pytest.mark.eval(pass_rate=0.8)", "*trials*"),
         (
             "@pytest.mark.layer('promt')\n@pytest.mark.eval(trials=100, pass_rate=0.8)",
-            "*unknown layer 'promt'; known layers: context, infra, model, params, prompt, tools (did you mean 'prompt'?)*",
+            "*unknown layer 'promt'; known layers: app, context, infra, model, params, prompt, tools (did you mean 'prompt'?)*",
         ),
     ],
 )

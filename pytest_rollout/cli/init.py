@@ -38,6 +38,7 @@ class Scan:
     commit: str
     layers: dict[str, _Layer] = field(default_factory=lambda: defaultdict(_Layer))
     unclassified: dict[str, list[str]] = field(default_factory=dict)  # file -> keys
+    sources: int = 0  # application source files: the defaults' ``app`` layer, left to them
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,6 +80,9 @@ def scan_repo(root: Path, commit: str = "HEAD") -> Scan:
 
 def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
     folder = defaults.default_file_layer(path)
+    if folder == "app":
+        scan.sources += 1  # no glob can say "but not tests": the defaults' app rule (extend_defaults) does
+        return
     keys = content.values if isinstance(content, Parsed) else {}
     named = {key: defaults.default_key_layer(key) for key in keys}
     if folder is not None and all(layer in (None, folder) for layer in named.values()):
@@ -133,6 +137,10 @@ def render(scan: Scan) -> str:
         "strict: true  # suggested: a change to a key no rule places blocks instead of passing",
         "layers:",
     ]
+    if scan.sources:
+        lines.insert(
+            -1, f"# app: {scan.sources} source file(s) outside tests, docs and examples, by the defaults (coupled)"
+        )
     order = [n for n in defaults.DEFAULT_KEYS if n in scan.layers] + [
         n for n in scan.layers if n not in defaults.DEFAULT_KEYS
     ]

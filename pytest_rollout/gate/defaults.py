@@ -169,6 +169,8 @@ DEFAULT_FILES: dict[str, tuple[str, ...]] = {
     ),
     "prompt": ("**/prompts/**", "**/prompt/**", "*.prompt", "*.prompty", "*.j2", "*.jinja", "*.jinja2"),
     "tools": ("**/tools/**/*.json", "**/tools/**/*.yaml", "**/tools/**/*.yml", "**/tools/**/*.jsonc"),
+    # The application code around the model: what the evals exercise (tests are in DEFAULT_IGNORED).
+    "app": tuple(f"*.{ext}" for ext in ("py", "ts", "tsx", "js", "jsx", "mjs", "go", "rs", "java", "kt", "rb", "cs")),
 }
 
 #: Never read by the defaults: configuration of the tooling around the project, and the
@@ -177,6 +179,19 @@ DEFAULT_IGNORED: tuple[str, ...] = (
     "**/tests/**",
     "**/test/**",
     "*_test.yaml",
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
+    "*_test.go",
+    "*.test.*",
+    "*.spec.*",
+    "**/__tests__/**",
+    "**/benchmarks/**",
+    "setup.py",
+    "noxfile.py",
+    "*.config.js",
+    "*.config.ts",
+    "*.config.mjs",
     "**/examples/**",
     "**/tutorials/**",
     "**/docs/**",
@@ -374,8 +389,8 @@ def defaults_table() -> str:
         return ", ".join(f"`{i}`" for i in items)
 
     rows = ["| layer | key words (anywhere in a key) | files and folders |", "|---|---|---|"]
-    for layer in DEFAULT_KEYS:
-        rows.append(f"| {layer} | {cell(DEFAULT_KEYS[layer])} | {cell(DEFAULT_FILES.get(layer, ()))} |")
+    for layer in dict.fromkeys((*DEFAULT_KEYS, *DEFAULT_FILES)):
+        rows.append(f"| {layer} | {cell(DEFAULT_KEYS.get(layer, ()))} | {cell(DEFAULT_FILES.get(layer, ()))} |")
     rows.append(
         f"| (never read) | | {cell(DEFAULT_IGNORED)}; in `pyproject.toml` all but `[tool.X]` tables of non-tooling X |"
     )

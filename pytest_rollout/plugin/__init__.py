@@ -24,7 +24,7 @@ __all__ = ["GATE_NODE", "STATE_KEY", "trial"]
 
 LAYER_MARKER = (
     "layer(*names): the AI-system layers this eval measures (infra, model, params, context, prompt, tools, "
-    "or the settings' layers); under --rollout-gate it runs only when one of them moved"
+    "app, or the settings' layers); under --rollout-gate it runs only when one of them moved"
 )
 EVAL_MARKER = (
     "eval(trials, pass_rate=None, min_score=None, max_regression=None, confidence=0.95, margin=0.05, "
