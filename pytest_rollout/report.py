@@ -50,6 +50,9 @@ def window_line(diff: DiffResult) -> str:
 
 #: Lines of a whole-file diff shown under its row; the JSON report's ``diff`` has all of them.
 DIFF_EXCERPT = 8
+#: Whole-file diffs excerpted in one table: a pull request that moves forty source files (the
+#: ``app`` layer) keeps its table readable; rows are in ship order, so config layers come first.
+DIFF_EXCERPT_FILES = 5
 
 
 def layers_table(diff: DiffResult) -> list[str]:
@@ -60,9 +63,14 @@ def layers_table(diff: DiffResult) -> list[str]:
     if not rows:
         return ["no AI config changed"]
     header, *lines = _table(("layer", "file", "key", "change"), rows)
-    out = [header]
+    out, shown, unshown = [header], 0, 0
     for line, row in zip(lines, folded, strict=True):
-        out += [line, *diff_excerpt(row.change)]
+        excerpt = diff_excerpt(row.change) if shown < DIFF_EXCERPT_FILES else []
+        shown += bool(excerpt)
+        unshown += row.change.diff is not None and not excerpt
+        out += [line, *excerpt]
+    if unshown:
+        out.append(f"({unshown} more file diff(s) not shown: the JSON report has them)")
     return out
 
 

@@ -217,3 +217,16 @@ def test_every_ini_key_has_help_and_rollout_layers_reads_as_in_the_reference(pyt
     (row,) = [line for line in reference.splitlines() if line.startswith("| `--rollout-layers")]
     meaning = row.rstrip(" |").rsplit("|", 1)[-1].strip()
     assert " ".join(layers.split()).lower() == meaning.lower()
+
+
+def test_the_table_excerpts_at_most_a_few_whole_file_diffs(
+    git_repo: GitRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_rollout.report import DIFF_EXCERPT_FILES
+
+    n = DIFF_EXCERPT_FILES + 3
+    base = git_repo.commit({f"src/m{i}.py": f"X = {i}\n" for i in range(n)})
+    git_repo.commit({f"src/m{i}.py": f"X = {i + 1}\n" for i in range(n)})
+    out = _diff(git_repo, base, capsys)
+    assert out.count("@@ -1 +1 @@") == DIFF_EXCERPT_FILES and "(3 more file diff(s) not shown" in out
+    assert len(json.loads(_diff(git_repo, base, capsys, "--json"))["changes"]) == n  # every row, every diff
