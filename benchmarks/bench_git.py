@@ -1,20 +1,25 @@
-"""GitPython or plumbing: what each of the non-pre-push git uses would cost through GitPython.
+"""GitPython or plumbing: what each non-pre-push git use costs both ways, in one run.
 
-Run: ``.venv/bin/python benchmarks/bench_git.py`` (well under a minute). It builds a small
-repository (200 commits, 20 deploy tags, half of them annotated) and times, median of 5 fresh
-interpreters each, the same answer both ways:
+Run: ``.venv/bin/python benchmarks/bench_git.py`` (about a minute). It builds a small repository
+(200 commits, 20 deploy tags, half of them annotated, 6 config files) and times the same answer
+both ways, the GitPython side as ``diff/repo.py`` does it, the plumbing side with ``diff/git.py``
+or the project function that uses it:
 
-* ``start``: ``python -c pass`` (the floor of every row);
-* ``import``: ``import git`` alone (what any command using GitPython pays first);
 * ``tags+dates``: every ``refs/tags/deploy/*`` with its commit and date (releases, ``history``):
-  GitPython's ``repo.tags`` / ``tag.commit`` / ``tagged_date`` against one ``git for-each-ref``;
-* ``ancestry``: is the deployed commit an ancestor of head (baselines, releases): ``repo.is_ancestor``
+  GitPython's ``repo.tags`` / ``tag.commit`` / ``tagged_date`` against ``gate.deploys.deploy_tags``
+  (one ``git for-each-ref``);
+* ``ancestry``: is a deployed commit an ancestor of head (baselines, releases): ``repo.is_ancestor``
   against ``git merge-base --is-ancestor``;
-* ``worktree``: add and remove a detached worktree (``attribute``): ``repo.git.worktree`` against
-  the same two commands through ``diff.git.run_git``.
+* ``worktree``: add and remove a detached worktree (``attribute``);
+* ``reads``: 6 files at 2 commits, what ``attribute`` reads to plan its hybrids: ``diff.repo.read_at``
+  (one persistent ``cat-file``) against the per-file ``cat-file -e`` + ``cat-file blob`` it replaced.
 
-Both sides must agree (the script checks the answers). It prints each row's milliseconds, the
-GitPython / plumbing ratio, and the share of GitPython's cost that is its import.
+Part 1, fresh interpreters (median of 5 each; what a one-shot CLI verb pays, import included):
+``python -c pass`` (the floor), ``import git`` alone, then each use both ways. Part 2, one
+interpreter per side, the repository opened once (median of 15 calls each; import excluded): the
+cost per call once GitPython is loaded, and the number of calls after which GitPython's import is
+paid back (never when it is not faster per call). Both sides must agree (the script checks the
+answers); it exits 1 if they do not.
 """
 
 from __future__ import annotations
@@ -29,58 +34,72 @@ import time
 from pathlib import Path
 
 RUNS = 5
+CALLS = 15
 N_COMMITS = 200
 N_TAGS = 20
+FILES = [f"config/f{i}.yaml" for i in range(6)]
 
-GITPYTHON = {
-    "tags+dates": """
-import git, json, sys
-repo = git.Repo(sys.argv[1])
-out = []
-for t in repo.tags:
-    if t.path.startswith("refs/tags/deploy/"):
-        when = t.tag.tagged_date if t.tag is not None else t.commit.committed_date
-        out.append([t.path, t.commit.hexsha, when])
-print(json.dumps(sorted(out)))
-""",
-    "ancestry": """
-import git, json, sys
-repo = git.Repo(sys.argv[1])
-print(json.dumps(repo.is_ancestor(sys.argv[2], sys.argv[3])))
-""",
-    "worktree": """
-import git, json, sys
-repo = git.Repo(sys.argv[1])
-repo.git.worktree("add", "--detach", "--quiet", sys.argv[4], sys.argv[3])
-repo.git.worktree("remove", "--force", sys.argv[4])
-print(json.dumps(True))
-""",
-}
+_OPS_GITPYTHON = """
+import git
+from pytest_rollout.diff import repo as gitrepo
+TAGS = None
+def tags(repo, a):
+    out = []
+    for t in repo.tags:
+        if t.path.startswith("refs/tags/deploy/"):
+            when = t.tag.tagged_date if t.tag is not None else t.commit.committed_date
+            out.append([t.path, t.commit.hexsha, when])
+    return sorted(out)
+def ancestry(repo, a):
+    return repo.is_ancestor(a["old"], a["head"])
+def worktree(repo, a):
+    gitrepo.add_worktree(repo, a["wt"], a["head"])
+    gitrepo.remove_worktrees(repo, [a["wt"]])
+    return True
+def reads(repo, a):
+    return [gitrepo.read_at(repo, c, p).decode() for c in (a["old"], a["head"]) for p in a["files"]]
+OPEN = lambda root: git.Repo(root)
+"""
 
-PLUMBING = {
-    "tags+dates": """
-import json, sys
-from pytest_rollout.diff.git import run_git
-fmt = "%(refname)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)"
-out = []
-for line in run_git(sys.argv[1], "for-each-ref", f"--format={fmt}", "refs/tags/deploy/").decode().splitlines():
-    ref, obj, peeled, when = line.split("\\0")
-    out.append([ref, peeled or obj, int(when)])
-print(json.dumps(sorted(out)))
-""",
-    "ancestry": """
-import json, sys
-from pytest_rollout.diff.git import git_ok
-print(json.dumps(git_ok(sys.argv[1], "merge-base", "--is-ancestor", sys.argv[2], sys.argv[3])))
-""",
-    "worktree": """
-import json, sys
-from pytest_rollout.diff.git import run_git
-run_git(sys.argv[1], "worktree", "add", "--detach", "--quiet", sys.argv[4], sys.argv[3])
-run_git(sys.argv[1], "worktree", "remove", "--force", sys.argv[4])
-print(json.dumps(True))
-""",
-}
+_OPS_PLUMBING = """
+from pytest_rollout.diff.git import git_ok, run_git
+from pytest_rollout.gate.deploys import deploy_tags
+def tags(root, a):
+    return sorted([t.ref, t.commit, int(t.at.timestamp())] for t in deploy_tags(root, "refs/tags/deploy/*"))
+def ancestry(root, a):
+    return git_ok(root, "merge-base", "--is-ancestor", a["old"], a["head"])
+def worktree(root, a):
+    run_git(root, "worktree", "add", "--detach", "--quiet", str(a["wt"]), a["head"])
+    run_git(root, "worktree", "remove", "--force", str(a["wt"]))
+    return True
+def reads(root, a):
+    out = []
+    for c in (a["old"], a["head"]):
+        for p in a["files"]:
+            assert git_ok(root, "cat-file", "-e", f"{c}:{p}")
+            out.append(run_git(root, "cat-file", "blob", f"{c}:{p}").decode())
+    return out
+OPEN = lambda root: root
+"""
+
+_MAIN = """
+import json, sys, time, statistics
+from pathlib import Path
+exec(sys.argv[1])
+a = json.loads(sys.argv[3]); a["wt"] = Path(a["wt"])
+op, calls = sys.argv[2], int(sys.argv[4])
+repo = OPEN(Path(a["root"]))
+if calls == 1:
+    print(json.dumps({"answer": globals()[op](repo, a)}))
+else:
+    answer, times = None, []
+    for _ in range(calls + 1):  # the first call warms GitPython's persistent cat-file and the page cache
+        start = time.perf_counter(); answer = globals()[op](repo, a); times.append(time.perf_counter() - start)
+    print(json.dumps({"answer": answer, "per_call": statistics.median(times[1:])}))
+"""
+
+OPS = ("tags", "ancestry", "worktree", "reads")
+LABEL = {"tags": "tags+dates", "ancestry": "ancestry", "worktree": "worktree", "reads": "reads (12)"}
 
 
 def git(repo: Path, *args: str) -> str:
@@ -100,8 +119,9 @@ def build(root: Path) -> tuple[str, str]:
         ]
         if n > 1:
             lines.append(f"from :{n - 1}")
-        body = f"value: {n}\n"
-        lines += ["M 100644 inline config/app.yaml", f"data {len(body)}", body]
+        for path in FILES if n in (1, 10, N_COMMITS) else FILES[:1]:
+            body = f"value: {n}\nfile: {path}\n"
+            lines += [f"M 100644 inline {path}", f"data {len(body)}", body]
     for t in range(N_TAGS):
         mark = 10 * (t + 1)
         if t % 2:
@@ -115,7 +135,8 @@ def build(root: Path) -> tuple[str, str]:
         input=("\n".join(lines) + "\n").encode(),
         check=True,
     )
-    return git(root, "rev-parse", "deploy/prod/05^{commit}").strip(), git(root, "rev-parse", "main").strip()
+    git(root, "checkout", "-q", "main")
+    return git(root, "rev-parse", "deploy/prod/00^{commit}").strip(), git(root, "rev-parse", "main").strip()
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -137,25 +158,43 @@ def main() -> int:
         old, head = build(repo)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp, "pycache"))
+        params = json.dumps({"root": str(repo), "old": old, "head": head, "wt": str(Path(tmp, "wt")), "files": FILES})
         start, _ = median([py, "-c", "pass"], env)
         imp, _ = median([py, "-c", "import git"], env)
-        rows, agree = [], True
-        for name in GITPYTHON:
-            args = [str(repo), old, head, str(Path(tmp, "wt"))]
-            gp, gp_out = median([py, "-c", GITPYTHON[name], *args], env)
-            pl, pl_out = median([py, "-c", PLUMBING[name], *args], env)
-            agree &= json.loads(gp_out) == json.loads(pl_out)
-            rows.append((name, gp, pl))
-    print(f"bench_git (median of {RUNS} fresh interpreters each; {N_COMMITS} commits, {N_TAGS} deploy tags)")
-    print(f"  python -c pass                    {start * 1000:6.0f} ms")
-    print(f"  import git (GitPython)            {imp * 1000:6.0f} ms  (+{(imp - start) * 1000:.0f} ms over start)")
-    print(f"  {'use':<12} {'GitPython':>10} {'plumbing':>10} {'ratio':>6}  import share of GitPython's extra")
-    for name, gp, pl in rows:
-        extra = gp - pl
-        share = (imp - start) / extra if extra > 0 else float("nan")
-        print(f"  {name:<12} {gp * 1000:8.0f} ms {pl * 1000:8.0f} ms {gp / pl:6.2f}  {share:.0%}")
-    print(f"  answers agree: {'yes  OK' if agree else 'NO'}")
+        fresh, warm, agree = {}, {}, True
+        for op in OPS:
+            answers = []
+            for side, ops in (("gitpython", _OPS_GITPYTHON), ("plumbing", _OPS_PLUMBING)):
+                took, out = median([py, "-c", _MAIN, ops, op, params, "1"], env)
+                fresh[op, side] = took
+                hot = json.loads(timed([py, "-c", _MAIN, ops, op, params, str(CALLS)], env)[1])
+                warm[op, side] = hot["per_call"]
+                answers += [json.loads(out)["answer"], hot["answer"]]
+            agree &= all(x == answers[0] for x in answers)
+    report(start, imp, fresh, warm, agree)
     return 0 if agree else 1
+
+
+def report(
+    start: float, imp: float, fresh: dict[tuple[str, str], float], warm: dict[tuple[str, str], float], agree: bool
+) -> None:
+    ms = 1000
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"bench_git ({N_COMMITS} commits, {N_TAGS} deploy tags, {len(FILES)} files; load {load:.2f})")
+    print(f"  python -c pass                   {start * ms:7.1f} ms")
+    print(f"  import git (GitPython)           {imp * ms:7.1f} ms  (+{(imp - start) * ms:.1f} ms over start)")
+    print(f"  1. a fresh interpreter per answer (median of {RUNS}): what a one-shot verb pays")
+    print(f"  {'use':<12} {'GitPython':>10} {'plumbing':>10} {'ratio':>6}  GitPython's extra")
+    for op in OPS:
+        gp, pl = fresh[op, "gitpython"], fresh[op, "plumbing"]
+        print(f"  {LABEL[op]:<12} {gp * ms:7.1f} ms {pl * ms:7.1f} ms {gp / pl:6.2f}  {(gp - pl) * ms:+7.1f} ms")
+    print(f"  2. per call in one interpreter, the repository open (median of {CALLS}; import excluded)")
+    print(f"  {'use':<12} {'GitPython':>10} {'plumbing':>10} {'ratio':>6}  calls to pay back the import")
+    for op in OPS:
+        gp, pl = warm[op, "gitpython"], warm[op, "plumbing"]
+        back = f"{(imp - start) / (pl - gp):.0f}" if pl > gp else "never"
+        print(f"  {LABEL[op]:<12} {gp * ms:7.2f} ms {pl * ms:7.2f} ms {gp / pl:6.2f}  {back}")
+    print(f"  answers agree: {'yes  OK' if agree else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -97,13 +97,27 @@ def test_an_inherited_git_dir_does_not_pick_another_repository(
     sha = git_repo.commit({"a.txt": "ours"})
     other = GitRepo(tmp_path / "other")
     other.commit({"a.txt": "theirs"})
-    monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))  # as in a pre-push hook of the other repo
+    monkeypatch.setenv("GIT_DIR", str(other.path / ".git"))  # as in a hook of the other repository
+    monkeypatch.setenv("GIT_WORK_TREE", str(other.path))
     with gitrepo.opened(git_repo.path, "attribute") as repo:
         assert gitrepo.read_at(repo, sha, "a.txt") == b"ours"
         gitrepo.add_worktree(repo, tmp_path / "wt", sha)
         assert (tmp_path / "wt" / "a.txt").read_text() == "ours"
         gitrepo.remove_worktrees(repo, [tmp_path / "wt"])
     assert not (tmp_path / "wt").exists()
+
+
+def test_replace_refs_do_not_substitute_what_attribute_reads(git_repo: GitRepo) -> None:
+    sha = git_repo.commit({"config/app.yaml": "model: real\n"})
+    real = _git(git_repo.path, "rev-parse", f"{sha}:config/app.yaml")
+    fake = subprocess.run(
+        ["git", "-C", str(git_repo.path), "hash-object", "-w", "--stdin"], input="model: fake\n", text=True,
+        capture_output=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    _git(git_repo.path, "replace", real, fake)
+    assert _git(git_repo.path, "cat-file", "blob", f"{sha}:config/app.yaml") == "model: fake"  # git itself is fooled
+    with gitrepo.opened(git_repo.path, "attribute") as repo:
+        assert gitrepo.read_at(repo, sha, "config/app.yaml") == b"model: real\n"
 
 
 def _window(repo: GitRepo) -> Window:
@@ -223,3 +237,16 @@ def test_baseline_ancestry_stays_on_plumbing(git_repo: GitRepo) -> None:
     git_repo.commit({"a.txt": "2"})
     proc = subprocess.run([sys.executable, "-c", _BASELINE, str(git_repo.path), first], capture_output=True, text=True)
     assert "ANCESTOR True False False" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_a_failing_git_tag_is_one_line_without_the_tag_message(git_repo: GitRepo) -> None:
+    git_repo.commit({"a.txt": "x"})
+    lock = git_repo.path / ".git" / "refs" / "tags" / "deploy" / "prod" / "20260101T000000Z.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("")  # another git holds the ref
+    proc = rollout_cli(
+        "release", "mark", "--date", "2026-01-01T00:00:00Z", "--message", "secret-ish note", cwd=git_repo.path
+    )
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "release mark: git tag failed: " in proc.stderr and "lock" in proc.stderr
+    assert "secret-ish note" not in proc.stderr

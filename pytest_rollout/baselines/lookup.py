@@ -6,7 +6,9 @@ oldest one that is a complete, measured recording (its eval PASSed, or it was th
 first measurement: ``schema.ELIGIBLE``) made at an ancestor of the reference with
 the reference's fingerprints on the layers the eval measures (``fingerprints.py``).
 ``--rollout-baseline RUN|COMMIT`` pins one instead, so a replay compares with exactly
-the run it compared with before. Nothing here imports pytest.
+the run it compared with before. Nothing here imports pytest, nor GitPython: the ancestry checks
+run inside a pytest session (and in each xdist worker), where its import would cost more than the
+``merge-base --is-ancestor`` calls it wraps (``benchmarks/bench_git.py``).
 """
 
 from __future__ import annotations

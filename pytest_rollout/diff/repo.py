@@ -54,24 +54,24 @@ def opened(root: Path | str, what: str) -> Iterator[git.Repo]:
 
 
 def _isolate(repo: git.Repo) -> None:
-    # As diff/git.py's _env: a hook's inherited GIT_DIR must not pick another repository, and
-    # replace refs or grafts must not substitute other objects for the commits named.
-    env: dict[str, str | None] = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.path.join(os.devnull, "none")}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": os.environ.get("LC_ALL", "C")})
-    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ or "GIT_INDEX_FILE" in os.environ:
-        env["GIT_DIR"] = str(repo.git_dir)
-        env["GIT_INDEX_FILE"] = os.path.join(repo.git_dir, "index")
-        if repo.working_tree_dir is not None:
-            env["GIT_WORK_TREE"] = str(repo.working_tree_dir)
+    # As diff/git.py's _env: replace refs or grafts must not substitute other objects for the
+    # commits named, and no prompt may wait for a terminal. (An inherited GIT_DIR, as in a hook,
+    # GitPython overrides with the repository opened.)
+    env = {
+        "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_GRAFT_FILE": os.path.join(os.devnull, "none"),
+        "GIT_TERMINAL_PROMPT": "0",
+    }
     repo.git.update_environment(**env)
 
 
 def _command_problem(exc: git.GitCommandError) -> str:
-    argv = exc.command if isinstance(exc.command, list) else str(exc.command).split()
-    verb = " ".join(str(a) for a in argv[1:3]) if len(argv) > 1 else "git"
-    stderr = str(exc.stderr).strip().strip("'").strip()
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return f"git {verb} failed: {lines[-1] if lines else f'exit status {exc.status}'}"
+    argv = [str(a) for a in exc.command] if isinstance(exc.command, list) else str(exc.command).split()
+    verb = argv[1:2] + [a for a in argv[2:3] if argv[1:2] == ["worktree"]]  # `worktree add`; never a tag message
+    text = str(exc.stderr).strip().removeprefix("stderr:").strip().strip("'")  # GitPython: "stderr: '...'"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith(("fatal:", "error:"))] or lines  # git's reason, not its advice
+    return f"git {' '.join(verb) or 'command'} failed: {said[-1] if said else f'exit status {exc.status}'}"
 
 
 def _unknown(repo: git.Repo, name: str) -> str:

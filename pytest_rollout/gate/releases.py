@@ -10,8 +10,8 @@ deploy ships both. The unit of sequencing is the deploy, so with ``release.deplo
   first-parent **commits** to deploy in order, each moving one layer;
 - ``require_measured`` and ``min_soak`` make the next layer wait for the deployed one.
 
-GitPython is used for the deploy tags and their dates (``deploys.py``); only this path
-imports it: the plain pre-push check, without release settings, never comes here.
+Everything here is git plumbing (``diff/git.py``: tags, ancestry, first-parent logs): ``check``
+runs it with release settings, and the pre-push path does not import GitPython (``diff/repo.py``).
 """
 
 from __future__ import annotations
