@@ -9,8 +9,9 @@ answer in a fraction of a second stay on ``diff/git.py``'s plumbing: ``check`` (
 release settings: the deploy tags, ancestry, first-parent logs), the gate in a pytest session,
 and the baseline ancestry checks made inside one (each pytest-xdist worker would pay it again).
 
-Only ``opened`` imports ``git``, and only the two verbs import this module. Every GitPython
-exception leaves it as a one-line ``GitError`` naming the fix (``opened``), never a traceback.
+``git`` is imported inside the functions, and only the two verbs import this module
+(``tests/test_check_path.py`` keeps it off the pre-push path). Every GitPython exception raised
+inside ``opened`` leaves it as a one-line ``GitError`` naming the fix, never a traceback.
 """
 
 from __future__ import annotations
