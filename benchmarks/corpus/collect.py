@@ -1,11 +1,13 @@
 """How the corpus was made (kept for the record; needs the repositories' clones).
 
-    python benchmarks/corpus/collect.py SLUG OWNER/NAME GIT_DIR COMMIT...
+    python benchmarks/corpus/collect.py [--round N] SLUG OWNER/NAME GIT_DIR COMMIT...
 
 For each commit, every changed file that is configuration (YAML, JSON, TOML, .env, prompt
 templates; no code, no lock files, nothing over 300 kB) is stored at both sides, as gzipped
 blobs named by their git sha (benchmarks/corpus/SLUG/blobs/), and listed in
-benchmarks/corpus/SLUG/commits.json with the repository and the commit's parent.
+benchmarks/corpus/SLUG/commits.json with the repository and the commit's parent. ``--round N``
+(default 1) records when the repository joined the corpus: round 1 is what the defaults were
+first written against, later rounds are held out (the benchmark reports them apart).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def is_config(path: str) -> bool:
     return name not in SKIP and (env or name.endswith(CONFIG_SUFFIXES))
 
 
-def main(slug: str, repo: str, gitdir: str, commits: list[str]) -> None:
+def main(slug: str, repo: str, gitdir: str, commits: list[str], rnd: int = 1) -> None:
     out = Path(__file__).parent / slug
     (out / "blobs").mkdir(parents=True, exist_ok=True)
     records = []
@@ -57,9 +59,12 @@ def main(slug: str, repo: str, gitdir: str, commits: list[str]) -> None:
                     (out / "blobs" / f"{s}.gz").write_bytes(gzip.compress(data, mtime=0))
             files[path] = {k: (v if v.strip("0") else None) for k, v in sides.items()}
         records.append({"commit": sha, "parent": parent, "subject": subject, "files": files})
-    doc = {"repository": repo, "commits": records}
+    doc = {"repository": repo, "round": rnd, "commits": records}
     (out / "commits.json").write_text(json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:])
+    argv = sys.argv[1:]
+    rnd = int(argv[1]) if argv[:1] == ["--round"] else 1
+    argv = argv[2:] if argv[:1] == ["--round"] else argv
+    main(argv[0], argv[1], argv[2], argv[3:], rnd)
