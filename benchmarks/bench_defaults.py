@@ -76,11 +76,11 @@ def _write(repo: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str]:
-    """(layers moved, the map used) for one commit under one map."""
+def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str, bool]:
+    """(layers moved, the map used, whether the gate blocks) for one commit under one map."""
     from pytest_rollout.cli.init import render, scan_repo
     from pytest_rollout.errors import RolloutError
-    from pytest_rollout.gate.chain import Request, run_diff
+    from pytest_rollout.gate.chain import Request, run_gate
 
     repo = tmp / f"{mode}-{case.commit[:12]}"
     repo.mkdir()
@@ -93,7 +93,7 @@ def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str]:
         try:
             settings = render(scan_repo(repo))
         except RolloutError as exc:  # init refuses a malformed base; the user fixes it first
-            return [f"error: {str(exc)[:60]}"], ""
+            return [f"error: {str(exc)[:60]}"], "", True
     if settings:
         (repo / "rollout.yaml").write_text(settings)
         _git(repo, "add", "-A")
@@ -104,52 +104,68 @@ def replay(case: Case, mode: str, tmp: Path) -> tuple[list[str], str]:
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "--allow-empty", "-m", "head")
     try:
-        res = run_diff(Request(repo=repo, base="HEAD~1", head="HEAD", env={}))
+        res = run_gate(Request(repo=repo, base="HEAD~1", head="HEAD", env={}))
     except RolloutError as exc:  # the gate refuses the commit (e.g. a duplicate key): it blocks, never passes
-        return [f"error: {str(exc)[:60]}"], settings
-    return res.diff.layers_changed, settings
+        return [f"error: {str(exc)[:60]}"], settings, True
+    blocked = res.decision is not None and res.decision.status == "blocked"
+    return res.diff.layers_changed, settings, blocked
 
 
 def main(argv: list[str]) -> int:
     verbose = "-v" in argv
     moved: dict[str, list[list[str]]] = defaultdict(list)
+    blocked: dict[str, list[bool]] = defaultdict(list)
     all_cases = list(cases())
     with tempfile.TemporaryDirectory() as tmp:
         for case in all_cases:
             for mode in MODES:
-                moved[mode].append(replay(case, mode, Path(tmp))[0])
+                layers, _, stop = replay(case, mode, Path(tmp))
+                moved[mode].append(layers)
+                blocked[mode].append(stop)
     truth = moved["careful"]
     refused = sum(any(layer.startswith("error") for layer in t) for t in truth)
     repos = sorted({c.repo for c in all_cases})
     print(f"corpus: {len(all_cases)} commits of {len(repos)} repositories ({', '.join(repos)})")
     print(f"refused by the gate under the careful map (malformed at head: an error, so blocked): {refused}")
-    failed = _report("all", range(len(all_cases)), moved, goals=True)
+    failed = _report("all", range(len(all_cases)), moved, blocked, goals=True)
     for rnd in sorted({c.round for c in all_cases}):
         idx = [i for i, c in enumerate(all_cases) if c.round == rnd]
         names = sorted({all_cases[i].repo for i in idx})
-        _report(f"round {rnd} ({'first corpus' if rnd == 1 else 'held out'}: {', '.join(names)})", idx, moved)
+        _report(f"round {rnd} ({'first corpus' if rnd == 1 else 'held out'}: {', '.join(names)})", idx, moved, blocked)
     for repo in repos:
-        _report(repo, [i for i, c in enumerate(all_cases) if c.repo == repo], moved, brief=True)
+        _report(repo, [i for i, c in enumerate(all_cases) if c.repo == repo], moved, blocked, brief=True)
     if verbose:
         for i, case in enumerate(all_cases):
-            row = {m: moved[m][i] for m in MODES}
-            mark = " " if row["defaults"] == row["careful"] and row["init"] == row["careful"] else "*"
+            row = {m: moved[m][i] + (["(blocked)"] if blocked[m][i] and not moved[m][i] else []) for m in MODES}
+            mark = " " if moved["defaults"][i] == moved["careful"][i] == moved["init"][i] else "*"
             print(f"{mark} {case.repo} {case.commit[:10]} {case.subject[:50]!r}: {row}")
     return 1 if failed else 0
 
 
 def _report(
-    title: str, idx: Sequence[int], moved: dict[str, list[list[str]]], *, goals: bool = False, brief: bool = False
+    title: str,
+    idx: Sequence[int],
+    moved: dict[str, list[list[str]]],
+    blocked: dict[str, list[bool]],
+    *,
+    goals: bool = False,
+    brief: bool = False,
 ) -> bool:
-    """Print one block of figures over the commits ``idx``; True when a goal is missed."""
+    """Print one block of figures over the commits ``idx``; True when a goal is missed.
+
+    A silent pass: the careful map moves a layer, the map moves none and the gate passes
+    (``init``'s ``strict: true`` blocks a change no rule places: caught, not silent).
+    """
     truth = [moved["careful"][i] for i in idx]
     layers = sorted({layer for t in truth for layer in t if not layer.startswith("error")})
     print(f"{title}: {len(idx)} commits")
     failed = False
     for mode in MODES[:2] if brief else MODES:
         got = [moved[mode][i] for i in idx]
+        stops = [blocked[mode][i] for i in idx]
         exact = sum(g == t for g, t in zip(got, truth, strict=True)) / len(truth)
-        silent = sum(bool(t) and not g for g, t in zip(got, truth, strict=True))
+        silent = sum(bool(t) and not g and not b for g, t, b in zip(got, truth, stops, strict=True))
+        caught = sum(bool(t) and not g and b for g, t, b in zip(got, truth, stops, strict=True))
         recall = {
             layer: _ratio(
                 sum(layer in g for g, t in zip(got, truth, strict=True) if layer in t), [t for t in truth if layer in t]
@@ -161,7 +177,10 @@ def _report(
         failed |= missed
         per_layer = "" if brief else "  recall: " + ", ".join(f"{layer} {r}" for layer, r in recall.items())
         print(
-            f"  {mode:9s} exact match {exact:.2f}  silent passes {silent}{per_layer}" + (" (MISSED)" if missed else "")
+            f"  {mode:9s} exact match {exact:.2f}  silent passes {silent}"
+            + (f" (+{caught} blocked as unclassified)" if caught else "")
+            + per_layer
+            + (" (MISSED)" if missed else "")
         )
     return failed
 

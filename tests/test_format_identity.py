@@ -72,8 +72,19 @@ def test_jsonc_comments_and_trailing_commas_parse_with_lines() -> None:
     assert parsed.lines[("model",)] == 3
     commented = '{\n  // the model\n  "model": "a" /* inline */\n}\n'
     assert parse("settings.json", commented.encode()).values == {("model",): "a"}
-    with pytest.raises(ConfigParseError):  # a trailing comma in .json: the app's reader refuses it too
-        parse("settings.json", b'{"model": "a",}')
+
+
+
+def test_trailing_commas_in_json_are_read_and_real_errors_still_refused() -> None:
+    # Aider's model-metadata.json has them (its reader is json5): one meaning, so read, not refused.
+    text = '{\n  "a/m": {\n    "max_tokens": 8,\n    "mode": "chat",\n  },\n  "stop": ["x",],\n}\n'
+    parsed = parse("model-metadata.json", text.encode())
+    assert parsed.values == {("a/m", "max_tokens"): 8, ("a/m", "mode"): "chat", ("stop",): ["x"]}
+    assert parsed.lines[("a/m", "mode")] == 4
+    with pytest.raises(ConfigParseError, match=r"x\.json:3: Expecting"):  # still an error, at its own line
+        parse("x.json", b'{\n  "a": [1,],\n  "b": x\n}')
+    with pytest.raises(ConfigParseError, match="duplicate key 'a'"):
+        parse("x.json", b'{"a": 1, "a": 2,}')
 
 
 def test_inserting_one_tool_prints_one_row(git_repo: GitRepo) -> None:

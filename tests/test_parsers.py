@@ -268,7 +268,7 @@ def test_json_lines_fall_back_to_a_key_scan_when_yaml_cannot_compose() -> None:
 
 @pytest.mark.parametrize(
     ("data", "line"),
-    [(b'{\n  "a": 1,\n}\n', 3), (b'{\n  "a" 1\n}', 2), (b"[1, 2", 1)],
+    [(b'{\n  "a": 1,\n  "b": 2\n  "c": 3,\n}\n', 4), (b'{\n  "a" 1\n}', 2), (b"[1, 2", 1)],
 )
 def test_json_errors_name_file_and_line(data: bytes, line: int) -> None:
     assert parse_error("x/a.json", data).startswith(f"x/a.json:{line}: ")

@@ -1,4 +1,4 @@
-"""JSON, and JSON with comments (JSONC): parsed with the standard library, lines from the YAML composer."""
+"""JSON, JSON with comments (JSONC) and trailing commas: parsed with the standard library, lines from the YAML composer."""
 
 from __future__ import annotations
 
@@ -45,9 +45,17 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 def parse_json(path: str, text: str) -> Parsed:
     if "//" in text or "/*" in text or path.lower().endswith(".jsonc"):
         # JSON with comments (VS Code-style .json, .jsonc): blanked out, so lines and columns hold.
-        text = _strip_jsonc(text, commas=path.lower().endswith(".jsonc"))
+        text = _strip_jsonc(text)
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates)
+        try:
+            doc = json.loads(text, object_pairs_hook=_no_duplicates)
+        except json.JSONDecodeError:
+            if not _TRAILING_COMMA.search(text):
+                raise
+            # A trailing comma (``[1, 2,]``) has one meaning, and the JSON5/JSONC readers that
+            # projects use (Aider's model metadata, VS Code settings) take it: read, not refused.
+            text = _strip_jsonc(text)
+            doc = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise ConfigSyntaxError(path, exc.lineno, f"{exc.msg} (column {exc.colno})") from exc
     except _DuplicateKey as exc:
@@ -79,18 +87,15 @@ def _json_lines(text: str, plain: Any, values: dict[KeyPath, Any]) -> dict[KeyPa
 
 
 _JSONC_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/|,(?=\s*[\]}])', re.DOTALL)
+_TRAILING_COMMA = re.compile(r",\s*[\]}]")
 
 
-def _strip_jsonc(text: str, *, commas: bool) -> str:
-    """Comments (and, for ``.jsonc``, trailing commas) blanked out; strings and line numbers kept.
-
-    A trailing comma in a ``.json`` file stays an error: the application's own JSON reader
-    would refuse it too.
-    """
+def _strip_jsonc(text: str) -> str:
+    """Comments and trailing commas blanked out; strings and line numbers kept."""
 
     def blank(m: re.Match[str]) -> str:
         token = m.group(0)
-        if token.startswith('"') or (token == "," and not commas):
+        if token.startswith('"'):
             return token
         return re.sub(r"[^\n]", " ", token)
 
