@@ -74,7 +74,6 @@ def test_jsonc_comments_and_trailing_commas_parse_with_lines() -> None:
     assert parse("settings.json", commented.encode()).values == {("model",): "a"}
 
 
-
 def test_trailing_commas_in_json_are_read_and_real_errors_still_refused() -> None:
     # Aider's model-metadata.json has them (its reader is json5): one meaning, so read, not refused.
     text = '{\n  "a/m": {\n    "max_tokens": 8,\n    "mode": "chat",\n  },\n  "stop": ["x",],\n}\n'
