@@ -212,7 +212,7 @@ def test_mode_only_change_is_no_change(git_repo: GitRepo) -> None:
     ("path", "bad", "line"),
     [
         ("config/app.yaml", "llm:\n  model: x\n   temperature: 1\n", 3),
-        ("tools/t.json", '{\n  "a": 1,\n}\n', 3),
+        ("tools/t.json", '{\n  "a": 1\n  "b": 2\n}\n', 3),
         ("pyproject.toml", "[tool]\nx = \n", 2),
         ("deploy/.env", "A=1\nnot an assignment\n", 2),
     ],
