@@ -3,11 +3,15 @@ seven git processes, and a settings cache that a corrupt entry or a changed file
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,8 +39,43 @@ heavy = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "pydantic_c
                                                           "git", "gitdb"})  # GitPython: diff/repo.py
 heavy += sorted(m for m in sys.modules if m.startswith(("pytest_rollout.evals", "pytest_rollout.attribution",
                                                         "pytest_rollout.html")))  # stages check never runs
+heavy += sorted(m for m in sys.modules if m.startswith("pytest_rollout.cli.") and m != "pytest_rollout.cli.release")
 print(json.dumps({"status": status, "heavy": heavy}), file=sys.stderr)
 """
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_a_verb_builds_only_its_own_parser_with_the_same_help() -> None:
+    """``main`` builds only the invoked verb's parser (cli.init and the others cost check ~40 ms)."""
+    from pytest_rollout.cli import _REGISTER, build_parser
+
+    every = _subparsers(build_parser())
+    assert list(every) == [name for names, _ in _REGISTER for name in names]  # --help lists them all, in order
+    for names, _ in _REGISTER:
+        for name in names:
+            only = _subparsers(build_parser(name))
+            assert list(only) == list(names)
+            assert only[name].format_help() == every[name].format_help()
+
+
+def _exit_output(run: Callable[[], object]) -> tuple[object, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exc:
+        run()
+    return exc.value.code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], [], ["chek"], ["-h", "check"], ["--version", "check"], ["check", "--bogus"], ["baseline"]]
+)
+def test_help_and_usage_errors_are_those_of_the_whole_parser(argv: list[str]) -> None:
+    from pytest_rollout.cli import build_parser, main
+
+    assert _exit_output(lambda: main(argv)) == _exit_output(lambda: build_parser().parse_args(argv))
 
 
 @pytest.fixture

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_rollout.cli import release
 from pytest_rollout.errors import RolloutError
 
 if TYPE_CHECKING:
@@ -41,16 +40,34 @@ def _window_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="Print the JSON document instead of the table")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``verb``, only that verb's subparser (and its module) is built.
+
+    Building all eleven costs the pre-push check ~40 ms of imports and argparse work (issue 19),
+    so ``main`` names the verb when the first argument is one. ``--help``, no verb or an
+    unknown one build them all, in the same order: the same help and the same errors.
+    """
     parser = argparse.ArgumentParser(
         prog="pytest-rollout",
         description="Layer-aware release gate for AI systems: which layers moved, and may they ship together?",
     )
     parser.add_argument("--version", action=_Version, nargs=0, help="Print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for names, register in _REGISTER:
+        if verb is None or verb in names:
+            register(sub)
+    return parser
 
-    diff = sub.add_parser("diff", help="Show which layers moved between two commits, and how")
-    _window_args(diff)
+
+_Sub = argparse._SubParsersAction
+
+
+def _diff_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
+    _window_args(sub.add_parser("diff", help="Show which layers moved between two commits, and how"))
+
+
+def _check_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
+    from pytest_rollout.cli import release
 
     check = sub.add_parser("check", help="Decide pass/blocked (exit 0/1; 2 when it cannot decide)")
     _window_args(check)
@@ -59,26 +76,45 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--report", metavar="PATH", help="Also write the JSON document to PATH")
     release.add_check_args(check)
 
+
+def _schema_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
     sub.add_parser("schema", help="Print the JSON Schema of the report")
-    _baseline_parser(sub)
+
+
+def _release_parsers(sub: _Sub[argparse.ArgumentParser]) -> None:
+    from pytest_rollout.cli import release
+
     release.add_parsers(sub)
+
+
+def _merge_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
     from pytest_rollout.cli import merge
 
     merge.add_parser(sub)
 
-    from pytest_rollout.cli.init import add_parser as init_parser
 
-    init_parser(sub)
-    from pytest_rollout.cli.attribute import add_parser as attribute_parser
+def _init_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
+    from pytest_rollout.cli.init import add_parser
 
-    attribute_parser(sub)
-    from pytest_rollout.cli.budget import add_parser as budget_parser
+    add_parser(sub)
 
-    budget_parser(sub)
-    from pytest_rollout.cli.report import add_parser as report_parser
 
-    report_parser(sub)
-    return parser
+def _attribute_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
+    from pytest_rollout.cli.attribute import add_parser
+
+    add_parser(sub)
+
+
+def _budget_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
+    from pytest_rollout.cli.budget import add_parser
+
+    add_parser(sub)
+
+
+def _report_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
+    from pytest_rollout.cli.report import add_parser
+
+    add_parser(sub)
 
 
 def _baseline_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,10 +138,31 @@ def _baseline_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     prune.add_argument("--keep", type=int, required=True)
 
 
+#: Every verb (``release`` also registers ``history``) and its parser, in ``--help`` order.
+_REGISTER: tuple[tuple[tuple[str, ...], Callable[[_Sub[argparse.ArgumentParser]], None]], ...] = (
+    (("diff",), _diff_parser),
+    (("check",), _check_parser),
+    (("schema",), _schema_parser),
+    (("baseline",), _baseline_parser),
+    (("release", "history"), _release_parsers),
+    (("merge",), _merge_parser),
+    (("init",), _init_parser),
+    (("attribute",), _attribute_parser),
+    (("budget",), _budget_parser),
+    (("report",), _report_parser),
+)
+
+
+def _verb(argv: Sequence[str]) -> str | None:
+    """The verb when it comes first (every other case builds every parser: help, errors)."""
+    known = {name for names, _ in _REGISTER for name in names}
+    return argv[0] if argv and argv[0] in known else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     cut = argv.index("--") if "--" in argv else len(argv)  # attribute: pytest's arguments follow "--"
-    args = build_parser().parse_args(argv[:cut])
+    args = build_parser(_verb(argv[:cut])).parse_args(argv[:cut])
     args.pytest_args = argv[cut + 1 :]
     try:
         return int(_dispatch(args))
@@ -161,6 +218,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_attribute(args, args.pytest_args)
     if args.command in ("release", "history"):
+        from pytest_rollout.cli import release
+
         return release.run_release(args) if args.command == "release" else release.run_history(args)
     if args.command == "init":
         from pytest_rollout.cli.init import run_init
