@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+from pytest_rollout.frozen import dataclass
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter

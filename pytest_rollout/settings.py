@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, field, fields, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, get_type_hints
 
 from pytest_rollout import settings_cache
 from pytest_rollout.errors import SettingsError
+from pytest_rollout.frozen import dataclass
 from pytest_rollout.models import DEFAULT_ORDER
 
 if TYPE_CHECKING:

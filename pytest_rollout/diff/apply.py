@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from pytest_rollout.diff.formats import ConfigSyntaxError, KeyPath, format_key, parse, unflatten
 from pytest_rollout.errors import RolloutError
+from pytest_rollout.frozen import dataclass
 
 if TYPE_CHECKING:
     from pytest_rollout.diff.changes import RawChange

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from pytest_rollout.diff import textdiff
 from pytest_rollout.diff.formats import ConfigSyntaxError, KeyPath, Parsed, format_key, is_structured, parse
 from pytest_rollout.diff.gcpause import paused_gc
 from pytest_rollout.errors import GitError
+from pytest_rollout.frozen import dataclass
 
 if TYPE_CHECKING:  # models loads pydantic: the pre-push path reads the kind as a name only
     from pytest_rollout.models import Kind

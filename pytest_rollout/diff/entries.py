@@ -11,9 +11,10 @@ table folds entries; the JSON keeps every key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pytest_rollout.diff.formats import format_key
+from pytest_rollout.frozen import dataclass
 from pytest_rollout.models import Change
 
 #: Where an entry keeps its identity, below the entry (formats._format_identity's shapes too).

@@ -15,9 +15,10 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from pytest_rollout.frozen import dataclass
 
 _ENV_DROP = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_rollout.diff.git import git_ok, run_git
 from pytest_rollout.errors import GitError, NoBaseError
+from pytest_rollout.frozen import dataclass
 
 SHALLOW_FIX = (
     "fetch the full history (actions/checkout: `fetch-depth: 0`; GitLab: `GIT_DEPTH: 0`; "

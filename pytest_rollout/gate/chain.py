@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_rollout.frozen import dataclass
 from pytest_rollout.models import CommitCheck, Decision, DiffResult
 from pytest_rollout.settings import LoadedSettings
 

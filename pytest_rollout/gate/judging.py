@@ -14,11 +14,11 @@ release is counted as changing its settings (so changing them together with a la
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_rollout.errors import SettingsError
+from pytest_rollout.frozen import dataclass
 from pytest_rollout.settings import LoadedSettings, Settings, load_settings, settings_at, settings_folders
 
 if TYPE_CHECKING:

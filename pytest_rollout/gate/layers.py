@@ -17,11 +17,11 @@ import fnmatch
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_rollout.diff.formats import KeyPath, format_key, printable
 from pytest_rollout.diff.redact import redact, scrub_diff, scrub_name
+from pytest_rollout.frozen import dataclass
 from pytest_rollout.gate.defaults import default_file_layer, default_layer, default_watches
 from pytest_rollout.gate.defaults import default_key_layer as default_key_layer  # re-exported
 from pytest_rollout.models import Change

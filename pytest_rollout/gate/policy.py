@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from pytest_rollout.diff.redact import scrub_text
+from pytest_rollout.frozen import dataclass
 from pytest_rollout.gate.layers import layers_changed
 from pytest_rollout.models import Change, CommitCheck, Decision, Override, PlanStep
 from pytest_rollout.settings import Settings

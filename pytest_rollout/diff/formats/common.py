@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from pytest_rollout.errors import ConfigParseError
+from pytest_rollout.frozen import dataclass
 
 KeyPath = tuple[str, ...]
 
