@@ -58,10 +58,11 @@ class Ledger:
     statistic goes through ``complete``, which is why timing cannot change a verdict.
 
     O(1) work per trial: records sit in a list by trial index, a finished trial at the
-    frontier is consumed at once, a consumed record is marked ``used`` in place, the error-rate
-    test only counts a trial with an outcome (``ErrorRateTest.pending``), and handing out a
-    trial is one comparison with ``_limit`` (0 once stopped or halted; with the error test it
-    grows when a unit without an outcome lets the budget hand out one unit more).
+    frontier is consumed at once (with few checks while no error rule can end the run), a
+    consumed record is marked ``used`` in place, the error-rate test only counts a trial with
+    an outcome (``ErrorRateTest.pending``), and handing out a trial is one comparison with
+    ``_limit`` (0 once stopped or halted; with the error test it grows when a unit without an
+    outcome lets the budget hand out one unit more).
     """
 
     def __init__(
@@ -93,6 +94,8 @@ class Ledger:
         self._next = 0  # next trial index to hand out
         self._limit = self._hand_out_limit()
         self._frontier = 0  # first trial index not yet consumed
+        # Below this trial index a finished trial at the frontier may skip _advance (see complete)
+        self._direct = 0 if epochs > 1 else min(self._unit_budget, self._cap - 1)
         self._records: list[TrialRecord | None] = [None] * self.n_trials  # by index; None: not finished
         self._finished = 0
         self._units_used = self._errors = 0
@@ -115,7 +118,7 @@ class Ledger:
 
     def _stop(self) -> None:
         self.stopped = True
-        self._limit = 0
+        self._limit = self._direct = 0
 
     def next_trial(self) -> Trial | None:
         """The next trial to start, or None once settled, aborted, halted or out of budget."""
@@ -143,34 +146,47 @@ class Ledger:
         return self._spent + self._spent / finished * (in_flight + 1) > self._max_cost
 
     def complete(self, record: TrialRecord) -> None:
-        records = self._records
-        if records[record.index] is None:
-            self._finished += 1
-        records[record.index] = record
+        index = record.index
         if self._max_cost is not None:
-            self._spent += record.cost
+            self._count_cost(record)
+        self._records[index] = record
+        value = record.score
+        if index != self._frontier or index >= self._direct or value is None or record.outcome == "error":
+            self._advance()
+            return
+        # The record at the frontier, an outcome, room left, not stopped: neither error rule can
+        # end the run here (both are undecided, or the run would have stopped), so it goes
+        # straight to the feed; what _advance does with it, without its checks.
+        self._frontier = index + 1
+        record.used = True
+        if self._error_test is not None:
+            self._error_test.pending += 1  # update(False), without the call
+        self._units_used += 1
+        if verdict := self._feed(index, value + 0.0):  # + 0.0: math.fsum([value]) / 1, -0.0 included
+            self._settle(verdict)
+        if index + 1 < self.n_trials and self._records[index + 1] is not None:  # finished out of order
+            self._advance()
+
+    def _advance(self) -> None:
+        """Consume every unit at the frontier whose trials have all finished."""
         if self._epochs > 1:
             self._complete_units()
             return
-        size = len(records)
-        while not self.stopped and self._units_used < self._unit_budget:
-            index = self._frontier
-            one = records[index] if index < size else None
-            if one is None:
+        records = self._records
+        index, size = self._frontier, len(records)
+        while index < size and (one := records[index]) is not None:
+            if self.stopped or self._units_used >= self._unit_budget:
                 return
             self._frontier = index + 1
             one.used = True
-            value = one.score
-            if value is None or one.outcome == "error" or self._frontier >= self._cap:
-                self._use(index, [one.outcome == "error"], value)  # an error, or the last room
-                continue
-            # An outcome with room left: neither error rule can end the run here (both are
-            # still undecided, or the run would have stopped), so it goes straight to the feed.
-            if self._error_test is not None:
-                self._error_test.pending += 1  # update(False), without the call
-            self._units_used += 1
-            if verdict := self._feed(index, value + 0.0):  # + 0.0: math.fsum([value]) / 1, -0.0 included
-                self._settle(verdict)
+            self._use(index, [one.outcome == "error"], one.score)
+            index += 1
+
+    def _count_cost(self, record: TrialRecord) -> None:
+        """The spend and the finished trials ``max_cost`` reads (a record not yet held)."""
+        if self._records[record.index] is None:
+            self._finished += 1
+            self._spent += record.cost
 
     def _complete_units(self) -> None:
         """Cases with epochs: a unit is consumed once all its epochs have finished."""
@@ -221,10 +237,9 @@ class Ledger:
     def keep(self, record: TrialRecord) -> None:
         """A trial that finished (or was cancelled) after the stop: recorded, never consumed."""
         if self._records[record.index] is None:
-            self._records[record.index] = record
-            self._finished += 1
             if self._max_cost is not None:
-                self._spent += record.cost
+                self._count_cost(record)
+            self._records[record.index] = record
 
     def halt(self, exc: BaseException) -> None:
         """A trial raised a non-``Exception``: start nothing more, re-raise it once in-flight trials end."""
