@@ -141,3 +141,25 @@ def test_a_cancelled_serial_eval_records_its_trial_and_raises() -> None:
 
     asyncio.run(main())
     assert [(r.index, r.error_kind, r.used) for r in seen[0].records] == [(0, "Cancelled", False)]
+
+
+@pytest.mark.parametrize("criterion", ["pass_rate", "min_score"])
+def test_the_absolute_feed_answers_as_the_rule_over_every_criterion(criterion: str) -> None:
+    """The absolute criterion alone: the feed returns the monitor's own decision, which is what
+    the general rule (FAIL if any FAIL, PASS if all PASS) gives for one monitor."""
+    from pytest_rollout.evals import verdicts
+    from pytest_rollout.evals.criteria import feeder
+
+    rng = random.Random(11)
+    design = verdicts.design_for(criterion, 0.8, 0.1, 0.05, 0.1, 400)  # type: ignore[arg-type]
+    for _ in range(20):
+        fast, reference = verdicts.Monitor(design), verdicts.Monitor(design)
+        feed, mean = feeder(fast, None), rng.choice([0.65, 0.75, 0.85])
+        for i in range(400):
+            x = float(rng.random() < mean) if criterion == "pass_rate" else min(1.0, max(0.0, rng.gauss(mean, 0.2)))
+            reference.update(x)
+            state = reference.decided
+            assert feed(i, x) == ("FAIL" if state == "FAIL" else "PASS" if state == "PASS" else None)
+            if state is not None:
+                break
+        assert (fast.n, fast.decided) == (reference.n, reference.decided)

@@ -63,7 +63,16 @@ def feeder(absolute: Any, comparison: Comparison | None) -> Callable[[int, float
 
     The runner names each unit's index (its case's position in the case order), so a
     case whose every epoch errored is skipped without shifting the baseline pairing.
+    With the absolute criterion alone its monitor's decision is the answer (``Monitor.update``
+    returns it), so that feed builds no list per unit.
     """
+    if comparison is None and absolute is not None:
+        update = absolute.update
+
+        def feed_absolute(index: int, x: float) -> str | None:
+            return update(x)  # type: ignore[no-any-return]
+
+        return feed_absolute
 
     def feed(index: int, x: float) -> str | None:
         if absolute is not None:
