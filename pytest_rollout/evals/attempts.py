@@ -20,13 +20,13 @@ def run_sync_trial(call: Callable[[Trial], Any], trial: Trial) -> TrialRecord:
     try:
         result = call(trial)
         if result is not None:  # a sync body returns None: only then is the awaitable check needed
-            _refuse_awaitable(result)
+            refuse_awaitable(result)
     except Exception as exc:  # recorded: AssertionError fails the trial, anything else is an error trial
         return record(trial, exc, perf_counter() - start)
     return passed(trial, perf_counter() - start)
 
 
-def _refuse_awaitable(result: object) -> None:
+def refuse_awaitable(result: object) -> None:
     """An un-awaited coroutine would 'pass' without running a line of the body."""
     if inspect.isawaitable(result):
         if inspect.iscoroutine(result):

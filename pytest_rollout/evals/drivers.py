@@ -17,16 +17,25 @@ from time import perf_counter
 from types import CoroutineType
 from typing import Any
 
-from pytest_rollout.evals.attempts import awaitable, run_sync_trial, run_timed_trial
+from pytest_rollout.evals.attempts import awaitable, refuse_awaitable, run_sync_trial, run_timed_trial
 from pytest_rollout.evals.ledger import Ledger
 from pytest_rollout.evals.records import Trial, TrialRecord, cancelled, passed, record, timed_out
 
 
 def drive_inline(run: Ledger, call: Callable[[Trial], Any]) -> None:
-    """Serial, in the calling thread: fixtures and thread-locals work as in a plain test."""
+    """Serial, in the calling thread: fixtures and thread-locals work as in a plain test.
+
+    ``attempts.run_sync_trial`` in the loop's own frame (no call per trial for it)."""
     next_trial, complete = run.next_trial, run.complete
     while (trial := next_trial()) is not None:
-        complete(run_sync_trial(call, trial))
+        start = perf_counter()
+        try:
+            if (result := call(trial)) is not None:
+                refuse_awaitable(result)
+        except Exception as exc:  # recorded: AssertionError fails the trial, anything else is an error trial
+            complete(record(trial, exc, perf_counter() - start))
+        else:
+            complete(passed(trial, perf_counter() - start))
 
 
 class _DaemonPool:
