@@ -61,6 +61,27 @@ def test_words_split_case_and_separators() -> None:
         ("tools[name=search].description", "tools"),
         ("messages[0].content", "prompt"),
         ("agent.history_processors[0].last_n_messages", "context"),
+        # an entry with "=" takes the plural too (an ``images:`` map of tags is infra, not "model" of modelServers)
+        ("modelServers.VLLM.images.gh200", "infra"),
+        ("stops", "params"),
+        # an operational word inside a tools / context / prompt section tunes that component
+        ("agent.tools.execution_timeout", "tools"),
+        ("mcp.servers[name=fs].timeout", "tools"),
+        ("retriever.timeout", "context"),
+        ("agent.model.retry.retries", "infra"),  # the client's retries: infra
+        ("llm.timeout", "infra"),
+        # below a model id (a model catalogue's entry), a key no word names is model
+        ("catalog.llama-3.1-8b-instruct.url", "model"),
+        ("catalog.llama-3.1-8b-instruct.features", "model"),
+        ("catalog.llama-3.1-8b-instruct.args", "infra"),
+        ("catalog.llama-3.1-8b-instruct.env.VLLM_ATTENTION_BACKEND", None),  # an env name decides
+        ("resourceProfiles.nvidia-gpu-l4.imageName", "infra"),  # gpu: a profile, not a model id
+        # history condensers, and the agent tools frameworks ship under these names
+        ("condenser.type", "context"),
+        ("agent.enable_condensation_request", "context"),
+        ("agent.enable_browsing", "tools"),
+        ("agent.codeact_enable_jupyter", "tools"),
+        ("assistant.code_interpreter", "tools"),
         # not AI config
         ("name", None),
         ("services.web.stop_signal", None),

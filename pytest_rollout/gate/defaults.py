@@ -6,12 +6,18 @@ segment is split into lower-case words (at ``_``, ``-``, ``.``, spaces and
 camelCase humps) and a table entry matches when its words occur in the segment
 in a row. A word of an entry also matches its plural (``model`` -> ``models``);
 a trailing ``*`` makes the last word a prefix (``rerank*`` -> ``reranker``);
-a leading ``=`` matches the whole segment only (``=stop`` is not ``stop_signal``).
+a leading ``=`` matches the whole segment only (``=stop`` is not ``stop_signal``; ``=image``
+is ``images`` too).
 
 Which entry decides: the segment nearest the leaf that matches any entry; in
 it, the entry with the most words (``max_model_len`` is context, not model);
 then the match that ends last, the English head noun (``model_timeout`` is
-infra, ``timeout_model`` model). A key no entry matches falls back to the
+infra, ``timeout_model`` model). An operational word (an infra entry: a timeout,
+retries, a port) inside a section that names tools, context or prompt tunes that
+component and takes its layer (``agent.tools.execution_timeout`` is tools,
+``retriever.timeout`` context); inside ``model:`` or ``llm:`` it stays infra (the
+client's timeout). A key no entry names below a model id (``catalog.llama-3-8b.url``:
+an entry of a model catalogue) is model. A key no entry matches falls back to the
 file's folder (``prompts/``, ``tools/``, ``deploy/``, ...); a file no rule
 watches is not read at all. Tooling files (CI, editors, linters, lock files,
 ``pyproject.toml``) are never read by the defaults: their timeouts and versions
@@ -115,6 +121,10 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
         "history*",
         "cache_control",
         "repo_map",  # Aider model settings
+        "condenser*",  # history condensers (OpenHands), summarisation and truncation of the history
+        "condensation*",
+        "truncat*",
+        "summariz*",
     ),
     "prompt": (
         "prompt*",
@@ -143,6 +153,15 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
         "rerank*",
         "vector_store",
         "mcp*",
+        # the agent tools that frameworks ship under these names (OpenAI, Anthropic, OpenHands)
+        "browser*",
+        "browsing",
+        "web_search",
+        "file_search",
+        "code_interpreter",
+        "computer_use",
+        "text_editor",
+        "jupyter*",
     ),
 }
 
@@ -263,6 +282,9 @@ MODEL_ID = re.compile(
     re.IGNORECASE,
 )
 
+#: A model family's name as a key (``llama-3.1-8b-instruct``, ``gpt-4o``): a catalogue entry below the top level.
+MODEL_FAMILY = re.compile(MODEL_ID.pattern.partition("|")[2], re.IGNORECASE)
+
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SEPARATOR = re.compile(r"[^A-Za-z0-9]+")
 
@@ -282,7 +304,9 @@ def _word_matches(entry_word: str, word: str) -> bool:
 def _entry_match(entry: str, segment: str) -> int | None:
     """Index just past the last matched word, or None."""
     if entry.startswith("="):
-        return len(words(segment)) if words(segment) == words(entry[1:]) else None
+        want, have = words(entry[1:]), words(segment)
+        same = len(want) == len(have) and all(_word_matches(w, h) for w, h in zip(want, have, strict=True))
+        return len(have) if same else None
     want, have = words(entry.rstrip("*")), words(segment)
     if entry.endswith("*"):
         want = (*want[:-1], want[-1] + "*")
@@ -332,14 +356,35 @@ def key_decision(key: KeyPath) -> tuple[str, int] | None:
         if field == key[-1] and MODEL_ID.fullmatch(value):
             return "model", len(key) - 1
     for i in range(len(key) - 1, -1, -1):
-        seg = key[i]
-        if seg.startswith("["):
-            layer = segment_layer(seg[1:-1].partition("=")[2]) if i and key[i - 1].lower() == "env" else None
-        else:
-            layer = segment_layer(seg)
+        layer = _named(key, i)
         if layer:
-            return layer, i
+            return _section(key, i) if layer == "infra" else (layer, i)
+    if any(seg.lower() in ENV_SECTIONS for seg in key):
+        return None  # an environment variable's name decides, and no entry names it
+    for i, seg in enumerate(key):
+        if not seg.startswith("[") and MODEL_FAMILY.fullmatch(seg):
+            return "model", i  # an entry of a model catalogue: what that model is
     return None
+
+
+def _named(key: KeyPath, i: int) -> str | None:
+    seg = key[i]
+    if seg.startswith("["):
+        return segment_layer(seg[1:-1].partition("=")[2]) if i and key[i - 1].lower() == "env" else None
+    return segment_layer(seg)
+
+
+#: Sections an operational (infra) word below them belongs to: it tunes that component.
+SECTION_LAYERS: tuple[str, ...] = ("tools", "context", "prompt")
+
+
+def _section(key: KeyPath, i: int) -> tuple[str, int]:
+    """``agent.tools.execution_timeout`` is tools: the nearest enclosing section that names a layer decides."""
+    for j in range(i - 1, -1, -1):
+        layer = _named(key, j)
+        if layer:
+            return (layer, j) if layer in SECTION_LAYERS else ("infra", i)
+    return "infra", i
 
 
 def default_file_layer(path: str) -> str | None:
