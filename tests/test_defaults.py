@@ -71,10 +71,12 @@ def test_words_split_case_and_separators() -> None:
         ("agent.model.retry.retries", "infra"),  # the client's retries: infra
         ("llm.timeout", "infra"),
         # below a model id (a model catalogue's entry), a key no word names is model
-        ("catalog.llama-3.1-8b-instruct.url", "model"),
-        ("catalog.llama-3.1-8b-instruct.features", "model"),
-        ("catalog.llama-3.1-8b-instruct.args", "infra"),
-        ("catalog.llama-3.1-8b-instruct.env.VLLM_ATTENTION_BACKEND", None),  # an env name decides
+        ('catalog."llama-3.1-8b-instruct".url', "model"),
+        ('catalog."llama-3.1-8b-instruct".features', "model"),
+        ('catalog."llama-3.1-8b-instruct".args', "infra"),
+        ('catalog."llama-3.1-8b-instruct-cpu".url', "model"),  # a model's name is not words ("cpu")
+        ('catalog."qwen2.5-7b-instruct".url', "model"),
+        ('catalog."llama-3.1-8b-instruct".env.VLLM_ATTENTION_BACKEND', None),  # an env name decides
         ("resourceProfiles.nvidia-gpu-l4.imageName", "infra"),  # gpu: a profile, not a model id
         # history condensers, and the agent tools frameworks ship under these names
         ("condenser.type", "context"),

@@ -65,3 +65,20 @@ def test_init_never_overwrites_without_force(git_repo: GitRepo, capsys: pytest.C
     assert (git_repo.path / "rollout.yaml").read_text() == "strict: false\n"
     assert main(["init", "--repo", str(git_repo.path), "--force"]) == 0
     assert "layers:" in (git_repo.path / "rollout.yaml").read_text()
+
+
+def test_init_reads_named_entries_like_a_list(git_repo: GitRepo) -> None:
+    entry = "    url: hf://org/{0}\n    engine: VLLM\n    args: [--max-num-seqs=8]\n    tolerations: [{{key: gpu}}]\n"
+    catalog = "".join(
+        f"  {name}:\n" + entry.format(name) for name in ("llama-3-8b-l4", "qwen2.5-7b", "e5-mistral-7b-cpu")
+    )
+    agent = "agent:\n  model: {name: gpt-4o, temperature: 0}\n  tools: {bundles: [a]}\n  templates: {system: hi}\n"
+    git_repo.commit({"charts/models/values.yaml": "catalog:\n" + catalog, "config/agent.yaml": agent})
+    assert main(["init", "--repo", str(git_repo.path)]) == 0
+    text = (git_repo.path / "rollout.yaml").read_text()
+    # one rule per field of the catalogue, not one per model; e5-mistral-7b-cpu is a model like its siblings
+    assert '- "charts/models/values.yaml:catalog.*.url"  # below a model id: an entry of a model catalogue' in text
+    assert '"charts/models/values.yaml:catalog.*.args"' in text and "e5-mistral" not in text
+    assert '"charts/models/values.yaml:catalog.*.tolerations[*].key"' in text  # [*] is rule syntax, never quoted
+    # sections that are not entries of one kind keep their names
+    assert '"config/agent.yaml:agent.model.name"' in text and "agent.*" not in text

@@ -9,7 +9,12 @@ a change to a key left unplaced blocks instead of passing.
 Rules: a file whose every key falls to its folder (``prompts/``, ``deploy/``,
 ...) is covered by that folder's glob; otherwise each key becomes a key rule
 with list elements as ``[*]`` (``tools[*].description``); a file whose every key
-names one layer is a file rule. Never overwrites an existing file without ``--force``.
+names one layer is a file rule. A mapping of named entries (at least three
+entries, all mappings, sharing a key: ``catalog.<model>.url``,
+``resourceProfiles.<profile>.limits``) is read like a list: the entry's name
+becomes ``*`` (``catalog.*.url``) when every key that rule covers in the file has
+one layer, so the map has one rule per field, not one per entry, and an entry
+added later is judged like its siblings. Never overwrites an existing file without ``--force``.
 """
 
 from __future__ import annotations
@@ -84,7 +89,9 @@ def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
         scan.sources += 1  # no glob can say "but not tests": the defaults' app rule (extend_defaults) does
         return
     keys = content.values if isinstance(content, Parsed) else {}
-    named = {key: defaults.default_key_layer(key) for key in keys}
+    ids = _catalogue_ids(list(keys))
+    decided = {key: defaults.key_decision(key, ids.get(key, ())) for key in keys}
+    named = {key: found[0] if found else None for key, found in decided.items()}
     if folder is not None and all(layer in (None, folder) for layer in named.values()):
         glob = _folder_glob(path, folder)
         scan.layers[folder].files.setdefault(glob, f"files under {glob.split('/**')[0] or glob}: {folder}")
@@ -97,19 +104,96 @@ def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
         (layer,) = layers
         scan.layers[str(layer)].files.setdefault(path, f"every key of it names {layer}")
         return
+    patterns = _patterns(named)
+    whys: dict[str, list[str]] = defaultdict(list)
     for key in placed:
-        layer, cut = defaults.key_decision(key) or ("", 0)
-        # The whole key (list elements as [*]), not a prefix: a key added later under the
-        # same parent is judged by the defaults (extend_defaults), not by this rule.
-        why = f"{key[cut]!r} names {layer}" if not key[cut].startswith("[") else f"{key[cut]} names {layer}"
-        scan.layers[layer].keys.setdefault(f"{path}:{_pattern(key)}", why)
-    left = [format_key(key) for key, layer in named.items() if layer is None]
+        layer, cut = decided[key] or ("", 0)
+        # The whole key (list elements and named entries as [*] and *), not a prefix: a key
+        # added later under the same parent is judged by the defaults (extend_defaults).
+        if layer == "model" and (cut in ids.get(key, ()) or defaults.MODEL_FAMILY.fullmatch(key[cut])):
+            why = "below a model id: an entry of a model catalogue is model"
+        elif key[cut].startswith("["):
+            why = f"{key[cut]} names {layer}"
+        else:
+            why = f"{key[cut]!r} names {layer}"
+        rule = f"{path}:{patterns[key]}"
+        whys[rule].append(why)
+        scan.layers[layer].keys.setdefault(rule, why)
+    for name in scan.layers:
+        rules = scan.layers[name].keys
+        for rule in rules:
+            if len(set(whys.get(rule, ()))) > 1:
+                rules[rule] = f"each of its {len(whys[rule])} entries names {name} ({whys[rule][0]}, ...)"
+    left = list(dict.fromkeys(patterns[key] for key, layer in named.items() if layer is None))
     if left:
         scan.unclassified[path] = left
 
 
-def _pattern(key: KeyPath) -> str:
-    return format_key(tuple("[*]" if seg.startswith("[") and not _is_env(key, i) else seg for i, seg in enumerate(key)))
+def _patterns(named: dict[KeyPath, str | None]) -> dict[KeyPath, str]:
+    """Each key's rule text: list elements as ``[*]``, named entries as ``*`` where that keeps one layer."""
+    listed = {key: _listed(key) for key in named}
+    entries = _entry_collections(list(listed.values()))
+    starred = {
+        key: tuple("*" if i and n[:i] in entries else seg for i, seg in enumerate(n)) for key, n in listed.items()
+    }
+    layers: dict[tuple[str, ...], set[str | None]] = defaultdict(set)
+    for key, pattern in starred.items():
+        layers[pattern].add(named[key])
+    return {key: _format(starred[key] if len(layers[starred[key]]) == 1 else listed[key]) for key in named}
+
+
+def _listed(key: KeyPath) -> tuple[str, ...]:
+    return tuple("[*]" if seg.startswith("[") and not _is_env(key, i) else seg for i, seg in enumerate(key))
+
+
+def _catalogue_ids(keys: list[KeyPath]) -> dict[KeyPath, tuple[int, ...]]:
+    """Where a key passes through an entry of a model catalogue: a collection of named entries
+    whose names are mostly model ids (``catalog.{llama-3-8b, qwen2.5-7b, e5-mistral-7b}``), so
+    each entry's name is a model id, even one the defaults cannot tell (``e5-mistral-7b-cpu``)."""
+    listed = [_listed(key) for key in keys]
+    entries = _entry_collections(listed)
+    catalogues = {
+        prefix
+        for prefix, names in entries.items()
+        if 2 * sum(bool(defaults.MODEL_FAMILY.fullmatch(n)) for n in names) >= len(names)
+    }
+    out = {}
+    for key, n in zip(keys, listed, strict=True):
+        found = tuple(i for i in range(1, len(n)) if n[:i] in catalogues)
+        if found:
+            out[key] = found
+    return out
+
+
+def _entry_collections(keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], set[str]]:
+    """Prefixes whose children are named entries (>= 3 children, all mappings, sharing a key), with their names."""
+    subkeys: dict[tuple[str, ...], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    leaves: set[tuple[str, ...]] = set()
+    for key in keys:
+        for i in range(len(key)):
+            if key[i].startswith("["):
+                continue
+            if i == len(key) - 1:
+                leaves.add(key[:i])
+            else:
+                subkeys[key[:i]][key[i]].add(key[i + 1])
+    return {
+        prefix: set(children)
+        for prefix, children in subkeys.items()
+        if len(children) >= 3 and prefix not in leaves and set.intersection(*children.values())
+    }
+
+
+def _format(pattern: tuple[str, ...]) -> str:
+    """``format_key``, with ``[*]`` and ``*`` kept bare (they are rule syntax, not key names)."""
+    out = ""
+    for seg in pattern:
+        if seg == "[*]":
+            out += seg
+        else:
+            text = "*" if seg == "*" else format_key((seg,))
+            out += f".{text}" if out else text
+    return out
 
 
 def _is_env(key: KeyPath, i: int) -> bool:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Collection
 
 from pytest_rollout.diff.formats import KeyPath, is_structured
 
@@ -275,10 +276,10 @@ PYPROJECT_TOOLING: tuple[str, ...] = (
 #: Segments that hold environment variables: below them the variable's name decides, not the folder.
 ENV_SECTIONS: tuple[str, ...] = ("env", "envvars", "environment", "extraenv", "env_variables", "envfrom")
 
-#: A model identifier: ``vendor/name`` or a known model family (``gpt-4o``, ``claude-3-5-sonnet``, ...).
+#: A model identifier: ``vendor/name`` or a known model family (``gpt-4o``, ``claude-3-5-sonnet``, ``qwen2.5-7b``, ...).
 MODEL_ID = re.compile(
     r"[\w.-]+(?:/[\w.:-]+)+|(?:gpt|o[134]|chatgpt|claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|deepseek|phi|"
-    r"command|kimi|glm|grok|minimax|nemotron|yi|falcon|olmo|granite)[-.:_][\w.:-]*",
+    r"command|kimi|glm|grok|minimax|nemotron|yi|falcon|olmo|granite)(?:[-.:_]|\d)[\w.:-]*",
     re.IGNORECASE,
 )
 
@@ -339,7 +340,7 @@ def default_key_layer(key: KeyPath) -> str | None:
     return found[0] if found else None
 
 
-def key_decision(key: KeyPath) -> tuple[str, int] | None:
+def key_decision(key: KeyPath, ids: Collection[int] = ()) -> tuple[str, int] | None:
     """The layer and the index of the segment that named it.
 
     List segments are skipped, except the identity of an ``env`` entry
@@ -347,7 +348,9 @@ def key_decision(key: KeyPath) -> tuple[str, int] | None:
     Two model-catalogue shapes are model whatever their leaves say: a file whose
     top-level keys are model ids (``{"deepseek/deepseek-chat": {"max_tokens": ...}}``),
     and the identity field of a list entry named by a model id
-    (``[name=gpt-4o].name``: the entry for that model came or went).
+    (``[name=gpt-4o].name``: the entry for that model came or went). ``ids``: the
+    positions known to be model ids whatever their names (``init`` sees a whole
+    catalogue, where the defaults see one key).
     """
     if key and not key[0].startswith("[") and MODEL_ID.fullmatch(key[0]):
         return "model", 0
@@ -356,13 +359,13 @@ def key_decision(key: KeyPath) -> tuple[str, int] | None:
         if field == key[-1] and MODEL_ID.fullmatch(value):
             return "model", len(key) - 1
     for i in range(len(key) - 1, -1, -1):
-        layer = _named(key, i)
+        layer = None if i in ids else _named(key, i)
         if layer:
             return _section(key, i) if layer == "infra" else (layer, i)
     if any(seg.lower() in ENV_SECTIONS for seg in key):
         return None  # an environment variable's name decides, and no entry names it
     for i, seg in enumerate(key):
-        if not seg.startswith("[") and MODEL_FAMILY.fullmatch(seg):
+        if i in ids or (not seg.startswith("[") and MODEL_FAMILY.fullmatch(seg)):
             return "model", i  # an entry of a model catalogue: what that model is
     return None
 
@@ -371,6 +374,8 @@ def _named(key: KeyPath, i: int) -> str | None:
     seg = key[i]
     if seg.startswith("["):
         return segment_layer(seg[1:-1].partition("=")[2]) if i and key[i - 1].lower() == "env" else None
+    if MODEL_FAMILY.fullmatch(seg):
+        return None  # a model's name, not words: ``llama-3-8b-cpu`` is that model, not "cpu"
     return segment_layer(seg)
 
 
