@@ -126,6 +126,13 @@ def test_folders_are_signals(path: str, key: tuple[str, ...] | None, layer: str 
     assert default_layer(path, key) == layer
 
 
+def test_config_under_a_benchmarks_folder_is_read() -> None:
+    # SWE-agent's config/benchmarks/*.yaml are the agent's run configs: only benchmark *code* is not app
+    assert default_watches("config/benchmarks/anthropic.yaml")
+    assert default_layer("config/benchmarks/anthropic.yaml", ("agent", "model", "name")) == "model"
+    assert not default_watches("benchmarks/bench_x.py")
+
+
 def test_tooling_files_are_not_read() -> None:
     assert default_watches("config/app.yaml") and default_watches("deploy/Dockerfile")
     assert not default_watches(".github/workflows/ci.yml") and not default_watches(".pre-commit-config.yaml")

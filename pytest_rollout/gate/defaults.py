@@ -206,7 +206,6 @@ DEFAULT_IGNORED: tuple[str, ...] = (
     "*.test.*",
     "*.spec.*",
     "**/__tests__/**",
-    "**/benchmarks/**",
     "setup.py",
     "noxfile.py",
     "*.config.js",
@@ -392,6 +391,11 @@ def _section(key: KeyPath, i: int) -> tuple[str, int]:
     return "infra", i
 
 
+#: Source files that are not the application's code; configuration there is still read
+#: (SWE-agent's ``config/benchmarks/*.yaml`` are agent configs).
+APP_IGNORED: tuple[str, ...] = ("**/benchmarks/**",)
+
+
 def default_file_layer(path: str) -> str | None:
     from pytest_rollout.gate.layers import compile_glob
 
@@ -399,6 +403,8 @@ def default_file_layer(path: str) -> str | None:
         return None
     for layer, globs in DEFAULT_FILES.items():
         if any(compile_glob(g).match(path) for g in globs):
+            if layer == "app" and any(compile_glob(g).match(path) for g in APP_IGNORED):
+                return None
             return layer
     return None
 
@@ -440,7 +446,8 @@ def defaults_table() -> str:
 
     rows = ["| layer | key words (anywhere in a key) | files and folders |", "|---|---|---|"]
     for layer in dict.fromkeys((*DEFAULT_KEYS, *DEFAULT_FILES)):
-        rows.append(f"| {layer} | {cell(DEFAULT_KEYS.get(layer, ()))} | {cell(DEFAULT_FILES.get(layer, ()))} |")
+        files = cell(DEFAULT_FILES.get(layer, ())) + (f" (not in {cell(APP_IGNORED)})" if layer == "app" else "")
+        rows.append(f"| {layer} | {cell(DEFAULT_KEYS.get(layer, ()))} | {files} |")
     rows.append(
         f"| (never read) | | {cell(DEFAULT_IGNORED)}; in `pyproject.toml` all but `[tool.X]` tables of non-tooling X |"
     )
