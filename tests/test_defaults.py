@@ -126,6 +126,12 @@ def test_folders_are_signals(path: str, key: tuple[str, ...] | None, layer: str 
     assert default_layer(path, key) == layer
 
 
+def test_pyproject_tool_table_is_a_namespace_not_a_word() -> None:
+    assert default_layer("pyproject.toml", ("tool", "crewai", "type")) is None
+    assert default_layer("pyproject.toml", ("tool", "bot", "tools", "timeout")) == "tools"
+    assert default_layer("pyproject.toml", ("tool", "bot", "llm", "model")) == "model"
+
+
 def test_config_under_a_benchmarks_folder_is_read() -> None:
     # SWE-agent's config/benchmarks/*.yaml are the agent's run configs: only benchmark *code* is not app
     assert default_watches("config/benchmarks/anthropic.yaml")

@@ -82,3 +82,14 @@ def test_init_reads_named_entries_like_a_list(git_repo: GitRepo) -> None:
     assert '"charts/models/values.yaml:catalog.*.tolerations[*].key"' in text  # [*] is rule syntax, never quoted
     # sections that are not entries of one kind keep their names
     assert '"config/agent.yaml:agent.model.name"' in text and "agent.*" not in text
+
+
+def test_init_reads_pyproject_as_the_defaults_do(git_repo: GitRepo) -> None:
+    # [tool.crewai] is pyproject's namespace, not the tools layer; [project] and tooling are never read
+    pyproject = '[project]\nname = "crew"\ndependencies = ["crewai"]\n[tool.crewai]\ntype = "crew"\n'
+    git_repo.commit({"pyproject.toml": pyproject + '[tool.ruff]\nline-length = 100\n[tool.bot.llm]\nmodel = "x"\n'})
+    assert main(["init", "--repo", str(git_repo.path)]) == 0
+    text = (git_repo.path / "rollout.yaml").read_text()
+    assert "\"pyproject.toml:tool.bot.llm.model\"  # 'model' names model" in text
+    assert "tools:" not in text and '- "pyproject.toml"' not in text
+    assert "#   pyproject.toml: tool.crewai.type" in text  # left for the user to place, nothing else

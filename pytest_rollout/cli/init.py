@@ -88,9 +88,9 @@ def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
     if folder == "app":
         scan.sources += 1  # no glob can say "but not tests": the defaults' app rule (extend_defaults) does
         return
-    keys = content.values if isinstance(content, Parsed) else {}
-    ids = _catalogue_ids(list(keys))
-    decided = {key: defaults.key_decision(key, ids.get(key, ())) for key in keys}
+    keys = [key for key in content.values if defaults.reads_key(path, key)] if isinstance(content, Parsed) else []
+    ids = _catalogue_ids(keys)
+    decided = {key: defaults.file_key_decision(path, key, ids.get(key, ())) for key in keys}
     named = {key: found[0] if found else None for key, found in decided.items()}
     if folder is not None and all(layer in (None, folder) for layer in named.values()):
         glob = _folder_glob(path, folder)

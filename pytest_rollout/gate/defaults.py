@@ -424,16 +424,34 @@ def default_layer(path: str, key: KeyPath | None) -> str | None:
     """A whole file: its folder's layer. A key: its names' layer, else its file's."""
     if key is None:
         return default_file_layer(path)
-    if is_ignored(path) or _is_tooling_key(path, key):
+    if not reads_key(path, key):
         return None
-    named = default_key_layer(key)
-    if named is not None or any(seg.lower() in ENV_SECTIONS for seg in key):
-        return named  # an environment variable is the application's setting: its name decides
+    found = file_key_decision(path, key)
+    if found is not None or any(seg.lower() in ENV_SECTIONS for seg in key):
+        return found[0] if found else None  # an environment variable is the application's setting: its name decides
     return default_file_layer(path)
 
 
+def reads_key(path: str, key: KeyPath) -> bool:
+    """Does the defaults' table judge this key of this file? Not in ignored files, nor pyproject's tooling."""
+    return not is_ignored(path) and not _is_tooling_key(path, key)
+
+
+def file_key_decision(path: str, key: KeyPath, ids: Collection[int] = ()) -> tuple[str, int] | None:
+    """``key_decision`` for a key of the file at ``path``: pyproject's ``[tool]`` is a namespace, not a word
+    (``[tool.crewai] type = "crew"`` is not the tools layer)."""
+    if _is_pyproject(path) and key[:1] == ("tool",):
+        found = key_decision(key[1:], [i - 1 for i in ids if i])
+        return (found[0], found[1] + 1) if found else None
+    return key_decision(key, ids)
+
+
+def _is_pyproject(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] == "pyproject.toml"
+
+
 def _is_tooling_key(path: str, key: KeyPath) -> bool:
-    if path.rsplit("/", 1)[-1] != "pyproject.toml":
+    if not _is_pyproject(path):
         return False
     return len(key) < 2 or key[0] != "tool" or key[1] in PYPROJECT_TOOLING
 
