@@ -126,6 +126,15 @@ def test_folders_are_signals(path: str, key: tuple[str, ...] | None, layer: str 
     assert default_layer(path, key) == layer
 
 
+def test_a_chart_at_the_root_and_crewai_prompts() -> None:
+    assert default_layer("Chart.yaml", ("appVersion",)) == "infra"  # no charts/ folder to say so
+    assert default_layer("values.yaml", ("terminationGracePeriodSeconds",)) == "infra"
+    assert default_layer("values.yaml", ("ollama", "models", "pull")) == "model"
+    agents = "crew/config/agents.yaml"
+    assert [default_layer(agents, ("writer", k)) for k in ("goal", "backstory")] == ["prompt", "prompt"]
+    assert default_layer("crew/config/tasks.yaml", ("write", "expected_output")) == "prompt"
+
+
 def test_pyproject_tool_table_is_a_namespace_not_a_word() -> None:
     assert default_layer("pyproject.toml", ("tool", "crewai", "type")) is None
     assert default_layer("pyproject.toml", ("tool", "bot", "tools", "timeout")) == "tools"

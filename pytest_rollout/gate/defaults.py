@@ -139,6 +139,9 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
         "reminder",
         "preamble",
         "persona",
+        "backstory",  # CrewAI agents (role, goal, backstory) and tasks (description, expected_output)
+        "=goal",
+        "expected_output",
         "edit_format",  # Aider model settings: the edit format picks the prompt set
         "=overeager",
         "=lazy",
@@ -179,6 +182,9 @@ DEFAULT_FILES: dict[str, tuple[str, ...]] = {
         "**/k8s/**",
         "**/kubernetes/**",
         "**/manifests/**",
+        "Chart.yaml",  # a Helm chart wherever it sits (the chart's repository root too)
+        "values.yaml",
+        "values-*.yaml",
         "docker-compose*.yml",
         "docker-compose*.yaml",
         "compose.yml",
