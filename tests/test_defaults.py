@@ -126,6 +126,13 @@ def test_folders_are_signals(path: str, key: tuple[str, ...] | None, layer: str 
     assert default_layer(path, key) == layer
 
 
+def test_a_tool_schema_parameter_is_not_a_setting() -> None:
+    schema = ("parameters", "properties", "top_k", "default")
+    assert default_layer("tools/search.json", schema) == "tools"  # not context: top_k is the tool's parameter
+    key = ("tools", "[name=search]", "function", "parameters", "properties", "max_tokens", "type")
+    assert default_layer("config/agent.yaml", key) == "tools"
+
+
 def test_a_chart_at_the_root_and_crewai_prompts() -> None:
     assert default_layer("Chart.yaml", ("appVersion",)) == "infra"  # no charts/ folder to say so
     assert default_layer("values.yaml", ("terminationGracePeriodSeconds",)) == "infra"

@@ -93,3 +93,10 @@ def test_init_reads_pyproject_as_the_defaults_do(git_repo: GitRepo) -> None:
     assert "\"pyproject.toml:tool.bot.llm.model\"  # 'model' names model" in text
     assert "tools:" not in text and '- "pyproject.toml"' not in text
     assert "#   pyproject.toml: tool.crewai.type" in text  # left for the user to place, nothing else
+
+
+def test_init_force_does_not_map_the_settings_it_replaces(git_repo: GitRepo) -> None:
+    git_repo.commit({**FILES, "rollout.yaml": "layers:\n  model:\n    keys: ['config/app.yaml:llm.model']\n"})
+    assert main(["init", "--repo", str(git_repo.path), "--force"]) == 0
+    text = (git_repo.path / "rollout.yaml").read_text()
+    assert '"rollout.yaml' not in text and "#   rollout.yaml" not in text

@@ -74,11 +74,12 @@ def run_init(args: argparse.Namespace) -> int:
 def scan_repo(root: Path, commit: str = "HEAD") -> Scan:
     from pytest_rollout.diff.changes import read_tree_configs
     from pytest_rollout.diff.git import run_git
+    from pytest_rollout.settings import SETTINGS_FILES
 
     sha = run_git(root, "rev-parse", "--verify", f"{commit}^{{commit}}").decode().strip()
     scan = Scan(sha)
     for path, content in sorted(read_tree_configs(root, sha, defaults.default_watches).items()):
-        if ":" not in path:
+        if ":" not in path and path not in SETTINGS_FILES:  # the settings are not AI config (--force rewrites them)
             _scan_file(scan, path, content)
     return scan
 

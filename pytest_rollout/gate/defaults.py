@@ -12,7 +12,9 @@ is ``images`` too).
 Which entry decides: the segment nearest the leaf that matches any entry; in
 it, the entry with the most words (``max_model_len`` is context, not model);
 then the match that ends last, the English head noun (``model_timeout`` is
-infra, ``timeout_model`` model). An operational word (an infra entry: a timeout,
+infra, ``timeout_model`` model). A JSON Schema's property names (below
+``properties``: a tool's parameters, ``top_k``, ``max_tokens``) are not settings and
+name nothing. An operational word (an infra entry: a timeout,
 retries, a port) inside a section that names tools, context or prompt tunes that
 component and takes its layer (``agent.tools.execution_timeout`` is tools,
 ``retriever.timeout`` context); inside ``model:`` or ``llm:`` it stays infra (the
@@ -377,6 +379,8 @@ def key_decision(key: KeyPath, ids: Collection[int] = ()) -> tuple[str, int] | N
 
 def _named(key: KeyPath, i: int) -> str | None:
     seg = key[i]
+    if i and key[i - 1] == "properties":
+        return None  # a JSON Schema's property: a tool's parameter name (``top_k``), not a setting
     if seg.startswith("["):
         return segment_layer(seg[1:-1].partition("=")[2]) if i and key[i - 1].lower() == "env" else None
     if MODEL_FAMILY.fullmatch(seg):
