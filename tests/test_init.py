@@ -17,6 +17,7 @@ FILES = {
     "deploy/vllm.yaml": "kind: Deployment\nmetadata: {name: vllm}\nspec: {replicas: 1}\n",
     "src/app.py": "print('hi')\n",
     "models.yaml": "- {name: gpt-4o, model: openai/gpt-4o}\n",
+    "Dockerfile": "FROM python:3.12\n",
 }
 
 
@@ -29,6 +30,7 @@ def test_init_writes_rules_with_reasons_and_lists_unclassified(
     assert "- \"config/app.yaml:llm.model\"  # 'model' names model" in text
     assert '- "prompts/**"  # files under prompts: prompt' in text
     assert '- "deploy/**"' in text and '".env.example:OPENAI_MODEL"' in text
+    assert '- "Dockerfile"  # files named Dockerfile: infra' in text
     assert '- "models.yaml"  # every key of it names model' in text
     assert "strict: true" in text and "extend_defaults: true" in text
     assert "# app: 1 source file(s) outside tests, docs and examples, by the defaults (coupled)" in text

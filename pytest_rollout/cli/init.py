@@ -95,7 +95,8 @@ def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
     named = {key: found[0] if found else None for key, found in decided.items()}
     if folder is not None and all(layer in (None, folder) for layer in named.values()):
         glob = _folder_glob(path, folder)
-        scan.layers[folder].files.setdefault(glob, f"files under {glob.split('/**')[0] or glob}: {folder}")
+        where = f"files under {glob[:-3]}" if glob.endswith("/**") and glob != "**" else f"files named {glob}"
+        scan.layers[folder].files.setdefault(glob, f"{where}: {folder}")
         return
     placed = [key for key, layer in named.items() if layer is not None]
     if not placed:
