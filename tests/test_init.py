@@ -102,3 +102,14 @@ def test_init_force_does_not_map_the_settings_it_replaces(git_repo: GitRepo) -> 
     assert main(["init", "--repo", str(git_repo.path), "--force"]) == 0
     text = (git_repo.path / "rollout.yaml").read_text()
     assert '"rollout.yaml' not in text and "#   rollout.yaml" not in text
+
+
+def test_init_never_copies_a_secret_shaped_key(git_repo: GitRepo) -> None:
+    secret = "sk-proj-ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210zyxw"
+    git_repo.commit(
+        {"config/app.yaml": f"llm:\n  model: a\nusers:\n  {secret}: admin\n  {secret[:-1]}Q: {{model: b}}\n"}
+    )
+    assert main(["init", "--repo", str(git_repo.path)]) == 0
+    text = (git_repo.path / "rollout.yaml").read_text()
+    assert secret[8:20] not in text
+    assert '"config/app.yaml:users.*.model"' in text and "#   config/app.yaml: users.*" in text

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_rollout.diff.formats import KeyPath, Parsed, format_key
+from pytest_rollout.diff.redact import scrub_name
 from pytest_rollout.errors import RolloutError
 from pytest_rollout.gate import defaults
 
@@ -119,6 +120,7 @@ def _scan_file(scan: Scan, path: str, content: Parsed | str) -> None:
         else:
             why = f"{key[cut]!r} names {layer}"
         rule = f"{path}:{patterns[key]}"
+        why = scrub_name(why)
         whys[rule].append(why)
         scan.layers[layer].keys.setdefault(rule, why)
     for name in scan.layers:
@@ -145,7 +147,14 @@ def _patterns(named: dict[KeyPath, str | None]) -> dict[KeyPath, str]:
 
 
 def _listed(key: KeyPath) -> tuple[str, ...]:
-    return tuple("[*]" if seg.startswith("[") and not _is_env(key, i) else seg for i, seg in enumerate(key))
+    """List elements as ``[*]``; a segment shaped like a credential (``{sk-proj-...: admin}``) as ``*``,
+    so the written map never copies a secret (the rule still matches the key)."""
+    from pytest_rollout.diff.redact import looks_like_credential
+
+    return tuple(
+        "[*]" if seg.startswith("[") and not _is_env(key, i) else "*" if looks_like_credential(seg) else seg
+        for i, seg in enumerate(key)
+    )
 
 
 def _catalogue_ids(keys: list[KeyPath]) -> dict[KeyPath, tuple[int, ...]]:
