@@ -270,10 +270,10 @@ def _diff_or_check(args: argparse.Namespace) -> int:
 
 def _github(res: GateResult, env: dict[str, str]) -> list[str]:
     """The GitHub job summary (written first: a closed pipe must not skip it) and annotations."""
+    if res.decision is None or env.get("GITHUB_ACTIONS") != "true":  # as write_github_outputs: not imported
+        return []
     from pytest_rollout.github import write_github_outputs
 
-    if res.decision is None:
-        return []
     try:
         return write_github_outputs(res.diff, res.decision, (), env)
     except OSError as exc:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_rollout.diff import git as gitio
-from pytest_rollout.diff import textdiff
 from pytest_rollout.diff.formats import ConfigSyntaxError, KeyPath, Parsed, format_key, is_structured, parse
 from pytest_rollout.diff.gcpause import paused_gc
 from pytest_rollout.errors import GitError
@@ -313,6 +312,8 @@ class _Differ:
             return None
         a = self.blob(old).data if old is not None else b""
         b = self.blob(new).data if new is not None else b""
+        from pytest_rollout.diff import textdiff  # difflib: only when a whole text file changed
+
         return textdiff.unified(sides[0].path, sides[-1].path, a, b)
 
     def describe(self, side: _Side) -> str:

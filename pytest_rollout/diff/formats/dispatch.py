@@ -1,12 +1,12 @@
-"""Which format a path is, and ``parse``: bytes -> ``Parsed``, or a ``ConfigSyntaxError`` naming ``path:line``."""
+"""Which format a path is, and ``parse``: bytes -> ``Parsed``, or a ``ConfigSyntaxError`` naming ``path:line``.
+
+Each format's parser is imported when a file of that format is parsed: a pre-push check
+that reads only YAML does not compile the TOML, JSON and dotenv regexes (issue 19).
+"""
 
 from __future__ import annotations
 
 from pytest_rollout.diff.formats.common import BIG_INT, LONG_DIGITS, ConfigSyntaxError, Parsed, TooBig, line_at
-from pytest_rollout.diff.formats.env import parse_env
-from pytest_rollout.diff.formats.json import parse_json
-from pytest_rollout.diff.formats.toml import parse_toml
-from pytest_rollout.diff.formats.yaml import parse_yaml
 
 _SUFFIX_FORMATS: tuple[tuple[str, str], ...] = (
     (".yaml", "yaml"),
@@ -46,11 +46,19 @@ def parse(path: str, data: bytes, *, max_aliases: int = 1000) -> Parsed:
         return Parsed({}, {})
     try:
         if fmt == "yaml":
+            from pytest_rollout.diff.formats.yaml import parse_yaml
+
             return parse_yaml(path, text, max_aliases)
         if fmt == "json":
+            from pytest_rollout.diff.formats.json import parse_json
+
             return parse_json(path, text)
         if fmt == "toml":
+            from pytest_rollout.diff.formats.toml import parse_toml
+
             return parse_toml(path, text)
+        from pytest_rollout.diff.formats.env import parse_env
+
         return parse_env(path, text)
     except RecursionError as exc:
         raise ConfigSyntaxError(path, 1, "nested too deeply to parse") from exc
