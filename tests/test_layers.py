@@ -133,3 +133,39 @@ def test_malformed_key_rule_is_a_settings_error(tmp_path: Path) -> None:
         SettingsError, match=r"rollout.yaml:3: layers.infra.keys: key path 'env\[0': '\[' at position 3 is never closed"
     ):
         load_settings(tmp_path)
+
+
+def test_glob_shortcuts_agree_with_the_nfa() -> None:
+    """``Glob`` answers most paths before its NFA runs (literal names, ``**/NAME``, ``*.ext``): same answers."""
+    import random
+
+    from pytest_rollout.gate.defaults import DEFAULT_FILES, DEFAULT_IGNORED
+    from pytest_rollout.gate.layers import Glob, _name_scan, name_match
+
+    rng = random.Random(19)
+    names = [
+        "a",
+        "b.py",
+        "x.yaml",
+        "prompts",
+        "tools",
+        "deploy",
+        "tests",
+        "*",
+        "conftest.py",
+        ".github",
+        "c.test.js",
+        "",
+    ]
+    patterns = [*DEFAULT_IGNORED, *(g for globs in DEFAULT_FILES.values() for g in globs)]
+    for _ in range(300):
+        segs = [rng.choice([*names, "**", "*.py", "?.yaml", "b*", "*a*"]) for _ in range(rng.randrange(1, 4))]
+        patterns.append("/".join(segs) + rng.choice(["", "/"]))
+    for pattern in patterns:
+        glob = Glob(pattern)
+        for _ in range(40):
+            path = "/".join(rng.choice(names) for _ in range(rng.randrange(1, 5)))
+            assert glob._match(path) == glob._run(path.split("/")), (pattern, path)
+    for pat in ["*.py", "a", "*", "", "b*", "*a*", "?.yaml", "*.test.*"]:
+        for name in names:
+            assert name_match(pat, name) == _name_scan(pat, name), (pat, name)

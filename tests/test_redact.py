@@ -255,3 +255,25 @@ def test_widened_shapes(text: str, expected: str) -> None:
 )
 def test_widened_patterns_stay_linear(text: str) -> None:
     assert_no_hang(scrub_text, text)
+
+
+def test_the_short_text_shortcut_skips_only_what_no_rule_can_match() -> None:
+    """``scrub_text`` returns short text without "=", ":" or a space as it is: check that every rule agrees."""
+    import random
+    import re._parser as sre_parse
+
+    from pytest_rollout.diff import redact
+
+    assert sre_parse.parse(redact._CREDENTIAL.pattern).getwidth()[0] == redact.SHORTEST_CREDENTIAL
+    rng = random.Random(19)
+    alphabet = "".join(chr(c) for c in range(33, 127) if chr(c) not in ":=") + "\u00e9\u4e2d"
+    words = ["sk-", "AKIA", "ghp_", "xoxb-", "Bearer", "basic", "password", "token", "--", "-p", "@", "//", "'", '"']
+    for _ in range(5000):
+        parts = [rng.choice(words) if rng.random() < 0.3 else rng.choice(alphabet) for _ in range(rng.randrange(1, 9))]
+        text = "".join(parts)[: redact.SHORTEST_CREDENTIAL - 1]
+        assert redact._scrub_all(text) == text, text
+    assert [scrub_text(t) for t in ("password=hunter2", "DB_PASS: x1", "sk-" + "a" * 16)] == [
+        "password=***",
+        "DB_PASS: ***",
+        "***",
+    ]

@@ -204,9 +204,22 @@ def looks_like_credential(text: str) -> bool:
     return bool(_CREDENTIAL.search(text))
 
 
+#: The shortest text ``_CREDENTIAL`` can match (tests/test_redact.py derives it from the pattern).
+SHORTEST_CREDENTIAL = 15
+#: Every other rule needs one of these: "=" (assignments), ":" (headers, URLs, pairs), a space
+#: (bearer tokens, flag values).
+_TRIGGER = re.compile(r"[:=\s]")
+
+
 def scrub_text(text: str) -> str:
     """``text`` with every string-level rule applied (see the module docstring): for free
     text such as error messages, and for each string inside a value."""
+    if len(text) < SHORTEST_CREDENTIAL and _TRIGGER.search(text) is None:
+        return text  # no rule can match (most values and keys: ``gpt-4o``, ``llm.model``): skip the eight scans
+    return _scrub_all(text)
+
+
+def _scrub_all(text: str) -> str:
     text = _CREDENTIAL.sub(MASK, text)
     text = _BEARER.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + MASK, text)
     text = _HEADER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)

@@ -66,6 +66,10 @@ class Glob:
             segs[-1:] = [_ANY_ONE, "**"]
         self.segs = tuple(segs)
         self._cache: dict[str, bool] = {}
+        # Cheap answers before the NFA (issue 19: the defaults' ~90 globs ran it for every changed path).
+        # Every literal segment must be some name of the path; ``**/NAME`` is "some name matches NAME".
+        self._literals = frozenset(s for s in segs if s not in ("**", _ANY_ONE) and "*" not in s and "?" not in s)
+        self._anywhere = segs[1] if len(segs) == 2 and segs[0] == "**" and segs[1] != _ANY_ONE else None
 
     def _closure(self, states: set[int]) -> set[int]:
         out = set(states)
@@ -97,6 +101,16 @@ class Glob:
 
     def _match(self, path: str) -> bool:
         parts = path.split("/")
+        if not self._literals.issubset(parts):
+            return False
+        if self._anywhere is not None:  # a folder matched covers what is in it; the last name only a file
+            return any(name_match(self._anywhere, name) for name in parts[:-1]) or (
+                not self.folder_only and name_match(self._anywhere, parts[-1])
+            )
+        return self._run(parts)
+
+    def _run(self, parts: list[str]) -> bool:
+        """The NFA itself (tests check the shortcuts above against it)."""
         end = len(self.segs)
         states = self._closure({0})
         for k, name in enumerate(parts):
@@ -125,6 +139,14 @@ def compile_glob(pattern: str) -> Glob:
 def name_match(pat: str, name: str) -> bool:
     """``*`` and ``?`` within one path segment; everything else literal. Greedy with one
     backtrack point (the last ``*``), so at most len(pat) x len(name) steps."""
+    if "*" not in pat and "?" not in pat:
+        return pat == name
+    if pat[0] == "*" and "*" not in pat[1:] and "?" not in pat:
+        return name.endswith(pat[1:])  # ``*.py``, the common shape
+    return _name_scan(pat, name)
+
+
+def _name_scan(pat: str, name: str) -> bool:
     i = j = 0
     star, mark = -1, 0
     while j < len(name):

@@ -50,8 +50,18 @@ class TooBig(ValueError):
     """An integer no output could print (hex and TOML literals escape the 4,300-digit parse limit)."""
 
 
+_AS_IS = frozenset({str, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """JSON-able copy: str keys, dates as isoformat, sets as sorted lists, bytes as base64."""
+    kind = type(value)  # the exact built-in types first: nearly every value, one lookup each
+    if kind in _AS_IS:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else key_str(plain(k)): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise TooBig(BIG_INT)
     if isinstance(value, dict):
