@@ -11,6 +11,9 @@ Run: .venv/bin/python benchmarks/bench_overhead.py [--runs N] [--sessions]
    asserts) against a session that runs one plain test; goal: ratio at most 2.5. Beside it, the
    same eval collected (``--co``) and deselected (``-m "not eval"``), which must cost about
    what the plain session costs: nothing heavy (scipy, numpy, pydantic) is imported for them.
+   And an extreme design collected (``pass_rate=0.9999, margin=0.0001``, which took 24-33 s
+   to collect before issue 19): it must warn that it cannot be calibrated cheaply, in about
+   the plain session's time (goal 1.3x).
 Both are measured in this run (N interleaved runs, default 15; the overhead ratio compares
 the best runs, the least disturbed, and prints the ratio of medians beside it), so the ratios hold
 on any machine.
@@ -61,12 +64,20 @@ def test_small_eval(trial):
     assert trial.seed % 5 != 0
 """
 PLAIN_TEST = "def test_plain():\n    assert 1 + 1 == 2\n"
+EXTREME_TEST = """import pytest
+
+@pytest.mark.eval(trials=60, pass_rate=0.9999, margin=0.0001)
+def test_extreme_eval(trial):
+    assert True
+"""
+EXTREME_WARNING = "too large to calibrate cheaply"
 
 
 def _sessions(root: Path) -> None:
     (root / "sessions").mkdir()
     (root / "sessions" / "test_small_eval.py").write_text(EVAL_TEST)
     (root / "sessions" / "test_one_plain.py").write_text(PLAIN_TEST)
+    (root / "sessions" / "test_extreme_eval.py").write_text(EXTREME_TEST)
     (root / "sessions" / "pytest.ini").write_text("[pytest]\n")
 
 
@@ -86,8 +97,10 @@ def _session_rows(py: list[str], root: Path, runs: int) -> list[str]:
         ("one small eval (60 trials)", [*py, "-q", "test_small_eval.py"], 2.5),
         ("the eval collected (--co)", [*py, "--co", "-q", "test_small_eval.py"], 1.3),
         ("the eval deselected (-m 'not eval')", [*py, "-q", "-m", "not eval", "test_small_eval.py"], 1.3),
+        ("pass_rate=0.9999, margin=0.0001 (--co)", [*py, "--co", "-q", "test_extreme_eval.py"], 1.3),
     ]
     _time(plain, cwd)  # warm the OS caches once
+    warned = EXTREME_WARNING in _output(rows[-1][1], cwd)
     times: dict[str, list[float]] = {"plain": []}
     for _ in range(runs):  # interleaved: every row sees the same machine load
         times["plain"].append(_cpu(plain, cwd))
@@ -102,7 +115,15 @@ def _session_rows(py: list[str], root: Path, runs: int) -> list[str]:
         best = min(times[label])
         verdict = "PASS" if best / floor <= goal else "FAIL"
         lines.append(f"  {label:37s} {best * 1000:8.1f} ms  {best / floor:6.2f}x  goal <= {goal}: {verdict}")
+    lines.append(f"  the extreme design warns {EXTREME_WARNING!r}: {'PASS' if warned else 'FAIL'}")
     return lines
+
+
+def _output(cmd: list[str], cwd: Path) -> str:
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    )
+    return proc.stdout + proc.stderr
 
 
 def _time(cmd: list[str], cwd: Path) -> float:

@@ -33,12 +33,13 @@ def children(value: Any) -> list[tuple[str, Any]] | None:
     """The (segment, child) pairs of a branch, or None for a leaf."""
     if isinstance(value, dict) and value:
         return list(value.items())
-    if isinstance(value, list) and _is_branch_list(value):
+    if isinstance(value, list) and is_branch_list(value):
         return list(zip(list_segments(value), value, strict=True))
     return None
 
 
-def _is_branch_list(items: list[Any]) -> bool:
+def is_branch_list(items: list[Any]) -> bool:
+    """A list with a mapping or a list in it: its elements are branches; a list of scalars is one leaf."""
     return any(isinstance(item, (dict, list)) for item in items)
 
 

@@ -18,7 +18,7 @@ from pytest_rollout.diff.formats.common import (
     plain,
     short,
 )
-from pytest_rollout.diff.formats.flat import children, flatten_plain, list_segments
+from pytest_rollout.diff.formats.flat import flatten_plain, is_branch_list, list_segments
 
 #: Past this many nodes added by alias expansion, a YAML file is refused even
 #: when it has few aliases: flattening would otherwise allocate per expanded node.
@@ -257,16 +257,18 @@ def node_lines(root_node: yaml.Node, root: Any, key_of: Callable[[yaml.ScalarNod
     stack: list[tuple[yaml.Node, Any, KeyPath, int]] = [(root_node, root, (), root_node.start_mark.line + 1)]
     while stack:
         node, value, prefix, line = stack.pop()
-        if children(value) is None:
+        if isinstance(value, dict) and value:  # a branch, as flat.children has it
+            if isinstance(node, yaml.MappingNode):
+                for knode, vnode in reversed(node.value):
+                    if isinstance(knode, yaml.ScalarNode):
+                        key = key_of(knode)
+                        if key in value:
+                            stack.append((vnode, value[key], (*prefix, key), knode.start_mark.line + 1))
+        elif isinstance(value, list) and is_branch_list(value):
+            if isinstance(node, yaml.SequenceNode) and len(node.value) == len(value):
+                kids = list(zip(list_segments(value), node.value, value, strict=True))
+                for seg, child, item in reversed(kids):
+                    stack.append((child, item, (*prefix, seg), child.start_mark.line + 1))
+        else:
             found[prefix] = line  # duplicate keys: later entries pop later, so the last wins
-        elif isinstance(node, yaml.MappingNode) and isinstance(value, dict):
-            pairs = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
-            for knode, vnode in reversed(pairs):
-                key = key_of(knode)
-                if key in value:
-                    stack.append((vnode, value[key], (*prefix, key), knode.start_mark.line + 1))
-        elif isinstance(node, yaml.SequenceNode) and isinstance(value, list) and len(node.value) == len(value):
-            kids = list(zip(list_segments(value), node.value, value, strict=True))
-            for seg, child, item in reversed(kids):
-                stack.append((child, item, (*prefix, seg), child.start_mark.line + 1))
     return found
