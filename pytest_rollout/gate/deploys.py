@@ -3,7 +3,8 @@
 A deploy is recorded as the annotated tag ``deploy/<env>/<UTC YYYYMMDDTHHMMSSZ>``; its tagger
 date is the deploy time (``release.min_soak``). The tags are read with one ``git for-each-ref``:
 ``check`` reads them when release settings are set, and the pre-push path does not import
-GitPython (``benchmarks/bench_git.py``: 2.2x slower in a fresh process, its import most of it).
+GitPython, which is also slower here once imported (refs parsed in Python, one object read per
+tag: ``benchmarks/bench_git.py``).
 Writing one goes through GitPython (``diff/repo.py``), imported inside ``mark`` only.
 """
 
