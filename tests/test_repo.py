@@ -201,6 +201,17 @@ def test_a_deploy_tag_of_a_missing_object_fails_closed(git_repo: GitRepo) -> Non
     assert proc.returncode == 2 and "git fetch --tags --force" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_broken_tag_outside_the_deploy_folder_is_not_read(git_repo: GitRepo) -> None:
+    sha = git_repo.commit({"a.txt": "x"})
+    _git(git_repo.path, "tag", "deploy/prod/1", sha)
+    _git(git_repo.path, "tag", "deploy/prodx", sha)  # same letters, another folder: not a match
+    (git_repo.path / ".git" / "refs" / "tags" / "v0.1").write_text("1" * 40 + "\n")  # an old release tag, broken
+    assert [t.name for t in deploy_tags(git_repo.path, "refs/tags/deploy/prod/*")] == ["deploy/prod/1"]
+    assert [t.name for t in deploy_tags(git_repo.path, "refs/tags/deploy/prod*")] == ["deploy/prodx", "deploy/prod/1"]
+    with pytest.raises(GitError, match="missing object"):
+        deploy_tags(git_repo.path, "refs/tags/*")
+
+
 _IMPORTS = """\
 import sys
 from pytest_rollout.cli import main

@@ -73,7 +73,7 @@ def deploy_tags(root: Path, pattern: str) -> list[DeployTag]:
     from pytest_rollout.diff.git import run_git
 
     try:
-        out = run_git(root, "for-each-ref", f"--format={_TAG_FORMAT}", "refs/tags/")
+        out = run_git(root, "for-each-ref", f"--format={_TAG_FORMAT}", _folder(pattern))
     except GitError as exc:
         problem = str(exc).rsplit(": ", 1)[-1]
         raise GitError(
@@ -90,6 +90,14 @@ def deploy_tags(root: Path, pattern: str) -> list[DeployTag]:
             found.append(DeployTag(ref, commit, datetime.fromtimestamp(int(stamp), timezone.utc)))
     found.sort(key=lambda t: (t.at, t.ref), reverse=True)
     return found
+
+
+def _folder(pattern: str) -> str:
+    """The tag folder ``pattern``'s matches lie in (``refs/tags/deploy/prod``): git reads only
+    those tags, so thousands of release tags, or a broken one elsewhere, do not matter."""
+    literal = pattern[: min((pattern.find(c) for c in "*?[" if c in pattern), default=len(pattern))]
+    folder = literal.rsplit("/", 1)[0]
+    return folder if folder.startswith("refs/tags/") else "refs/tags/"
 
 
 def _tagged_commit(root: Path, ref: str, typ: str, obj: str, peeled_type: str, peeled: str) -> str | None:
