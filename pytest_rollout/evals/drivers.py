@@ -149,31 +149,58 @@ async def drive_async(run: Ledger, call: Callable[[Trial], Any], concurrency: in
 
     ``concurrency=1``: the trials are awaited here, one after the other (no task per trial).
     Otherwise a fixed set of worker tasks, each running one trial after another (no task per
-    trial either); this coroutine wakes only when a worker ends."""
+    trial either); this coroutine wakes only when a worker ends, to start another if the
+    ledger has a trial (an all-error unit can free one after a worker found none)."""
     if concurrency == 1:
         if (trial := run.next_trial()) is not None:
             await _work(run, call, timeout, trial, _Closing())
         return
-    closing = _Closing()
-    workers: set[asyncio.Task[None]] = set()
+    closing, pool = _Closing(), _Workers()
     try:
         while True:
-            while len(workers) < concurrency and (trial := run.next_trial()) is not None:
-                workers.add(asyncio.ensure_future(_work(run, call, timeout, trial, closing)))
-            if not workers:
+            while len(pool.running) < concurrency and (trial := run.next_trial()) is not None:
+                pool.start(_work(run, call, timeout, trial, closing))
+            if not pool.running:
                 return
-            done, workers = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
-            _retrieve(done)
+            _retrieve(await pool.ended())
             if run.stopped or run.halted:
                 return
     finally:
-        if workers:
+        if pool.running:
             closing.now = True
-            for task in workers:
+            for task in pool.running:
                 task.cancel()
-            ended, _ = await asyncio.wait(workers)
+            ended, _ = await asyncio.wait(pool.running)
             for task in ended:  # a cancelled worker keeps its trial's record; retrieve whatever it raised
                 _ = task.cancelled() or task.exception()
+
+
+class _Workers:
+    """The worker tasks of one async run. A task that ends wakes the driver through one event
+    (``asyncio.wait`` would add a callback to every running task each time: O(concurrency^2)
+    callbacks at the end of a run)."""
+
+    def __init__(self) -> None:
+        self.running: set[asyncio.Task[None]] = set()
+        self._ended: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        task.add_done_callback(self._end)
+        self.running.add(task)
+
+    def _end(self, task: asyncio.Task[None]) -> None:
+        self._ended.append(task)
+        self._wake.set()
+
+    async def ended(self) -> set[asyncio.Task[None]]:
+        """The tasks that ended since the last call (waits for one)."""
+        await self._wake.wait()
+        self._wake.clear()
+        done, self._ended = set(self._ended), []
+        self.running -= done
+        return done
 
 
 class _Closing:
