@@ -4,7 +4,7 @@ GitPython's object model serves where a verb holds one repository open for a whi
 mark`` resolves the commit and writes the annotated deploy tag; ``attribute`` reads each changed
 file at the window's two ends through GitPython's one persistent ``cat-file`` (the plumbing
 reader it replaces ran two processes per file and hybrid) and adds and removes a worktree per
-hybrid. Its import costs ~50 ms (``benchmarks/bench_git.py`` prints it), so the paths that
+hybrid. Its import costs 50-80 ms (``benchmarks/bench_git.py`` prints it), so the paths that
 answer in a fraction of a second stay on ``diff/git.py``'s plumbing: ``check`` (also with
 release settings: the deploy tags, ancestry, first-parent logs), the gate in a pytest session,
 and the baseline ancestry checks made inside one (each pytest-xdist worker would pay it again).
