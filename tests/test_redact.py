@@ -277,3 +277,20 @@ def test_the_short_text_shortcut_skips_only_what_no_rule_can_match() -> None:
         "DB_PASS: ***",
         "***",
     ]
+
+
+def test_the_rule_hints_change_nothing() -> None:
+    """``_scrub_all`` skips a rule whose literal is absent: the same text as running every rule."""
+    import random
+
+    from pytest_rollout.diff import redact
+    from secret_corpus import CORPUS
+
+    rng = random.Random(7)
+    pieces = [s.text for s in CORPUS] + [s.secret for s in CORPUS]
+    pieces += ["a=b", "key: v", "--token x", "Bearer abcdefghijklmnop", "https://u:p@h/", "'k': v", "x-api-key: q", " "]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces)[: rng.randrange(1, 60)] for _ in range(rng.randrange(1, 4)))
+        assert redact._scrub_all(text) == redact._scrub_all(text, hints=False), text
+    for s in CORPUS:
+        assert redact._scrub_all(s.text) == redact._scrub_all(s.text, hints=False)
