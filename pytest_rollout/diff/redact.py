@@ -31,6 +31,7 @@ when the list has no identity field), and a bare secret that has none of the sha
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -216,6 +217,16 @@ def scrub_text(text: str) -> str:
     text such as error messages, and for each string inside a value."""
     if len(text) < SHORTEST_CREDENTIAL and _TRIGGER.search(text) is None:
         return text  # no rule can match (most values and keys: ``gpt-4o``, ``llm.model``): skip the eight scans
+    if len(text) <= _MEMO_CHARS:
+        return _scrub_memo(text)  # a report repeats its values (100 changes of one model: one scan)
+    return _scrub_all(text)
+
+
+_MEMO_CHARS = 200
+
+
+@functools.lru_cache(maxsize=4096)
+def _scrub_memo(text: str) -> str:
     return _scrub_all(text)
 
 
