@@ -71,7 +71,7 @@ def _construct_object(self: Any, node: yaml.Node, deep: bool = False) -> Any:
 
 def _construct_mapping(self: Any, node: yaml.Node, deep: bool = False) -> Any:
     """A key given twice is an error: readers disagree on which value wins (YAML 1.2 forbids it)."""
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.MappingNode) and not _plain_unique_keys(node):
         seen: dict[str, int] = {}
         for knode, _ in node.value:
             if knode.tag == _MERGE_TAG or not isinstance(knode, yaml.ScalarNode):
@@ -84,6 +84,12 @@ def _construct_mapping(self: Any, node: yaml.Node, deep: bool = False) -> Any:
                 )
             seen[key] = line
     return _BaseLoader.construct_mapping(self, node, deep)
+
+
+def _plain_unique_keys(node: yaml.MappingNode) -> bool:
+    """Every key a plain string scalar, none twice: nearly every mapping, checked in one pass."""
+    keys = [k.value for k, _ in node.value if k.tag == _STR_TAG and isinstance(k, yaml.ScalarNode)]
+    return len(keys) == len(node.value) and len(set(keys)) == len(keys)
 
 
 def _tag_name(node: yaml.Node) -> str:
