@@ -406,6 +406,7 @@ def _section(key: KeyPath, i: int) -> tuple[str, int]:
 APP_IGNORED: tuple[str, ...] = ("**/benchmarks/**",)
 
 
+@functools.lru_cache(maxsize=4096)  # as is_ignored
 def default_file_layer(path: str) -> str | None:
     from pytest_rollout.gate.layers import compile_glob
 
@@ -419,6 +420,7 @@ def default_file_layer(path: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # asked 3 times per changed path (issue 19)
 def is_ignored(path: str) -> bool:
     from pytest_rollout.gate.layers import compile_glob
 
