@@ -129,6 +129,24 @@ def test_the_cache_hashes_are_hashlibs_without_importing_it() -> None:
     assert fallback is hashlib.sha256
 
 
+def test_a_release_that_needs_no_trailer_runs_six(bundled: GitRepo, tmp_path: Path) -> None:
+    """One layer moved: nothing reads the window's commits (trailers count only for a coupled release)."""
+    bundled.commit({"deploy/serving.yaml": SEED_SERVING_BASE}, "only the model moves now")
+    _check(bundled)
+    trace = tmp_path / "trace.txt"
+    status, _, out = _check(bundled, GIT_TRACE=str(trace))
+    calls = [line for line in trace.read_text().splitlines() if "trace: built-in: git" in line]
+    assert status == 0 and len(calls) == 6 and not any(" log " in c for c in calls), "\n".join(calls)
+    assert json.loads(out)["decision"] == {
+        "status": "pass",
+        "reasons": [],
+        "override": None,
+        "plan": [],
+        "commits": None,
+        "pending": None,
+    }
+
+
 def test_a_corrupt_or_foreign_cache_entry_is_a_miss_and_is_rewritten(bundled: GitRepo) -> None:
     first = load_settings(bundled.path)
     where = settings_cache.cache_dir(bundled.path)

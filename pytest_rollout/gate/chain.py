@@ -97,7 +97,7 @@ def _settings_paths(root: Path, config: Path | None) -> Collection[str]:
 def run_gate(req: Request) -> GateResult:
     """The full decision for the window ``merge-base(base, head)..head``."""
     from pytest_rollout.diff.refs import window_commits
-    from pytest_rollout.gate.policy import OverrideRequest, decide, find_overrides
+    from pytest_rollout.gate.policy import OverrideRequest, coupling_reasons, decide, find_overrides
 
     deployed = None
     if req.deploy:
@@ -106,7 +106,13 @@ def run_gate(req: Request) -> GateResult:
         req, deployed = deploy_request(req)
     res = run_diff(req)
     settings = res.loaded.settings
-    commits = window_commits(res.root, res.window)
+    releasing = bool(deployed is not None or req.deployed or settings.release.deployed or req.fallback_deployed)
+    # The window's commits serve override trailers (read by decide only for a coupled release),
+    # per-commit checks and release judging: a release that needs none of them skips `git log`.
+    coupled = bool(coupling_reasons(res.diff.layers_changed, settings)) or bool(
+        res.diff.settings_changed and res.diff.layers_changed
+    )  # decide's "coupled"
+    commits = window_commits(res.root, res.window) if coupled or req.per_commit or releasing else []
     requests = find_overrides([(c.sha, c.author, c.message) for c in commits], settings.override.trailer)
     if req.allow_bundle is not None:
         requests.insert(0, OverrideRequest(req.allow_bundle, "option"))
@@ -121,7 +127,7 @@ def run_gate(req: Request) -> GateResult:
         res.diff.settings_changed,
     )
     res = GateResult(res.loaded, res.root, res.window, res.diff, decision, res.settings_paths)
-    if deployed is not None or req.deployed or settings.release.deployed or req.fallback_deployed:
+    if releasing:
         from pytest_rollout.gate.releases import judge_release
 
         res = judge_release(req, res, requests, deployed)  # what is deployed, what is pending
