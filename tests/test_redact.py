@@ -264,7 +264,7 @@ def test_the_short_text_shortcut_skips_only_what_no_rule_can_match() -> None:
 
     from pytest_rollout.diff import redact
 
-    assert sre_parse.parse(redact._CREDENTIAL.pattern).getwidth()[0] == redact.SHORTEST_CREDENTIAL
+    assert sre_parse.parse(redact._CREDENTIAL.source).getwidth()[0] == redact.SHORTEST_CREDENTIAL
     rng = random.Random(19)
     alphabet = "".join(chr(c) for c in range(33, 127) if chr(c) not in ":=") + "\u00e9\u4e2d"
     words = ["sk-", "AKIA", "ghp_", "xoxb-", "Bearer", "basic", "password", "token", "--", "-p", "@", "//", "'", '"']
@@ -294,3 +294,7 @@ def test_the_rule_hints_change_nothing() -> None:
         assert redact._scrub_all(text) == redact._scrub_all(text, hints=False), text
     for s in CORPUS:
         assert redact._scrub_all(s.text) == redact._scrub_all(s.text, hints=False)
+        assert redact.scrub_name(s.secret) == redact._CREDENTIAL.re.sub(redact.MASK, s.secret)
+    for _ in range(2000):  # lowercase hex (commit ids) is returned as it is: no rule matches it
+        text = "".join(rng.choice("0123456789abcdef") for _ in range(rng.randrange(1, 120)))
+        assert scrub_text(text) == redact._scrub_all(text, hints=False) == text

@@ -111,12 +111,31 @@ _COUNT_WORDS = frozenset(
         "cached",
     }
 )
+
+
+class _Rule:
+    """A pattern compiled on first use: most texts need few of the rules, and compiling all of them
+    cost every pre-push check ~2 ms (issue 19)."""
+
+    __slots__ = ("source", "_compiled")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def re(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source)
+        return self._compiled
+
+
 # Secret only as URL query parameters (a config key "signature" is a DSPy signature, not a secret).
 _QUERY_SECRET_WORDS = _SECRET_WORDS | {"sig", "signature"}
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 # Well-known credential shapes. Every alternative starts with a literal prefix or a lookbehind
 # that admits one start per run of characters, so a long token is scanned once (linear time).
-_CREDENTIAL = re.compile(
+_CREDENTIAL = _Rule(
     r"(?:(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}"  # OpenAI (sk-proj-...), Anthropic (sk-ant-...), DeepSeek
     r"|(?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
     r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"  # AWS access key ids
@@ -140,26 +159,26 @@ _CREDENTIAL = re.compile(
     r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?)"
 )
 # "Bearer <token>", "Basic <base64>" (as in an Authorization header, or on its own).
-_BEARER = re.compile(r"(?i:\b(?:bearer|basic)[ \t]+)(?=[A-Za-z0-9._~+/-]{12})([A-Za-z0-9._~+/-]+=*)")
+_BEARER = _Rule(r"(?i:\b(?:bearer|basic)[ \t]+)(?=[A-Za-z0-9._~+/-]{12})([A-Za-z0-9._~+/-]+=*)")
 # HTTP headers that carry credentials: everything after the colon, to the end of the line.
-_HEADER = re.compile(
+_HEADER = _Rule(
     r"(?i:(?<![\w-])((?:proxy-)?authorization|x-api-key|api-key|x-auth-token|cookie|set-cookie"
     r"|ocp-apim-subscription-key|x-goog-api-key)([ \t]*:[ \t]*))(?![ \t]*\*\*\*)[^\r\n]+"
 )
 # scheme://user:PASSWORD@host: the user may be empty (redis://:pw@host). Names and schemes
 # are bounded so that no pattern rescans a long token from each of its characters.
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@]*:)[^\s/@]+(?=@)")
+_URL_PASSWORD = _Rule(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s/:@]*:)[^\s/@]+(?=@)")
 _VALUE = r"(?:\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>(){}\[\]#]+)"
-_VALUE_AT = re.compile(_VALUE)
+_VALUE_AT = _Rule(_VALUE)
 # name=value, the name starting a token: query parameters, env assignments, --flag=value.
-_ASSIGNMENT = re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]{0,100})=")
+_ASSIGNMENT = _Rule(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]{0,100})=")
 # --flag value (the value is not itself a flag).
-_FLAG_VALUE = re.compile(r"(?<![\w.-])(--?[A-Za-z][\w.-]{0,100})(\s+)((?!-)" + _VALUE + ")")
+_FLAG_VALUE = _Rule(r"(?<![\w.-])(--?[A-Za-z][\w.-]{0,100})(\s+)((?!-)" + _VALUE + ")")
 # "name": value and 'name': value, as in JSON or a dict's repr.
-_QUOTED_PAIR = re.compile(r"([\"'])([^\"'\s]{1,100})\1(\s*:\s*)(\"[^\"]*\"|'[^']*'|[^\s,}\]]+)")
+_QUOTED_PAIR = _Rule(r"([\"'])([^\"'\s]{1,100})\1(\s*:\s*)(\"[^\"]*\"|'[^']*'|[^\s,}\]]+)")
 # name: value unquoted, as in YAML or a log line (DB_PASS: hunter2). Not after "::" or a path.
-_BARE_PAIR = re.compile(r"(?<![\w.:/-])([A-Za-z_][\w-]{0,100}):[ \t]+")
-_FLAG = re.compile(r"--?[A-Za-z][\w.-]*")
+_BARE_PAIR = _Rule(r"(?<![\w.:/-])([A-Za-z_][\w-]{0,100}):[ \t]+")
+_FLAG = _Rule(r"--?[A-Za-z][\w.-]*")
 _IDENTITY_SEGMENT = re.compile(r"\[([^=\]]+)=(.*)\]")
 _PAIR_NAMES = ("name", "key", "id")
 
@@ -202,7 +221,7 @@ def is_secret_key(segments: Iterable[str]) -> bool:
 
 
 def looks_like_credential(text: str) -> bool:
-    return bool(_CREDENTIAL.search(text))
+    return bool(_CREDENTIAL.re.search(text))
 
 
 #: The shortest text ``_CREDENTIAL`` can match (tests/test_redact.py derives it from the pattern).
@@ -210,6 +229,7 @@ SHORTEST_CREDENTIAL = 15
 #: Every other rule needs one of these: "=" (assignments), ":" (headers, URLs, pairs), a space
 #: (bearer tokens, flag values).
 _TRIGGER = re.compile(r"[:=\s]")
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 
 
 def scrub_text(text: str) -> str:
@@ -217,6 +237,8 @@ def scrub_text(text: str) -> str:
     text such as error messages, and for each string inside a value."""
     if len(text) < SHORTEST_CREDENTIAL and _TRIGGER.search(text) is None:
         return text  # no rule can match (most values and keys: ``gpt-4o``, ``llm.model``): skip the eight scans
+    if _LOWER_HEX.fullmatch(text) is not None:
+        return text  # a commit id: every credential shape has a capital, "-", "_", ".", "~" or "=" in it
     if len(text) <= _MEMO_CHARS:
         return _scrub_memo(text)  # a report repeats its values (100 changes of one model: one scan)
     return _scrub_all(text)
@@ -239,28 +261,30 @@ def _scrub_all(text: str, hints: bool = True) -> str:
     """Each rule in turn; with ``hints``, a rule is skipped when its pattern's literal (":", "=",
     "-", "://", a space or tab after "Bearer") is not in the text (tests compare both ways)."""
     if not hints or _CREDENTIAL_HINT.search(text):
-        text = _CREDENTIAL.sub(MASK, text)
+        text = _CREDENTIAL.re.sub(MASK, text)
     if not hints or " " in text or "\t" in text:
-        text = _BEARER.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + MASK, text)
+        text = _BEARER.re.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + MASK, text)
     colon = not hints or ":" in text
     if colon:
-        text = _HEADER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+        text = _HEADER.re.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     if not hints or "://" in text:
-        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+        text = _URL_PASSWORD.re.sub(lambda m: m.group(1) + MASK, text)
     if not hints or "=" in text:
-        text = _mask_after(_ASSIGNMENT, text, _assignment_is_secret)
+        text = _mask_after(_ASSIGNMENT.re, text, _assignment_is_secret)
     if not hints or "-" in text:
-        text = _FLAG_VALUE.sub(_mask_flag_value, text)
+        text = _FLAG_VALUE.re.sub(_mask_flag_value, text)
     if colon:  # masking only ever adds MASK: no ":" appears that was not there
-        text = _QUOTED_PAIR.sub(_mask_quoted_pair, text)
-        text = _mask_after(_BARE_PAIR, text, lambda m: _is_secret_name(m.group(1)))
+        text = _QUOTED_PAIR.re.sub(_mask_quoted_pair, text)
+        text = _mask_after(_BARE_PAIR.re, text, lambda m: _is_secret_name(m.group(1)))
     return text
 
 
 def scrub_name(text: str) -> str:
     """A key, a key path or a file path with credential shapes masked (``{ghp_...: true}``):
     names are shown, so only what is a credential by its shape goes."""
-    return _CREDENTIAL.sub(MASK, text)
+    if _CREDENTIAL_HINT.search(text) is None:
+        return text
+    return _CREDENTIAL.re.sub(MASK, text)
 
 
 def scrub_strings(value: Any) -> Any:
@@ -284,7 +308,7 @@ def _mask_after(name: re.Pattern[str], text: str, secret: Callable[[re.Match[str
     for m in name.finditer(text):
         if m.start() < pos or not secret(m):
             continue
-        value = _VALUE_AT.match(text, m.end())
+        value = _VALUE_AT.re.match(text, m.end())
         if value is not None:
             out += [text[pos : value.start()], _masked(value.group(0))]
             pos = value.end()
@@ -365,13 +389,13 @@ def _scrub_list(items: list[Any]) -> list[Any]:
     out: list[Any] = []
     after_secret_flag = False
     for item in items:
-        is_flag = isinstance(item, str) and _FLAG.fullmatch(item) is not None
+        is_flag = isinstance(item, str) and _FLAG.re.fullmatch(item) is not None
         out.append(MASK if after_secret_flag and not is_flag and item is not None else _scrub(item))
         after_secret_flag = is_flag and _is_flag_secret(item)
     return out
 
 
-_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY")
+_PEM_BEGIN = _Rule(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY")
 
 
 def scrub_diff(path: str, diff: str) -> str | None:
@@ -385,7 +409,7 @@ def scrub_diff(path: str, diff: str) -> str | None:
     in_key = False
     for line in diff.split("\n"):
         mark, body = line[:1], line[1:]
-        if _PEM_BEGIN.search(body):
+        if _PEM_BEGIN.re.search(body):
             in_key = True
         if in_key:
             out.append(mark + MASK)
