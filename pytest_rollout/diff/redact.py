@@ -252,9 +252,10 @@ def _scrub_memo(text: str) -> str:
     return _scrub_all(text)
 
 
-#: Every ``_CREDENTIAL`` shape holds 13 characters in a row of this class, or a PEM header: a text
-#: without either skips the 25-way scan (most values: "tool 3 of service 12").
-_CREDENTIAL_HINT = re.compile(r"[A-Za-z0-9_+/~.-]{13}|-----BEGIN")
+#: Every ``_CREDENTIAL`` shape holds 13 characters in a row of this class, or one of the literals
+#: of the shapes with a "." or a space in them: a text without any skips the 25-way scan (most
+#: values and key paths: "tool 3 of service 12", "llm.temperature").
+_CREDENTIAL_HINT = re.compile(r"[A-Za-z0-9_+/~-]{13}|ya29\.|hooks\.slack\.com|eyJ|Q~|-----BEGIN")
 
 
 def _scrub_all(text: str, hints: bool = True) -> str:
