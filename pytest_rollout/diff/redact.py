@@ -133,6 +133,7 @@ class _Rule:
 # Secret only as URL query parameters (a config key "signature" is a DSPy signature, not a secret).
 _QUERY_SECRET_WORDS = _SECRET_WORDS | {"sig", "signature"}
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+# A new shape needs its entry in tests/secret_corpus.py: the tests hold _CREDENTIAL_HINT to it.
 # Well-known credential shapes. Every alternative starts with a literal prefix or a lookbehind
 # that admits one start per run of characters, so a long token is scanned once (linear time).
 _CREDENTIAL = _Rule(
