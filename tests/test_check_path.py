@@ -251,3 +251,26 @@ def test_xdist_workers_without_a_gate_import_no_pydantic(pytester: pytest.Pytest
     pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider").assert_outcomes(passed=2)
     lines = out.read_text().splitlines()
     assert sorted(lines) == ["False []", "True []", "True []"]
+
+
+def test_check_pauses_the_collector_and_gives_it_back(bundled: GitRepo, capsys: pytest.CaptureFixture[str]) -> None:
+    import gc
+
+    from pytest_rollout.cli import main
+    from pytest_rollout.gate import chain
+
+    seen: list[bool] = []
+    real = chain.run_gate
+
+    def spy(req: chain.Request) -> chain.GateResult:
+        seen.append(gc.isenabled())
+        return real(req)
+
+    chain.run_gate = spy  # type: ignore[assignment]
+    try:
+        assert gc.isenabled()
+        assert main(["check", "--base", "HEAD~1", "--repo", str(bundled.path), "--json"]) == 1
+        assert seen == [False] and gc.isenabled()  # off for the run, on again after
+    finally:
+        chain.run_gate = real  # type: ignore[assignment]
+    capsys.readouterr()

@@ -165,6 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(_verb(argv[:cut])).parse_args(argv[:cut])
     args.pytest_args = argv[cut + 1 :]
     try:
+        if args.command in ("diff", "check"):
+            from pytest_rollout.diff.gcpause import paused_gc
+
+            # A short run whose objects reference counting frees: the collector's passes over the
+            # imports and the parse are pure cost there (issue 19); in-process callers get it back.
+            with paused_gc():
+                return int(_dispatch(args))
         return int(_dispatch(args))
     except RolloutError as exc:
         from pytest_rollout.diff.formats import printable
