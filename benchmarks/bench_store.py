@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_rollout.baselines.store import Store
-from pytest_rollout.baselines.writes import insert_eval, insert_run, trial_row
+from pytest_rollout.baselines.writes import TRIAL_COLUMNS, insert_eval, insert_run, trial_row
 
 FINGERPRINTS = {name: f"{name}-digest" for name in ("infra", "model", "params", "context", "prompt", "tools")}
 
@@ -205,8 +205,7 @@ def row_by_row(location: str, count: int) -> float:
         store.record_eval(run, result("evals/test_rows.py::test", 0), [])
         eval_id = store._read(lambda db: db.conn.execute("SELECT max(id) FROM evals").fetchone()[0])
         rows = [(eval_id, *trial_row(r)) for r in trial_rows(count)]
-        sql = "INSERT INTO trials (eval_id, idx, case_id, epoch, seed, outcome, score, error_kind, used) VALUES "
-        sql += "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        sql = f"INSERT INTO trials ({', '.join(TRIAL_COLUMNS)}) VALUES ({', '.join('?' for _ in TRIAL_COLUMNS)})"
         return count / timed(lambda: store._write(lambda db: db.conn.executemany(sql, rows)))
 
 

@@ -159,11 +159,11 @@ def test_attribute_and_release_in_a_bare_repository_fail_in_one_line(git_repo: G
     git_repo.commit({"config/app.yaml": SEED_APP_BASE})
     bare = tmp_path / "bare.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(git_repo.path), str(bare)], check=True)
-    for args in (["release", "mark"], ["history"], ["attribute", "--base", "HEAD"]):
+    for args in (["release", "mark"], ["history"], ["attribute", "--base", "HEAD"], ["check"]):
         proc = rollout_cli(*args, cwd=bare)
         assert proc.returncode == 2, (args, proc.stdout)
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-        assert "work tree" in proc.stderr
+        assert "bare repository has no work tree" in proc.stderr and "run it in a clone" in proc.stderr
 
 
 # --- the deploy tags: plumbing, as check reads them ------------------------------------------

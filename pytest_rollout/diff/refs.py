@@ -58,6 +58,8 @@ def repo_root(path: Path | str, fix: str = "run inside a clone, or pass --repo D
         return Path(top)
     if not git_ok(p, "rev-parse", "--git-dir"):
         raise GitError(f"{p.resolve()}: not a git repository: {fix}")
+    if run_git(p, "rev-parse", "--is-bare-repository", check=False).strip() == b"true":
+        raise GitError(f"{p.resolve()}: a bare repository has no work tree to judge: run it in a clone ({fix})")
     top = run_git(p, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip()  # git says why
     return Path(top)
 
