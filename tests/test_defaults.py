@@ -275,3 +275,12 @@ def test_corpus_replays(tmp_path: Path) -> None:
     assert len(cases) >= 20 and all(c.base or c.head for c in cases)
     case = next(c for c in cases if c.commit.startswith("a1193dd8"))  # SWE-agent: leftover reasoning config
     assert [bench_defaults.replay(case, mode, tmp_path)[0] for mode in bench_defaults.MODES] == [["params"]] * 3
+
+
+def test_a_kubernetes_pod_template_is_not_a_prompt() -> None:
+    doc = ("[name=Deployment/ai/api]", "spec", "template")
+    assert default_layer("k8s/api.yaml", (*doc, "spec", "containers", "[name=api]", "image")) == "infra"
+    assert default_layer("k8s/api.yaml", (*doc, "spec", "containers", "[name=api]", "args", "[2]")) == "infra"
+    assert default_layer("k8s/api.yaml", (*doc, "metadata", "labels", "tier")) == "infra"  # its folder's
+    assert default_layer("config/app.yaml", ("llm", "template")) == "prompt"
+    assert default_layer("config/app.yaml", ("agent", "prompt_template", "text")) == "prompt"

@@ -9,7 +9,9 @@ async driver's fixed workers (no task per trial) against the order-independent v
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -96,30 +98,73 @@ def test_async_workers_give_the_serial_verdict_n_and_records(concurrency: int) -
     assert (wide.units_used, wide.settled, wide.completed) == (serial.units_used, serial.settled, serial.completed)
 
 
-@pytest.mark.parametrize("concurrency", [1, 4])
-def test_no_task_per_async_trial(concurrency: int) -> None:
-    """concurrency=1 awaits each trial in the eval's own task; more runs a fixed set of workers."""
-    tasks: set[asyncio.Task[Any] | None] = set()
-    outer: list[asyncio.Task[Any] | None] = []
+_VAR: contextvars.ContextVar[int] = contextvars.ContextVar("_VAR", default=0)
+
+
+@pytest.mark.parametrize(("concurrency", "timeout"), [(1, None), (4, None), (1, 30.0), (4, 30.0)])
+def test_each_async_trial_runs_in_a_context_of_its_own(concurrency: int, timeout: float | None) -> None:
+    """A trial's ContextVars (tracing spans, log bindings) never reach the next trial, nor the test
+    after the eval, with or without a timeout (a task per trial, as pytest-asyncio gives a test)."""
 
     async def body(trial: Trial) -> None:
-        tasks.add(asyncio.current_task())
+        seen = _VAR.get()
+        _VAR.set(seen + 1)
         await asyncio.sleep(0)
+        assert seen == 0, f"trial {trial.index} saw {seen}"
+
+    after: list[int] = []
 
     def on_loop(make: Any) -> None:
         async def main() -> None:
-            outer.append(asyncio.current_task())
             await make()
+            after.append(_VAR.get())
 
         asyncio.run(main())
 
-    result = _run(body, True, concurrency, on_loop=on_loop)
-    assert len(result.records) == 150
-    assert tasks == set(outer) if concurrency == 1 else len(tasks) == concurrency
+    result = _run(body, True, concurrency, timeout=timeout, on_loop=on_loop)
+    assert len(result.records) == 150 and all(r.outcome == "pass" for r in result.records)
+    assert after == [0]
+
+
+NEEDS_311 = pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling and asyncio.timeout: Python 3.11+")
+
+
+@NEEDS_311
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_body_that_swallows_its_cancellation_stops_the_eval(concurrency: int) -> None:
+    """A library that swallows a cancellation without ``uncancel()`` leaves the request standing:
+    the eval stops there (fail closed) rather than running on as if never cancelled."""
+
+    async def body(trial: Trial) -> None:
+        if trial.index == 0:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                pass
+
+    with pytest.raises(asyncio.CancelledError):
+        _run(body, True, concurrency)
+
+
+@NEEDS_311
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_timeout_inside_a_body_is_that_trial_s_error(concurrency: int) -> None:
+    """``asyncio.timeout`` cancels the running task and uncancels it: it works inside a trial."""
+
+    async def body(trial: Trial) -> None:
+        if trial.index % 10 == 0:
+            async with asyncio.timeout(0.001):
+                await asyncio.sleep(1)
+
+    result = _run(body, True, concurrency)
+    assert result.errors > 0 and {r.error_kind for r in result.records if r.outcome == "error"} == {"TimeoutError"}
 
 
 def test_a_cancelled_serial_eval_records_its_trial_and_raises() -> None:
-    """concurrency=1 without a task per trial: cancelling the eval cancels the trial it awaits."""
+    """concurrency=1: cancelling the eval cancels the trial it awaits."""
     started = asyncio.Event()
 
     async def body(trial: Trial) -> None:

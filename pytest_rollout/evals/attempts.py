@@ -64,7 +64,7 @@ async def run_timed_trial(call: Callable[[Trial], Any], trial: Trial, timeout: f
     (an error trial of its kind) apart from the trial's (``timed_out``)."""
     start = perf_counter()
     try:
-        await asyncio.wait_for(_await_body(call, trial), timeout)
+        await asyncio.wait_for(asyncio.ensure_future(_await_body(call, trial)), timeout)  # its own task (drivers._work)
     except _BodyTimeout as wrapped:
         return record(trial, wrapped.original, perf_counter() - start)
     except asyncio.TimeoutError:

@@ -147,9 +147,9 @@ async def drive_async(run: Ledger, call: Callable[[Trial], Any], concurrency: in
     out: a ``BaseException``, a bug in the feed, this coroutine cancelled) the trials still in
     flight are cancelled and awaited, then recorded as not used.
 
-    ``concurrency=1``: the trials are awaited here, one after the other (no task per trial).
-    Otherwise a fixed set of worker tasks, each running one trial after another (no task per
-    trial either); this coroutine wakes only when a worker ends, to start another if the
+    ``concurrency=1``: the trials are awaited here, one after the other (no task per trial; each
+    in its own context, ``OwnContext``). Otherwise a fixed set of worker tasks, each running one
+    trial after another (no task per trial either); this coroutine wakes only when a worker ends, to start another if the
     ledger has a trial (an all-error unit can free one after a worker found none)."""
     if concurrency == 1:
         if (trial := run.next_trial()) is not None:
@@ -221,7 +221,10 @@ async def _work(
         try:
             if timeout is None:
                 result = call(trial)
-                await (result if type(result) is CoroutineType else awaitable(result))
+                if type(result) is CoroutineType:
+                    await in_own_context(result)
+                else:
+                    await awaitable(result)
                 rec = passed(trial, perf_counter() - started)
             else:
                 rec = await run_timed_trial(call, trial, timeout)
@@ -241,6 +244,55 @@ async def _work(
         if following is None:
             return
         trial = following
+
+
+def in_own_context(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Await ``coro`` with every step run in its own copy of the context, as a task per trial
+    would (a trial's ContextVars, tracing spans and log bindings never reach the next trial or
+    the test after the eval), without a task's round trip through the loop. Its first step runs
+    here; a body that finishes in it (a cache hit) needs nothing more."""
+    run = contextvars.copy_context().run
+    try:
+        step = run(coro.send, None)
+    except StopIteration:
+        return _DONE
+    return _Resume(coro, run, step)
+
+
+class _Done:
+    def __await__(self) -> Any:
+        return
+        yield  # a generator that yields nothing: ``await`` returns at once
+
+
+_DONE = _Done()
+
+
+class _Resume:
+    """The rest of a suspended coroutine, each step in its context; a cancellation thrown into
+    the awaiting task is thrown into the body, as a task would."""
+
+    __slots__ = ("_coro", "_run", "_step")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], run: Callable[..., Any], step: Any) -> None:
+        self._coro, self._run, self._step = coro, run, step
+
+    def __await__(self) -> Any:
+        run, send, throw = self._run, self._coro.send, self._coro.throw
+        step = self._step
+        while True:
+            try:
+                value = yield step
+            except BaseException as exc:  # a cancellation (or close) goes to the body, in its context
+                try:
+                    step = run(throw, exc)
+                except StopIteration as stop:
+                    return stop.value
+                continue
+            try:
+                step = run(send, value)
+            except StopIteration as stop:
+                return stop.value
 
 
 def _cancel_requests() -> Callable[[], int]:

@@ -385,6 +385,8 @@ def _named(key: KeyPath, i: int) -> str | None:
         return segment_layer(seg[1:-1].partition("=")[2]) if i and key[i - 1].lower() == "env" else None
     if MODEL_FAMILY.fullmatch(seg):
         return None  # a model's name, not words: ``llama-3-8b-cpu`` is that model, not "cpu"
+    if seg == "template" and key[i + 1 : i + 2] in (("spec",), ("metadata",)):
+        return None  # a Kubernetes pod template (``spec.template.spec.containers``), not a prompt
     return segment_layer(seg)
 
 
