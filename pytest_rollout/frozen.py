@@ -68,9 +68,16 @@ def _decorate(
     return out
 
 
+#: Methods a class may write itself: the stdlib's rules for keeping them are its own (fall back).
+_OWN_METHODS = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__")
+
+
 def _plain(cls: type) -> bool:
-    """No dataclass base, and only fields that ``__init__`` sets (no ``InitVar``, ``ClassVar``, ``init=False``)."""
+    """No dataclass base, none of the generated methods written by the class itself, and only
+    fields that ``__init__`` sets (no ``InitVar``, ``ClassVar``, ``init=False``)."""
     if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
+        return False
+    if any(name in cls.__dict__ for name in _OWN_METHODS):
         return False
     for name, hint in cls.__dict__.get("__annotations__", {}).items():
         value = cls.__dict__.get(name)

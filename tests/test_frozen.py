@@ -162,3 +162,25 @@ def test_the_report_models_use_it() -> None:
     for module in (models, settings, changes, chain):
         classes = [c for c in vars(module).values() if isinstance(c, type) and dataclasses.is_dataclass(c)]
         assert classes and all(c.__init__.__module__ == "pytest_rollout.frozen" for c in classes), module
+
+
+def test_methods_the_class_writes_itself_are_kept_as_the_stdlib_keeps_them() -> None:
+    def make(decorator: Any) -> Any:
+        @decorator(frozen=True)
+        class C:
+            x: int
+
+            def __repr__(self) -> str:
+                return "custom"
+
+            def __eq__(self, other: object) -> bool:
+                return True
+
+            def __hash__(self) -> int:
+                return 7
+
+        return C
+
+    for decorator in (frozen.dataclass, dataclasses.dataclass):
+        c = make(decorator)(1)
+        assert (repr(c), c == object(), hash(c)) == ("custom", True, 7)
