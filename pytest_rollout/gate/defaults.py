@@ -216,9 +216,6 @@ DEFAULT_IGNORED: tuple[str, ...] = (
     "**/__tests__/**",
     "setup.py",
     "noxfile.py",
-    "*.config.js",
-    "*.config.ts",
-    "*.config.mjs",
     "**/examples/**",
     "**/tutorials/**",
     "**/docs/**",
@@ -403,9 +400,20 @@ def _section(key: KeyPath, i: int) -> tuple[str, int]:
     return "infra", i
 
 
-#: Source files that are not the application's code; configuration there is still read
-#: (SWE-agent's ``config/benchmarks/*.yaml`` are agent configs).
-APP_IGNORED: tuple[str, ...] = ("**/benchmarks/**",)
+#: Source files that are not the application's code: benchmark and eval code (graders measure
+#: the release, they are not in it), vendored and built code, tool configs (``vite.config.ts``).
+#: Configuration there is still read (SWE-agent's ``config/benchmarks/*.yaml`` are agent configs).
+APP_IGNORED: tuple[str, ...] = (
+    "**/benchmarks/**",
+    "**/evals/**",
+    "**/vendor/**",
+    "**/third_party/**",
+    "**/dist/**",
+    "**/build/**",
+    "*.min.js",
+    "*.d.ts",
+    "*.config.*",
+)
 
 
 @functools.lru_cache(maxsize=4096)  # as is_ignored
