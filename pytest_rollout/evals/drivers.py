@@ -147,10 +147,11 @@ async def drive_async(run: Ledger, call: Callable[[Trial], Any], concurrency: in
     out: a ``BaseException``, a bug in the feed, this coroutine cancelled) the trials still in
     flight are cancelled and awaited, then recorded as not used.
 
-    ``concurrency=1``: the trials are awaited here, one after the other (no task per trial; each
-    in its own context, ``OwnContext``). Otherwise a fixed set of worker tasks, each running one
-    trial after another (no task per trial either); this coroutine wakes only when a worker ends, to start another if the
-    ledger has a trial (an all-error unit can free one after a worker found none)."""
+    ``concurrency=1``: the trials are awaited here, one after the other. Otherwise a fixed set
+    of worker tasks, each running one trial after another. No task per trial either way; each
+    trial in its own context (``in_own_context``). This coroutine wakes only when a worker ends,
+    to start another if the ledger has a trial (an all-error unit can free one after a worker
+    found none)."""
     if concurrency == 1:
         if (trial := run.next_trial()) is not None:
             await _work(run, call, timeout, trial, _Closing())
@@ -222,7 +223,8 @@ async def _work(
             if timeout is None:
                 result = call(trial)
                 if type(result) is CoroutineType:
-                    await in_own_context(result)
+                    if (rest := in_own_context(result)) is not None:
+                        await rest
                 else:
                     await awaitable(result)
                 rec = passed(trial, perf_counter() - started)
@@ -246,26 +248,17 @@ async def _work(
         trial = following
 
 
-def in_own_context(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Await ``coro`` with every step run in its own copy of the context, as a task per trial
-    would (a trial's ContextVars, tracing spans and log bindings never reach the next trial or
-    the test after the eval), without a task's round trip through the loop. Its first step runs
-    here; a body that finishes in it (a cache hit) needs nothing more."""
+def in_own_context(coro: Coroutine[Any, Any, Any]) -> _Resume | None:
+    """Run ``coro`` with every step in its own copy of the context, as a task per trial would
+    (a trial's ContextVars, tracing spans and log bindings never reach the next trial or the
+    test after the eval), without a task's round trip through the loop. Its first step runs
+    here: None when the body finished in it (a cache hit), else the rest, to await."""
     run = contextvars.copy_context().run
     try:
         step = run(coro.send, None)
     except StopIteration:
-        return _DONE
+        return None
     return _Resume(coro, run, step)
-
-
-class _Done:
-    def __await__(self) -> Any:
-        return
-        yield  # a generator that yields nothing: ``await`` returns at once
-
-
-_DONE = _Done()
 
 
 class _Resume:
