@@ -8,7 +8,7 @@ import pytest
 
 from conftest import GitRepo
 from pytest_rollout.baselines.fingerprints import layer_fingerprints
-from pytest_rollout.gate.chain import Request, run_gate
+from pytest_rollout.gate.chain import GateResult, Request, run_gate
 from pytest_rollout.gate.defaults import default_key_layer, default_layer, default_watches, words
 from pytest_rollout.settings import Settings
 
@@ -189,22 +189,25 @@ def test_application_source_is_the_app_layer(path: str, layer: str | None) -> No
     assert default_layer(path, None) == layer
 
 
+def _code_and_prompt_release(repo: GitRepo, settings: dict[str, str | bytes | None]) -> GateResult:
+    """One release that edits src/bot.py and the prompt it renders, judged at HEAD~1..HEAD."""
+    repo.commit({**settings, "src/bot.py": "TONE = 'plain'\n", "prompts/system.md": "You help.\n"})
+    repo.commit({"src/bot.py": "TONE = 'warm'\n", "prompts/system.md": "You help warmly.\n"})
+    res = run_gate(Request(repo=repo.path, base="HEAD~1", head="HEAD", env={}))
+    assert res.diff.layers_changed == ["app", "prompt"]
+    return res
+
+
 def test_a_code_change_beside_a_prompt_change_blocks_under_the_defaults(git_repo: GitRepo) -> None:
     """Issue 14 item 1: code is never invisible, and app is coupled by default (it shares the window)."""
-    git_repo.commit({"src/bot.py": "TONE = 'plain'\n", "prompts/system.md": "You help.\n"})
-    git_repo.commit({"src/bot.py": "TONE = 'warm'\n", "prompts/system.md": "You help warmly.\n"})
-    res = run_gate(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
-    assert res.diff.layers_changed == ["app", "prompt"]
+    res = _code_and_prompt_release(git_repo, {})
     assert res.decision is not None and res.decision.status == "blocked"
     assert [step.layer for step in res.decision.plan] == ["prompt", "app"]
 
 
 def test_app_in_a_group_of_its_own_ships_beside_one_config_layer(git_repo: GitRepo) -> None:
     groups = "coupling:\n  groups: [[infra, model, params, context, prompt, tools], [app]]\n"
-    git_repo.commit({"rollout.yaml": groups, "src/bot.py": "TONE = 'plain'\n", "prompts/system.md": "You help.\n"})
-    git_repo.commit({"src/bot.py": "TONE = 'warm'\n", "prompts/system.md": "You help warmly.\n"})
-    res = run_gate(Request(repo=git_repo.path, base="HEAD~1", head="HEAD", env={}))
-    assert res.diff.layers_changed == ["app", "prompt"]
+    res = _code_and_prompt_release(git_repo, {"rollout.yaml": groups})
     assert res.decision is not None and res.decision.status == "pass"
 
 
