@@ -87,34 +87,15 @@ def _release_parsers(sub: _Sub[argparse.ArgumentParser]) -> None:
     release.add_parsers(sub)
 
 
-def _merge_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
-    from pytest_rollout.cli import merge
+def _module_parser(name: str) -> Callable[[_Sub[argparse.ArgumentParser]], None]:
+    """The ``add_parser`` of ``cli/<name>.py``, its module imported only when that verb is built."""
 
-    merge.add_parser(sub)
+    def register(sub: _Sub[argparse.ArgumentParser]) -> None:
+        import importlib
 
+        importlib.import_module(f"pytest_rollout.cli.{name}").add_parser(sub)
 
-def _init_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
-    from pytest_rollout.cli.init import add_parser
-
-    add_parser(sub)
-
-
-def _attribute_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
-    from pytest_rollout.cli.attribute import add_parser
-
-    add_parser(sub)
-
-
-def _budget_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
-    from pytest_rollout.cli.budget import add_parser
-
-    add_parser(sub)
-
-
-def _report_parser(sub: _Sub[argparse.ArgumentParser]) -> None:
-    from pytest_rollout.cli.report import add_parser
-
-    add_parser(sub)
+    return register
 
 
 def _baseline_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -145,11 +126,11 @@ _REGISTER: tuple[tuple[tuple[str, ...], Callable[[_Sub[argparse.ArgumentParser]]
     (("schema",), _schema_parser),
     (("baseline",), _baseline_parser),
     (("release", "history"), _release_parsers),
-    (("merge",), _merge_parser),
-    (("init",), _init_parser),
-    (("attribute",), _attribute_parser),
-    (("budget",), _budget_parser),
-    (("report",), _report_parser),
+    (("merge",), _module_parser("merge")),
+    (("init",), _module_parser("init")),
+    (("attribute",), _module_parser("attribute")),
+    (("budget",), _module_parser("budget")),
+    (("report",), _module_parser("report")),
 )
 
 
