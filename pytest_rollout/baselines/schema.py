@@ -75,15 +75,17 @@ _V2 = [
     "CREATE INDEX evals_nodeid ON evals(nodeid, run_id)",
 ]
 
+
 #: What makes a recorded eval a baseline candidate: it PASSed, or it is the first measurement of
 #: a ``max_regression`` eval (NO_BASELINE with trials: nothing to compare against yet). A FAIL,
 #: an INCONCLUSIVE or an ERROR never becomes the reference the next release is held to.
-ELIGIBLE = "(verdict = 'PASS' OR (verdict = 'NO_BASELINE' AND n > 0))"
-
-
-def eligible(alias: str) -> str:
+def eligible(alias: str = "") -> str:
     """``ELIGIBLE`` with its columns qualified by a table alias (``e``), as a query's WHERE term."""
-    return f"({alias}.verdict = 'PASS' OR ({alias}.verdict = 'NO_BASELINE' AND {alias}.n > 0))"
+    col = f"{alias}." if alias else ""
+    return f"({col}verdict = 'PASS' OR ({col}verdict = 'NO_BASELINE' AND {col}n > 0))"
+
+
+ELIGIBLE = eligible()
 
 
 # v3: baseline lookups that do not grow with the history. Each eval row carries its run's start

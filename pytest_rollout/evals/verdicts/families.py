@@ -6,10 +6,10 @@ Stdlib only (``numeric``): the budget check at collection and every session's re
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
-from pytest_rollout.evals.verdicts import numeric
 from pytest_rollout.evals.verdicts.design import Correction
+from pytest_rollout.evals.verdicts.numeric import bh as bh  # Benjamini-Hochberg, as scipy's false_discovery_control
+from pytest_rollout.evals.verdicts.numeric import holm as holm  # Holm's step-down
 
 
 def family_alpha(alpha: float, k: int, method: Correction) -> float:
@@ -23,13 +23,3 @@ def family_alpha(alpha: float, k: int, method: Correction) -> float:
     if method == "none":
         return alpha
     raise ValueError(f"unknown correction {method!r}; expected bonferroni, sidak or none")
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm (1979) step-down adjusted p: p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)), in input order."""
-    return numeric.holm(pvalues)
-
-
-def bh(pvalues: Sequence[float]) -> list[float]:
-    """Benjamini-Hochberg (1995) adjusted p (q-values), as ``scipy.stats.false_discovery_control``."""
-    return numeric.bh(pvalues)
